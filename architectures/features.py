@@ -1,0 +1,43 @@
+"""The vocabulary of the support matrix: features (table columns) and the adapter methods behind them.
+
+This module is data only and imports nothing heavy: the plugin, the registry and the reports all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One column of the support matrix."""
+
+    name: str
+    title: str  # column heading in the model table; "<br>" breaks the heading as in the AdapterHub table
+    anchor: bool  # True when the AdapterHub model table has this column
+
+
+# Column order of the model table: the AdapterHub columns first, in their order, then ours.
+FEATURES: tuple[Feature, ...] = (
+    Feature("bottleneck", "(Bottleneck)<br> Adapters", anchor=True),
+    Feature("lora", "LoRA", anchor=True),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+
+# Every adapter method (the config string name, the --method value) and the feature column it counts towards.
+METHOD_FEATURE: dict[str, str] = {
+    "seq_bn": "bottleneck",
+    "double_seq_bn": "bottleneck",
+    "par_bn": "bottleneck",
+    "lora": "lora",
+}
+METHOD_NAMES: tuple[str, ...] = tuple(METHOD_FEATURE)
+
+MODALITIES: tuple[str, ...] = ("text_encoder", "decoder", "encoder_decoder", "vision")
+
+
+def feature(name: str) -> Feature:
+    for f in FEATURES:
+        if f.name == name:
+            return f
+    raise KeyError(f"unknown feature {name!r}; known features: {', '.join(FEATURE_NAMES)}")

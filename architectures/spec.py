@@ -1,0 +1,169 @@
+"""The architecture spec: where a model keeps the parts that adapters attach to. Data, validated on registration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .features import FEATURE_NAMES, METHOD_NAMES, MODALITIES
+
+
+QkvLayout = Literal["blocked", "per_head"]
+NormPosition = Literal["pre", "post"]
+
+
+@dataclass(frozen=True)
+class AttentionSpec:
+    """One attention block. Every path is relative to the layer that holds it.
+
+    Give either ``q``, ``k`` and ``v`` or a fused ``qkv`` projection. A fused projection is ``blocked`` when its output
+    is ``[q; k; v]`` (GPT-2) and ``per_head`` when it is ``[q_h, k_h, v_h]`` for each head in turn (DeBERTa).
+    """
+
+    module: str
+    output: str
+    q: str | None = None
+    k: str | None = None
+    v: str | None = None
+    qkv: str | None = None
+    qkv_layout: QkvLayout = "blocked"
+
+    def __post_init__(self) -> None:
+        separate = (self.q, self.k, self.v)
+        if self.qkv is None and None in separate:
+            raise ValueError(f"attention {self.module!r}: give all of q, k and v, or a fused qkv; got {separate}")
+        if self.qkv is not None and any(p is not None for p in separate):
+            raise ValueError(f"attention {self.module!r}: give either q/k/v or a fused qkv ({self.qkv!r}), not both")
+        if self.qkv_layout not in ("blocked", "per_head"):
+            raise ValueError(
+                f"attention {self.module!r}: qkv_layout must be 'blocked' or 'per_head', not {self.qkv_layout!r}"
+            )
+
+    @property
+    def fused(self) -> bool:
+        return self.qkv is not None
+
+    def paths(self) -> dict[str, str]:
+        found = {"module": self.module, "output": self.output}
+        for name in ("q", "k", "v", "qkv"):
+            if getattr(self, name) is not None:
+                found[name] = getattr(self, name)
+        return found
+
+
+@dataclass(frozen=True)
+class LayerStackSpec:
+    """A stack of identical transformer layers (the encoder, the decoder, or the only stack).
+
+    ``path`` is the layer list relative to the base model; every other path is relative to one layer.
+    ``ffn_in`` receives the FFN input, ``ffn_out`` produces the FFN output before the residual is added.
+    ``norm_position`` says whether layer norms come before (pre) or after (post) each residual branch.
+    """
+
+    name: str
+    path: str
+    self_attention: AttentionSpec
+    ffn_in: str
+    ffn_out: str
+    attention_norm: str
+    ffn_norm: str
+    norm_position: NormPosition
+    cross_attention: AttentionSpec | None = None
+    causal: bool = False
+
+    def __post_init__(self) -> None:
+        if self.norm_position not in ("pre", "post"):
+            raise ValueError(
+                f"layer stack {self.name!r}: norm_position must be 'pre' or 'post', not {self.norm_position!r}"
+            )
+
+    def layer_paths(self) -> dict[str, str]:
+        """Every path inside one layer, keyed by a field name a user can find in the spec."""
+        found = {"ffn_in": self.ffn_in, "ffn_out": self.ffn_out}
+        found["attention_norm"] = self.attention_norm
+        found["ffn_norm"] = self.ffn_norm
+        for prefix, attention in (("self_attention", self.self_attention), ("cross_attention", self.cross_attention)):
+            if attention is not None:
+                found.update({f"{prefix}.{k}": v for k, v in attention.paths().items()})
+        return found
+
+
+@dataclass(frozen=True)
+class ModuleLayout:
+    """Where the parts are, for one module layout of the architecture (transformers has changed layouts over time)."""
+
+    name: str
+    embeddings: str
+    stacks: tuple[LayerStackSpec, ...]
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.stacks]
+        if not names:
+            raise ValueError(f"layout {self.name!r}: needs at least one layer stack")
+        if len(set(names)) != len(names):
+            raise ValueError(f"layout {self.name!r}: layer stack names must be unique, got {names}")
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: the registry keeps one per name
+class ArchitectureSpec:
+    """Everything the suite needs to know about one architecture. The only place its capabilities are declared.
+
+    ``gaps`` maps a feature name to the reason it cannot work by design; everything not declared is expected to pass.
+    ``tolerances`` maps a check name to an absolute tolerance other than the default, each with a reason.
+    ``layouts`` lists the module layouts of the transformers versions the package supports, newest first; the first
+    one whose paths all exist on the live model is used.
+    """
+
+    name: str
+    modality: str
+    make_config: Callable[[], Any]
+    base_class: str
+    head_classes: tuple[str, ...]
+    layouts: tuple[ModuleLayout, ...]
+    gaps: Mapping[str, str] = field(default_factory=dict)
+    tolerances: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    module: str = ""  # where the spec was defined; set by register()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gaps", MappingProxyType(dict(self.gaps)))
+        object.__setattr__(self, "tolerances", MappingProxyType(dict(self.tolerances)))
+        object.__setattr__(self, "head_classes", tuple(self.head_classes))
+        object.__setattr__(self, "layouts", tuple(self.layouts))
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return self.modality == "encoder_decoder"
+
+    @property
+    def has_lm_head(self) -> bool:
+        return self.modality in ("decoder", "encoder_decoder")
+
+    def gap_reason(self, feature: str, method: str | None = None) -> str | None:
+        """The declared reason why ``feature`` (or the single ``method``) cannot work here, or None."""
+        return self.gaps.get(feature) or (self.gaps.get(method) if method else None)
+
+
+def check_names(spec: ArchitectureSpec) -> None:
+    """Checks that need no model: a sane name, a known modality, known gap and tolerance keys."""
+    where = f"in {spec.module or 'the spec'}"
+    if not spec.name or not spec.name.replace("_", "").isalnum() or spec.name != spec.name.lower():
+        raise ValueError(f"ArchitectureSpec.name={spec.name!r} {where}: use the lowercase model_type, e.g. 'bert'")
+    if spec.modality not in MODALITIES:
+        raise ValueError(
+            f"ArchitectureSpec.modality={spec.modality!r} {where}: expected one of {', '.join(MODALITIES)}"
+        )
+    for key in spec.gaps:
+        if key not in FEATURE_NAMES and key not in METHOD_NAMES:
+            known = ", ".join(FEATURE_NAMES + METHOD_NAMES)
+            raise ValueError(f"ArchitectureSpec.gaps has unknown feature {key!r} {where}; known names: {known}")
+        if not str(spec.gaps[key]).strip():
+            raise ValueError(f"ArchitectureSpec.gaps[{key!r}] {where} needs a reason a user understands")
+    for key, value in spec.tolerances.items():
+        if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].strip()):
+            raise ValueError(
+                f"ArchitectureSpec.tolerances[{key!r}]={value!r} {where}: write (atol, 'one-line reason')"
+            )
+    if not spec.layouts:
+        raise ValueError(f"ArchitectureSpec.layouts {where}: give at least one module layout")

@@ -1,0 +1,66 @@
+"""Adding, inspecting and deleting adapters."""
+
+from __future__ import annotations
+
+from conformance import impl
+from conformance.models import adapter_model, plain_model
+
+
+class LifecycleChecks:
+    def test_add_creates_trainable_parameters(self, spec, method):
+        model = adapter_model(spec)
+        config = impl.make_config(method.config)
+        model.add_adapter("a", config)
+        params = model.adapter_parameters("a")
+        assert params, f"adding a {method.name} adapter created no parameters"
+        assert all(p.requires_grad for p in params.values())
+        assert model.adapters_config["a"] == config
+        base_names = set(dict(plain_model(spec).named_parameters()))
+        assert not set(params) & base_names, "adapter parameters must be new, not base-model weights"
+
+    def test_add_twice_needs_overwrite(self, spec, method):
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config(method.config))
+        before = dict(model.adapter_parameters("a"))
+        try:
+            model.add_adapter("a", impl.make_config(method.config))
+        except ValueError as err:
+            assert "a" in str(err)
+        else:
+            raise AssertionError("adding an adapter under a taken name must raise ValueError")
+        assert model.adapter_parameters("a").keys() == before.keys()
+        model.add_adapter("a", impl.make_config(method.config), overwrite_ok=True)
+        assert model.adapter_parameters("a").keys() == before.keys()
+
+    def test_delete_leaves_nothing(self, spec, method):
+        model = adapter_model(spec)
+        reference = dict(plain_model(spec).state_dict())
+        model.add_adapter("a", impl.make_config(method.config))
+        model.set_active_adapters("a")
+        model.delete_adapter("a")
+        assert "a" not in model.adapters_config
+        assert model.active_adapters is None
+        assert dict(model.state_dict()).keys() == reference.keys()
+        assert not any(module._forward_hooks for module in model.modules()), "deleting must remove the hooks too"
+
+    def test_get_adapter_covers_every_layer(self, spec, method):
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config(method.config))
+        found = model.get_adapter("a")
+        layers = sum(len(_layers(model, stack)) for stack in model.adapter_state.layout.stacks)
+        assert sorted(found) == list(range(layers))
+        assert all(modules for modules in found.values())
+
+    def test_leave_out_skips_layers(self, spec, method):
+        model = adapter_model(spec)
+        left_out = (0,)
+        model.add_adapter("a", impl.make_config({**method.config, "leave_out": list(left_out)}))
+        found = model.get_adapter("a")
+        assert found, "leaving out one layer must keep the adapter in the others"
+        assert not set(found) & set(left_out)
+
+
+def _layers(model, stack):
+    from architectures.live import layers_of
+
+    return layers_of(stack, model)

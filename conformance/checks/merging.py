@@ -1,0 +1,42 @@
+"""Merging an adapter into the weights and resetting it (for methods that can merge)."""
+
+from __future__ import annotations
+
+import torch
+
+from conformance import impl
+from conformance.models import adapter_model, make_inputs, randomize_adapter, run, tolerance
+
+
+MERGE_ATOL = 1e-5
+
+
+class MergeChecks:
+    mergeable_only = True
+
+    def test_merge_matches_unmerged(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config(method.config), set_active=True)
+        randomize_adapter(model, "a", check_seed)
+        unmerged = run(model, inputs)
+        model.merge_adapter("a")
+        merged_active = run(model, inputs)
+        model.set_active_adapters(None)
+        merged = run(model, inputs)
+        atol = tolerance(spec, "merge", MERGE_ATOL)
+        torch.testing.assert_close(merged, unmerged, atol=atol, rtol=0)
+        torch.testing.assert_close(merged_active, unmerged, atol=atol, rtol=0, msg="a merged adapter ran twice")
+
+    def test_reset_restores_outputs(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config(method.config))
+        randomize_adapter(model, "a", check_seed)
+        before = run(model, inputs)
+        weights = {k: v.clone() for k, v in model.state_dict().items()}
+        model.merge_adapter("a")
+        assert not torch.equal(run(model, inputs), before), "merging a non-trivial adapter changed no weight"
+        model.reset_adapter("a")
+        assert torch.equal(run(model, inputs), before)
+        assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())

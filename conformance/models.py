@@ -1,0 +1,82 @@
+"""Tiny models and inputs for the checks: each model is built once per worker and handed out as a copy."""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from functools import cache
+from typing import Any
+
+import torch
+
+from architectures.live import build_model
+from architectures.spec import ArchitectureSpec
+
+from . import impl
+
+
+BATCH = 2
+SEQ_LEN = 8
+DECODER_LEN = 6
+
+
+@cache
+def _pristine(spec: ArchitectureSpec, class_name: str | None) -> torch.nn.Module:
+    return build_model(spec, class_name)
+
+
+def plain_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.nn.Module:
+    """A copy of the tiny model, without adapter support."""
+    return copy.deepcopy(_pristine(spec, class_name))
+
+
+def adapter_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.nn.Module:
+    """A copy of the tiny model, initialised for adapters by the implementation under test."""
+    return impl.init(plain_model(spec, class_name), spec)
+
+
+def seed_for(check_id: str) -> int:
+    """A stable seed per check, so that every check sees its own inputs and reruns see the same."""
+    return zlib.crc32(check_id.encode())
+
+
+def make_inputs(spec: ArchitectureSpec, seed: int, batch: int = BATCH) -> dict[str, torch.Tensor]:
+    config = spec.make_config()
+    generator = torch.Generator().manual_seed(seed)
+    if spec.modality == "vision":
+        size = config.image_size
+        return {"pixel_values": torch.rand(batch, config.num_channels, size, size, generator=generator)}
+    inputs = {
+        "input_ids": torch.randint(2, config.vocab_size, (batch, SEQ_LEN), generator=generator),
+        "attention_mask": torch.ones(batch, SEQ_LEN, dtype=torch.long),
+    }
+    if spec.is_encoder_decoder:
+        inputs["decoder_input_ids"] = torch.randint(2, config.vocab_size, (batch, DECODER_LEN), generator=generator)
+    return inputs
+
+
+def main_output(outputs: Any) -> torch.Tensor:
+    """The tensor a check compares: logits for head models, the last hidden state otherwise."""
+    for key in ("logits", "last_hidden_state"):
+        value = getattr(outputs, key, None)
+        if value is not None:
+            return value
+    return outputs[0]
+
+
+def run(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    with torch.no_grad():
+        return main_output(model(**inputs))
+
+
+@torch.no_grad()
+def randomize_adapter(model: Any, name: str, seed: int, std: float = 0.1) -> None:
+    """Give adapter ``name`` non-trivial weights, so that it visibly changes the outputs."""
+    generator = torch.Generator().manual_seed(seed)
+    for _, param in sorted(model.adapter_parameters(name).items()):
+        param.copy_(torch.randn(param.shape, generator=generator) * std)
+
+
+def tolerance(spec: ArchitectureSpec, check: str, default: float) -> float:
+    override = spec.tolerances.get(check)
+    return override[0] if override else default

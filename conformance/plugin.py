@@ -1,0 +1,180 @@
+"""The pytest plugin (entry point ``pytest11``): selection options, parametrization over the registry, records,
+the results file and the terminal grid. Import-light: torch and transformers load only when checks are collected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+SELECTION = pytest.StashKey["Any"]()
+RECORDER = pytest.StashKey["Any"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "Adapter conformance certification")
+    group.addoption(
+        "--arch",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Architectures to certify: a model_type, a comma list, 'all' (default), or a spec module (mypkg.my_arch)",
+    )
+    group.addoption(
+        "--method", action="append", default=[], metavar="NAME", help="Adapter methods to check (default: all)"
+    )
+    group.addoption(
+        "--feature", action="append", default=[], metavar="NAME", help="Matrix features to check (default: all)"
+    )
+    group.addoption("--results", default=None, metavar="PATH", help="Write the conformance results (JSON) to PATH")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "arch(name): the architecture a conformance check certifies")
+    config.addinivalue_line("markers", "method(name): the adapter method a conformance check exercises")
+    config.addinivalue_line("markers", "feature(name): the support-matrix feature a conformance check counts towards")
+    config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
+    if _wants_selection(config):
+        _selection(config)  # bad names fail now, with a UsageError, not at collection
+    if not hasattr(config, "workerinput"):
+        from .recording import Recorder
+
+        # The controller alone records; under xdist it sees every worker's reports.
+        config.stash[RECORDER] = Recorder()
+        config.pluginmanager.register(config.stash[RECORDER], "conformance-recorder")
+
+
+def _wants_selection(config: pytest.Config) -> bool:
+    return bool(config.getoption("arch") or config.getoption("method") or config.getoption("feature"))
+
+
+def _selection(config: pytest.Config) -> Any:
+    if SELECTION not in config.stash:
+        from .selection import resolve
+
+        config.stash[SELECTION] = resolve(
+            config.getoption("arch"), config.getoption("method"), config.getoption("feature")
+        )
+    return config.stash[SELECTION]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from architectures.versions import installed
+
+    lines = [
+        f"adapter-conformance: transformers {installed('transformers')}, torch {installed('torch')}, "
+        f"impl reference_impl"
+    ]
+    if _wants_selection(config):
+        selection = _selection(config)
+        lines.append(f"architectures: {', '.join(s.name for s in selection.specs)}")
+        lines.append(f"methods: {', '.join(m.name for m in selection.methods)}")
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "spec" not in metafunc.fixturenames:
+        return
+    selection = _selection(metafunc.config)
+    own_spec = getattr(metafunc.cls, "spec", None)
+    specs = [own_spec] if own_spec is not None else list(selection.specs)
+    methods = list(selection.methods)
+    if getattr(metafunc.cls, "mergeable_only", False):
+        methods = [m for m in methods if m.mergeable]
+    params = [
+        pytest.param(spec, method, id=f"{spec.name}-{method.name}", marks=_marks(spec, method.feature, method.name))
+        for spec in specs
+        for method in methods
+    ]
+    metafunc.parametrize(("spec", "method"), params)
+
+
+def _marks(spec: Any, feature: str, method: str | None) -> list[pytest.MarkDecorator]:
+    marks = [pytest.mark.arch(spec.name), pytest.mark.feature(feature), pytest.mark.xdist_group(spec.name)]
+    if method is not None:
+        marks.append(pytest.mark.method(method))
+    reason = spec.gap_reason(feature, method)
+    if reason:
+        marks += [
+            pytest.mark.conformance_gap(reason),
+            pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
+        ]
+    return marks
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    explicit = _wants_selection(config) and _selection(config).explicit_arch
+    keep, drop = [], []
+    for item in items:
+        wants_spec = "spec" in getattr(item, "fixturenames", ())
+        has_spec = "spec" in getattr(getattr(item, "callspec", None), "params", {})
+        # Checks whose parameter set came out empty, and (with an explicit --arch) everything but checks, go.
+        if (wants_spec and not has_spec) or (explicit and not has_spec):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def check_seed(request: pytest.FixtureRequest) -> int:
+    """A seed that is stable for this check id and differs between checks."""
+    from .models import seed_for
+
+    return seed_for(request.node.nodeid)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    from .recording import PROPERTY, record_fields
+
+    fields = record_fields(item)
+    if fields is not None:
+        report.user_properties.append((PROPERTY, fields))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if RECORDER not in config.stash or not config.getoption("results"):
+        return
+    write_results(config, config.getoption("results"))
+
+
+def _results_payload(config: pytest.Config) -> dict[str, Any]:
+    from .environment import environment
+
+    checks = config.stash[RECORDER].checks()
+    selection = _selection(config)
+    archs = {c["arch"] for c in checks}
+    return {
+        "environment": environment(),
+        "selection": {"arches": [s.name for s in selection.specs], "methods": [m.name for m in selection.methods]},
+        "architectures": {
+            s.name: {"modality": s.modality, "gaps": dict(s.gaps)} for s in selection.specs if s.name in archs
+        },
+        "checks": checks,
+    }
+
+
+def write_results(config: pytest.Config, path: str) -> None:
+    from reports.results import write_results as write
+
+    write(path, **_results_payload(config))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if RECORDER not in config.stash or not config.stash[RECORDER].records:
+        return
+    from .grid import render_grid
+
+    terminalreporter.section("adapter conformance")
+    for line in render_grid(_results_payload(config)):
+        terminalreporter.write_line(line)
+    path = config.getoption("results")
+    if path:
+        terminalreporter.write_line(f"results written to {path}")

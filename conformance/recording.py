@@ -1,0 +1,69 @@
+"""Folding pytest reports into conformance records: (arch, feature, method, check, outcome, reason)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+PROPERTY = "conformance"
+
+
+def record_fields(item: Any) -> dict[str, Any] | None:
+    """What an item certifies, read off its parameters; None for items that are not conformance checks."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "spec" not in callspec.params:
+        return None
+    spec = callspec.params["spec"]
+    method = callspec.params.get("method")
+    gap = item.get_closest_marker("conformance_gap")
+    return {
+        "arch": spec.name,
+        "feature": method.feature if method is not None else item.get_closest_marker("feature").args[0],
+        "method": method.name if method is not None else None,
+        "check": item.originalname,
+        "gap": gap.args[0] if gap else None,
+    }
+
+
+def _short(report: Any) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    lines = (getattr(report, "longreprtext", "") or "").strip().splitlines()
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (errors[0] if errors else (lines[-1] if lines else ""))[:300]
+
+
+class Recorder:
+    """Collects one record per check on the controller, whatever the phase that decided the outcome."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        self.add(report)
+
+    def add(self, report: Any) -> None:
+        fields = dict(next((value for key, value in report.user_properties if key == PROPERTY), {}) or {})
+        if not fields:
+            return
+        gap = fields.pop("gap")
+        record = self.records.setdefault(
+            report.nodeid, {**fields, "nodeid": report.nodeid, "outcome": None, "reason": "", "duration": 0.0}
+        )
+        record["duration"] = round(record["duration"] + float(getattr(report, "duration", 0.0)), 4)
+        if report.failed:
+            record["outcome"] = "failed" if report.when == "call" else "error"
+            record["reason"] = _short(report)
+        elif report.skipped and record["outcome"] is None:
+            record["outcome"] = "gap" if gap is not None else "skipped"
+            record["reason"] = gap if gap is not None else _short(report)
+        elif report.when == "call" and report.passed and record["outcome"] is None:
+            record["outcome"] = "passed"
+
+    def checks(self) -> list[dict[str, Any]]:
+        done = []
+        for record in self.records.values():
+            if record["outcome"] is None:  # a check that never reached a verdict is not a pass
+                record = {**record, "outcome": "error", "reason": "the check did not finish"}
+            done.append(record)
+        return sorted(done, key=lambda r: r["nodeid"])

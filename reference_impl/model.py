@@ -1,0 +1,244 @@
+"""``init(model)`` and the adapter methods it gives a plain transformers model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from architectures import registry
+from architectures.live import resolve_layout
+from architectures.spec import ArchitectureSpec
+
+from . import persistence
+from .configs import AdapterConfig, LoRAConfig, resolve_config
+from .context import parse_setup
+from .methods.bottleneck import Bottleneck
+from .methods.lora import LoRA, add_to_weight, projection_shape
+from .placement import placements
+from .sites import SITE_ATTRIBUTE, AdapterSite, attach_site, detach_if_empty, site_of
+from .state import AdapterState
+
+
+class ModelAdaptersMixin:
+    """Adapter methods, mixed into the class of a model by ``init``. Names follow AdapterHub ``adapters``."""
+
+    adapter_state: AdapterState
+
+    # ----- adding and removing -----
+    def add_adapter(
+        self,
+        name: str,
+        config: str | dict | AdapterConfig | None = None,
+        overwrite_ok: bool = False,
+        set_active: bool = False,
+    ) -> None:
+        """Add a new adapter ``name`` of ``config`` (a config, its string name or dict; default ``"seq_bn"``)."""
+        config = resolve_config("seq_bn" if config is None else config)
+        _check_name(name)
+        if name in self.adapter_state.configs:
+            if not overwrite_ok:
+                raise ValueError(f"an adapter named {name!r} exists already; pass overwrite_ok=True to replace it")
+            self.delete_adapter(name)
+        found = list(placements(self.adapter_state, self, config))
+        if not found:
+            raise ValueError(
+                f"adapter {name!r}: config {config.name!r} with leave_out={list(config.leave_out)} adapts no layer"
+            )
+        generator = (
+            torch.Generator().manual_seed(config.init_weights_seed) if config.init_weights_seed is not None else None
+        )
+        device, dtype = _device_dtype(self)
+        for place in found:
+            site = attach_site(place.module, self.adapter_state, place.layer_index, place.location)
+            if isinstance(config, LoRAConfig):
+                in_features, out_features, _ = projection_shape(place.module)
+                adapter = LoRA(config, in_features, out_features, place.out_index, generator)
+                site.lora[name] = adapter.to(device=device, dtype=dtype)
+            else:
+                site.bottleneck[name] = Bottleneck(config, self.adapter_state.hidden_size, generator).to(device, dtype)
+                if place.feeder is not None:
+                    feeder = attach_site(
+                        place.feeder, self.adapter_state, place.layer_index, place.location + ".input"
+                    )
+                    if site not in feeder._feeds:
+                        feeder._feeds.append(site)
+        self.adapter_state.configs[name] = config
+        if set_active:
+            self.set_active_adapters(name)
+
+    def delete_adapter(self, name: str) -> None:
+        """Remove adapter ``name``: its modules, parameters, hooks and config; the model is as before it was added."""
+        self._require(name)
+        for module in list(self.modules()):
+            site = site_of(module)
+            if site is None:
+                continue
+            for container in (site.lora, site.bottleneck):
+                if name in container:
+                    del container[name]
+        for module in list(self.modules()):
+            site = site_of(module)
+            if site is not None:
+                site._feeds = [s for s in site._feeds if s.bottleneck]
+                detach_if_empty(module)
+        del self.adapter_state.configs[name]
+        active = self.adapter_state.active
+        if active and name in active:
+            remaining = tuple(n for n in active if n != name)
+            self.adapter_state.active = remaining or None
+
+    # ----- activation -----
+    def set_active_adapters(self, adapter_setup: str | list[str] | None) -> None:
+        """Run ``adapter_setup`` (a name, a list of names applied in order, or None for none) in every forward."""
+        setup = parse_setup(adapter_setup)
+        for name in setup or ():
+            self._require(name)
+        self.adapter_state.active = setup
+
+    @property
+    def active_adapters(self) -> tuple[str, ...] | None:
+        return self.adapter_state.active
+
+    @property
+    def adapters_config(self) -> dict[str, AdapterConfig]:
+        return dict(self.adapter_state.configs)
+
+    def get_adapter(self, name: str) -> dict[int, dict[str, nn.Module]]:
+        """The modules of adapter ``name``: ``{layer_index: {location: module}}``."""
+        self._require(name)
+        found: dict[int, dict[str, nn.Module]] = {}
+        for site in self._sites():
+            for kind, module in site.adapters(name).items():
+                found.setdefault(site.layer_index, {})[f"{site.location}.{kind}"] = module
+        return found
+
+    def adapter_parameters(self, name: str) -> dict[str, nn.Parameter]:
+        """The parameters of adapter ``name``, by their name in the model."""
+        self._require(name)
+        marker = f".{name}."
+        return {
+            key: param
+            for key, param in self.named_parameters()
+            if f".{SITE_ATTRIBUTE}." in key and marker in key.split(f".{SITE_ATTRIBUTE}", 1)[1]
+        }
+
+    # ----- training -----
+    def freeze_model(self, freeze: bool = True) -> None:
+        """Freeze (or unfreeze) every parameter of the model, adapters included."""
+        for param in self.parameters():
+            param.requires_grad_(not freeze)
+
+    def train_adapter(self, adapter_setup: str | list[str]) -> None:
+        """Train only ``adapter_setup``: freeze everything else, activate it and switch to training mode."""
+        setup = parse_setup(adapter_setup)
+        for name in setup:
+            self._require(name)
+        self.freeze_model(True)
+        for name in setup:
+            for param in self.adapter_parameters(name).values():
+                param.requires_grad_(True)
+        self.set_active_adapters(list(setup))
+        self.train()
+
+    # ----- merging -----
+    def merge_adapter(self, name: str) -> None:
+        """Write LoRA adapter ``name`` into the weights it adapts; it then no longer runs as a separate module."""
+        self._require(name, LoRAConfig, "merge")
+        for module in list(self.modules()):
+            site = site_of(module)
+            if site is not None and name in site.lora and not site.lora[name].merged:
+                lora = site.lora[name]
+                # kept so that resetting the only merged adapter restores the weight bit for bit
+                lora.weight_before_merge = module.weight.detach().clone()
+                add_to_weight(module, lora.delta_weight(), +1.0)
+                lora.merged = True
+
+    def reset_adapter(self, name: str) -> None:
+        """Undo ``merge_adapter(name)``: take its update out of the weights again."""
+        self._require(name, LoRAConfig, "reset")
+        for module in list(self.modules()):
+            site = site_of(module)
+            if site is not None and name in site.lora and site.lora[name].merged:
+                lora = site.lora[name]
+                others_merged = any(other.merged for key, other in site.lora.items() if key != name)
+                if others_merged:
+                    add_to_weight(module, lora.delta_weight(), -1.0)
+                else:
+                    with torch.no_grad():
+                        module.weight.copy_(lora.weight_before_merge)
+                lora.weight_before_merge = None
+                lora.merged = False
+
+    # ----- saving and loading -----
+    def save_adapter(self, save_directory: str | Path, adapter_name: str) -> None:
+        """Write adapter ``adapter_name`` to ``save_directory``: config as JSON, weights as safetensors."""
+        self._require(adapter_name)
+        persistence.save_adapter(self, Path(save_directory), adapter_name)
+
+    def load_adapter(
+        self,
+        load_directory: str | Path,
+        load_as: str | None = None,
+        set_active: bool = False,
+        overwrite_ok: bool = False,
+    ) -> persistence.LoadedAdapter:
+        """Load an adapter saved by ``save_adapter``; returns its name and the missing and unexpected weight keys.
+
+        Nothing changes when loading fails.
+        """
+        return persistence.load_adapter(self, Path(load_directory), load_as, set_active, overwrite_ok)
+
+    # ----- helpers -----
+    def _sites(self) -> list[AdapterSite]:
+        return [m for m in self.modules() if isinstance(m, AdapterSite)]
+
+    def _require(self, name: str, kind: type | None = None, action: str = "") -> AdapterConfig:
+        configs = self.adapter_state.configs
+        if name not in configs:
+            known = ", ".join(sorted(configs)) or "none"
+            raise ValueError(f"no adapter named {name!r}; adapters of this model: {known}")
+        if kind is not None and not isinstance(configs[name], kind):
+            raise ValueError(f"cannot {action} adapter {name!r}: {configs[name].name!r} adapters do not support it")
+        return configs[name]
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name or "." in name or "," in name or name != name.strip():
+        raise ValueError(f"adapter name {name!r}: use a non-empty name without dots, commas or outer spaces")
+
+
+def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    param = next(model.parameters())
+    return param.device, param.dtype
+
+
+_ADAPTER_CLASSES: dict[type, type] = {}
+
+
+def _adapter_class(cls: type) -> type:
+    if cls not in _ADAPTER_CLASSES:
+        _ADAPTER_CLASSES[cls] = type(cls.__name__, (ModelAdaptersMixin, cls), {"__module__": cls.__module__})
+    return _ADAPTER_CLASSES[cls]
+
+
+def init(model: nn.Module, spec: ArchitectureSpec | None = None) -> nn.Module:
+    """Give ``model`` (any class of a registered architecture) the adapter methods. Returns the same object."""
+    if isinstance(model, ModelAdaptersMixin):
+        return model
+    if spec is None:
+        model_type = getattr(model.config, "model_type", None)
+        try:
+            spec = registry.get(model_type)
+        except KeyError as err:
+            raise ValueError(
+                f"{type(model).__name__}: {err.args[0]}; pass spec= for an architecture of your own"
+            ) from None
+    layout = resolve_layout(spec, model)
+    config = model.config
+    model.adapter_state = AdapterState(
+        spec=spec, layout=layout, hidden_size=config.hidden_size, num_heads=config.num_attention_heads
+    )
+    model.__class__ = _adapter_class(type(model))
+    return model

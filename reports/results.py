@@ -1,0 +1,229 @@
+"""Result files (schema version 1): the JSON a conformance run writes; loading, validation, writing, discovery."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from reports.atomic import write_text_atomic
+
+
+SCHEMA_VERSION = 1
+OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "gap")
+ENVIRONMENT_KEYS: tuple[str, ...] = (
+    "python",
+    "torch",
+    "transformers",
+    "adapter_conformance",
+    "impl",
+    "commit",
+    "date",
+)
+_NULLABLE_ENVIRONMENT_KEYS = frozenset({"commit"})
+SELECTION_KEYS: tuple[str, ...] = ("arches", "methods")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One executed conformance check (one pytest item) and its outcome."""
+
+    arch: str
+    feature: str
+    method: str | None
+    check: str
+    nodeid: str
+    outcome: str  # one of OUTCOMES
+    reason: str = ""
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What a run knew about one architecture: its modality and its declared gaps {feature: reason}."""
+
+    modality: str
+    gaps: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Results:
+    """The content of one result file."""
+
+    path: str
+    environment: Mapping[str, str | None]
+    selection: Mapping[str, Sequence[str]]
+    architectures: Mapping[str, Architecture]
+    checks: tuple[Check, ...]
+
+    @property
+    def transformers(self) -> str:
+        return self.environment["transformers"]  # type: ignore[return-value]  # validated non-empty str
+
+    @property
+    def impl(self) -> str:
+        return self.environment["impl"]  # type: ignore[return-value]
+
+
+class _FieldError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def load_results(path: str | os.PathLike[str]) -> Results:
+    """Read and validate a result file; a malformed one raises ValueError naming the file and the field."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"malformed results file {path}: not valid JSON: {e}") from None
+    try:
+        return _parse(data, path)
+    except _FieldError as e:
+        raise ValueError(f"malformed results file {path}: field {e.field!r}: {e.message}") from None
+
+
+def write_results(
+    path: str | os.PathLike[str],
+    environment: Mapping[str, str | None],
+    selection: Mapping[str, Iterable[str]],
+    architectures: Mapping[str, Architecture | Mapping[str, Any]],
+    checks: Iterable[Check | Mapping[str, Any]],
+) -> None:
+    """Validate and write a result file atomically. Checks and architectures may be dataclasses or dicts."""
+    data = {
+        "schema": SCHEMA_VERSION,
+        "environment": dict(environment),
+        "selection": {key: list(values) for key, values in selection.items()},
+        "architectures": {name: _architecture_dict(arch) for name, arch in architectures.items()},
+        "checks": [asdict(c) if isinstance(c, Check) else dict(c) for c in checks],
+    }
+    path = os.fspath(path)
+    try:
+        _parse(data, path)
+    except _FieldError as e:
+        raise ValueError(f"refusing to write malformed results file {path}: field {e.field!r}: {e.message}") from None
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def find_result_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and directories (every `*.json` below them) into a sorted, de-duplicated list of files."""
+    found: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.update(f for f in p.rglob("*.json") if f.is_file())
+        elif p.is_file():
+            found.add(p)
+        else:
+            raise FileNotFoundError(f"no such result file or directory: {p}")
+    return sorted(found)
+
+
+def _architecture_dict(arch: Architecture | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(arch, Architecture):
+        return {"modality": arch.modality, "gaps": dict(arch.gaps)}
+    return {key: dict(value) if key == "gaps" and isinstance(value, Mapping) else value for key, value in arch.items()}
+
+
+def _parse(data: Any, path: str) -> Results:
+    top = _mapping(data, "<top level>")
+    schema = _require(top, "schema", "")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise _FieldError("schema", f"unsupported schema {schema!r}; this version of reports reads {SCHEMA_VERSION}")
+    environment = _parse_environment(_require(top, "environment", ""))
+    selection = _parse_selection(_require(top, "selection", ""))
+    architectures = _parse_architectures(_require(top, "architectures", ""))
+    raw_checks = _require(top, "checks", "")
+    if not isinstance(raw_checks, list):
+        raise _FieldError("checks", f"expected a list, got {_kind(raw_checks)}")
+    checks = tuple(_parse_check(c, f"checks[{i}]", architectures) for i, c in enumerate(raw_checks))
+    return Results(path, environment, selection, architectures, checks)
+
+
+def _parse_environment(value: Any) -> dict[str, str | None]:
+    env = _mapping(value, "environment")
+    for key in ENVIRONMENT_KEYS:
+        field = f"environment.{key}"
+        item = _require(env, key, "environment.")
+        if item is None and key in _NULLABLE_ENVIRONMENT_KEYS:
+            continue
+        _nonempty_str(item, field)
+    return dict(env)
+
+
+def _parse_selection(value: Any) -> dict[str, list[str]]:
+    selection = _mapping(value, "selection")
+    for key in SELECTION_KEYS:
+        _require(selection, key, "selection.")
+    for key, items in selection.items():
+        if not isinstance(items, list):
+            raise _FieldError(f"selection.{key}", f"expected a list of strings, got {_kind(items)}")
+        for i, item in enumerate(items):
+            _nonempty_str(item, f"selection.{key}[{i}]")
+    return {key: list(items) for key, items in selection.items()}
+
+
+def _parse_architectures(value: Any) -> dict[str, Architecture]:
+    archs = _mapping(value, "architectures")
+    parsed = {}
+    for name, raw in archs.items():
+        where = f"architectures.{name}"
+        if not name:
+            raise _FieldError(where, "empty architecture name")
+        arch = _mapping(raw, where)
+        modality = _nonempty_str(_require(arch, "modality", f"{where}."), f"{where}.modality")
+        gaps = _mapping(_require(arch, "gaps", f"{where}."), f"{where}.gaps")
+        for feature, reason in gaps.items():
+            _nonempty_str(reason, f"{where}.gaps.{feature}")
+        parsed[name] = Architecture(modality, dict(gaps))
+    return parsed
+
+
+def _parse_check(value: Any, where: str, architectures: Mapping[str, Architecture]) -> Check:
+    raw = _mapping(value, where)
+    for key in ("arch", "feature", "check", "nodeid", "outcome"):
+        _nonempty_str(_require(raw, key, f"{where}."), f"{where}.{key}")
+    method = _require(raw, "method", f"{where}.")
+    if method is not None:
+        _nonempty_str(method, f"{where}.method")
+    reason = _require(raw, "reason", f"{where}.")
+    if not isinstance(reason, str):
+        raise _FieldError(f"{where}.reason", f"expected a string, got {_kind(reason)}")
+    duration = _require(raw, "duration", f"{where}.")
+    if type(duration) not in (int, float) or duration < 0:
+        raise _FieldError(f"{where}.duration", f"expected a non-negative number of seconds, got {duration!r}")
+    if raw["outcome"] not in OUTCOMES:
+        raise _FieldError(f"{where}.outcome", f"expected one of {', '.join(OUTCOMES)}; got {raw['outcome']!r}")
+    if raw["outcome"] == "gap" and not reason.strip():
+        raise _FieldError(f"{where}.reason", "a 'gap' outcome needs the declared reason")
+    if raw["arch"] not in architectures:
+        raise _FieldError(f"{where}.arch", f"{raw['arch']!r} is not listed under 'architectures'")
+    return Check(raw["arch"], raw["feature"], method, raw["check"], raw["nodeid"], raw["outcome"], reason, duration)
+
+
+def _mapping(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _FieldError(field, f"expected an object, got {_kind(value)}")
+    return value
+
+
+def _require(obj: Mapping[str, Any], key: str, prefix: str) -> Any:
+    if key not in obj:
+        raise _FieldError(f"{prefix}{key}", "missing")
+    return obj[key]
+
+
+def _nonempty_str(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _FieldError(field, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
