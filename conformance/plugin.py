@@ -3,6 +3,7 @@ the results file and the terminal grid. Import-light: torch and transformers loa
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -35,6 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "method(name): the adapter method a conformance check exercises")
     config.addinivalue_line("markers", "feature(name): the support-matrix feature a conformance check counts towards")
     config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
+    if hasattr(config, "workerinput"):
+        # Tiny models gain nothing from intra-op threads; xdist workers fighting over the cores lose a lot.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     if _wants_selection(config):
         _selection(config)  # bad names fail now, with a UsageError, not at collection
     if not hasattr(config, "workerinput"):

@@ -12,12 +12,10 @@ from architectures.live import resolve_layout
 from architectures.spec import ArchitectureSpec
 
 from . import persistence
-from .configs import AdapterConfig, LoRAConfig, resolve_config
+from .configs import AdapterConfig, resolve_config
 from .context import parse_setup
-from .methods.bottleneck import Bottleneck
-from .methods.lora import LoRA, add_to_weight, projection_shape
-from .placement import placements
-from .sites import SITE_ATTRIBUTE, AdapterSite, attach_site, detach_if_empty, site_of
+from .methods import family_of
+from .sites import adapter_name_in_key, attach_site, detach_if_empty, sites
 from .state import AdapterState
 
 
@@ -41,29 +39,22 @@ class ModelAdaptersMixin:
             if not overwrite_ok:
                 raise ValueError(f"an adapter named {name!r} exists already; pass overwrite_ok=True to replace it")
             self.delete_adapter(name)
-        found = list(placements(self.adapter_state, self, config))
+        family = family_of(config)
+        found = list(family.placements(self.adapter_state, self, config))
         if not found:
-            raise ValueError(
-                f"adapter {name!r}: config {config.name!r} with leave_out={list(config.leave_out)} adapts no layer"
-            )
-        generator = (
-            torch.Generator().manual_seed(config.init_weights_seed) if config.init_weights_seed is not None else None
-        )
+            leave_out = list(config.leave_out)
+            raise ValueError(f"adapter {name!r}: config {config.name!r} with leave_out={leave_out} adapts no layer")
+        seed = config.init_weights_seed
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
         device, dtype = _device_dtype(self)
         for place in found:
             site = attach_site(place.module, self.adapter_state, place.layer_index, place.location)
-            if isinstance(config, LoRAConfig):
-                in_features, out_features, _ = projection_shape(place.module)
-                adapter = LoRA(config, in_features, out_features, place.out_index, generator)
-                site.lora[name] = adapter.to(device=device, dtype=dtype)
-            else:
-                site.bottleneck[name] = Bottleneck(config, self.adapter_state.hidden_size, generator).to(device, dtype)
-                if place.feeder is not None:
-                    feeder = attach_site(
-                        place.feeder, self.adapter_state, place.layer_index, place.location + ".input"
-                    )
-                    if site not in feeder._feeds:
-                        feeder._feeds.append(site)
+            adapter = family.build(config, place, self.adapter_state, generator)
+            site.family(family.name)[name] = adapter.to(device=device, dtype=dtype)
+            if place.feeder is not None:
+                feeder = attach_site(place.feeder, self.adapter_state, place.layer_index, place.location + ".input")
+                if site not in feeder._feeds:
+                    feeder._feeds.append(site)
         self.adapter_state.configs[name] = config
         if set_active:
             self.set_active_adapters(name)
@@ -71,18 +62,11 @@ class ModelAdaptersMixin:
     def delete_adapter(self, name: str) -> None:
         """Remove adapter ``name``: its modules, parameters, hooks and config; the model is as before it was added."""
         self._require(name)
-        for module in list(self.modules()):
-            site = site_of(module)
-            if site is None:
-                continue
-            for container in (site.lora, site.bottleneck):
-                if name in container:
-                    del container[name]
-        for module in list(self.modules()):
-            site = site_of(module)
-            if site is not None:
-                site._feeds = [s for s in site._feeds if s.bottleneck]
-                detach_if_empty(module)
+        for _, site in sites(self):
+            site.remove(name)
+        for module, site in sites(self):
+            site._feeds = [fed for fed in site._feeds if not fed.is_empty()]
+            detach_if_empty(module)
         del self.adapter_state.configs[name]
         active = self.adapter_state.active
         if active and name in active:
@@ -109,20 +93,15 @@ class ModelAdaptersMixin:
         """The modules of adapter ``name``: ``{layer_index: {location: module}}``."""
         self._require(name)
         found: dict[int, dict[str, nn.Module]] = {}
-        for site in self._sites():
-            for kind, module in site.adapters(name).items():
-                found.setdefault(site.layer_index, {})[f"{site.location}.{kind}"] = module
+        for _, site in sites(self):
+            for family, module in site.adapters(name).items():
+                found.setdefault(site.layer_index, {})[f"{site.location}.{family}"] = module
         return found
 
     def adapter_parameters(self, name: str) -> dict[str, nn.Parameter]:
         """The parameters of adapter ``name``, by their name in the model."""
         self._require(name)
-        marker = f".{name}."
-        return {
-            key: param
-            for key, param in self.named_parameters()
-            if f".{SITE_ATTRIBUTE}." in key and marker in key.split(f".{SITE_ATTRIBUTE}", 1)[1]
-        }
+        return {key: param for key, param in self.named_parameters() if adapter_name_in_key(key) == name}
 
     # ----- training -----
     def freeze_model(self, freeze: bool = True) -> None:
@@ -144,32 +123,24 @@ class ModelAdaptersMixin:
 
     # ----- merging -----
     def merge_adapter(self, name: str) -> None:
-        """Write LoRA adapter ``name`` into the weights it adapts; it then no longer runs as a separate module."""
-        self._require(name, LoRAConfig, "merge")
-        for module in list(self.modules()):
-            site = site_of(module)
-            if site is not None and name in site.lora and not site.lora[name].merged:
-                lora = site.lora[name]
-                # kept so that resetting the only merged adapter restores the weight bit for bit
-                lora.weight_before_merge = module.weight.detach().clone()
-                add_to_weight(module, lora.delta_weight(), +1.0)
-                lora.merged = True
+        """Write adapter ``name`` into the weights it adapts; it then no longer runs as a separate module."""
+        self._require_mergeable(name)
+        for module, site in sites(self):
+            for adapter in site.adapters(name).values():
+                adapter.merge_into(module)
 
     def reset_adapter(self, name: str) -> None:
         """Undo ``merge_adapter(name)``: take its update out of the weights again."""
-        self._require(name, LoRAConfig, "reset")
-        for module in list(self.modules()):
-            site = site_of(module)
-            if site is not None and name in site.lora and site.lora[name].merged:
-                lora = site.lora[name]
-                others_merged = any(other.merged for key, other in site.lora.items() if key != name)
-                if others_merged:
-                    add_to_weight(module, lora.delta_weight(), -1.0)
-                else:
-                    with torch.no_grad():
-                        module.weight.copy_(lora.weight_before_merge)
-                lora.weight_before_merge = None
-                lora.merged = False
+        self._require_mergeable(name)
+        for module, site in sites(self):
+            for adapter in site.adapters(name).values():
+                others = any(
+                    getattr(other, "merged", False)
+                    for family in site.values()
+                    for key, other in family.items()
+                    if key != name
+                )
+                adapter.unmerge_from(module, others)
 
     # ----- saving and loading -----
     def save_adapter(self, save_directory: str | Path, adapter_name: str) -> None:
@@ -191,16 +162,16 @@ class ModelAdaptersMixin:
         return persistence.load_adapter(self, Path(load_directory), load_as, set_active, overwrite_ok)
 
     # ----- helpers -----
-    def _sites(self) -> list[AdapterSite]:
-        return [m for m in self.modules() if isinstance(m, AdapterSite)]
+    def _require_mergeable(self, name: str) -> None:
+        config = self._require(name)
+        if not family_of(config).mergeable:
+            raise ValueError(f"adapter {name!r} is a {config.name!r} adapter, which cannot be merged into the weights")
 
-    def _require(self, name: str, kind: type | None = None, action: str = "") -> AdapterConfig:
+    def _require(self, name: str) -> AdapterConfig:
         configs = self.adapter_state.configs
         if name not in configs:
             known = ", ".join(sorted(configs)) or "none"
             raise ValueError(f"no adapter named {name!r}; adapters of this model: {known}")
-        if kind is not None and not isinstance(configs[name], kind):
-            raise ValueError(f"cannot {action} adapter {name!r}: {configs[name].name!r} adapters do not support it")
         return configs[name]
 
 

@@ -15,11 +15,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .configs import resolve_config
+from .sites import rename_adapter_in_key
 
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
 FORMAT_VERSION = 1
+NAME_PLACEHOLDER = "{name}"  # saved keys do not carry the adapter's name, so it can be loaded under another
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def _relative_keys(model: Any, name: str) -> dict[str, torch.Tensor]:
     out = {}
     for key, param in model.adapter_parameters(name).items():
         key = key[len(prefix) :] if prefix and key.startswith(prefix) else key
-        out[key.replace(f".{name}.", ".{name}.")] = param.detach().cpu().contiguous()
+        out[rename_adapter_in_key(key, NAME_PLACEHOLDER)] = param.detach().cpu().contiguous()
     return out
 
 
@@ -135,7 +137,7 @@ def _assign(model: Any, name: str, weights: dict[str, torch.Tensor]) -> None:
     params = model.adapter_parameters(name)
     with torch.no_grad():
         for key, value in weights.items():
-            params[prefix + key.replace(".{name}.", f".{name}.")].copy_(value)
+            params[prefix + rename_adapter_in_key(key, name)].copy_(value)
 
 
 def _snapshot(model: Any, name: str) -> tuple[Any, dict[str, torch.Tensor]] | None:

@@ -1,4 +1,4 @@
-"""Adapter sites: the adapters attached to one projection of the model, run by one forward hook on it."""
+"""Adapter sites: the adapters attached to one module of the model, run by one forward hook on it."""
 
 from __future__ import annotations
 
@@ -14,63 +14,65 @@ if TYPE_CHECKING:
     from .state import AdapterState
 
 SITE_ATTRIBUTE = "adapter_site"
+STAGES = (0, 1)
 
 
-class AdapterSite(nn.Module):
-    """Adapters on one projection (a Linear or Conv1D), applied to its output in a fixed order.
+class AdapterSite(nn.ModuleDict):
+    """Adapters on one module, as ``site[family][adapter_name]``, applied to the module's output.
 
-    LoRA updates need the projection's input and come first; bottleneck adapters transform the result, in the order
-    of the active setup. A site that feeds parallel adapters hands its input to the sites listed in ``_feeds``.
+    Within the active setup, adapters of stage 0 (updates computed from the module's input, LoRA) run before those of
+    stage 1 (transformations of the output, bottleneck adapters), each stage in setup order. A site that feeds
+    parallel adapters hands its input to the sites listed in ``_feeds``.
     """
 
     def __init__(self, state: AdapterState, layer_index: int, location: str):
         super().__init__()
-        self._state = state  # shared with the model and every other site; plain attribute, not a submodule
+        self._state = state  # shared with the model and every other site; a plain attribute, not a submodule
         self.layer_index = layer_index
         self.location = location
-        self.lora = nn.ModuleDict()
-        self.bottleneck = nn.ModuleDict()
         self._feeds: list[AdapterSite] = []
-        self._parallel_input: torch.Tensor | None = None
+        self.parallel_input: torch.Tensor | None = None
+
+    def family(self, name: str) -> nn.ModuleDict:
+        if name not in self:
+            self[name] = nn.ModuleDict()
+        return self[name]
 
     def is_empty(self) -> bool:
-        return not self.lora and not self.bottleneck and not self._feeds
+        return not any(len(family) for family in self.values()) and not self._feeds
 
     def adapters(self, name: str) -> dict[str, nn.Module]:
-        found = {}
-        for kind in ("lora", "bottleneck"):
-            container = getattr(self, kind)
-            if name in container:
-                found[kind] = container[name]
-        return found
+        """This site's modules of adapter ``name``, by family."""
+        return {family_name: family[name] for family_name, family in self.items() if name in family}
 
-    def hook(self, module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
-        setup = context_setup() or self._state.active
+    def remove(self, name: str) -> None:
+        for family_name in list(self.keys()):
+            if name in self[family_name]:
+                del self[family_name][name]
+            if not len(self[family_name]):
+                del self[family_name]
+
+    def hook(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         for site in self._feeds:
-            site._parallel_input = args[0]
-        if not setup or not (self.lora or self.bottleneck):
+            site.parallel_input = args[0]
+        setup = context_setup() or self._state.active
+        if not setup or not len(self):
             return None
-        x = args[0]
-        for name in setup:
-            lora = self.lora[name] if name in self.lora else None
-            if lora is not None and not lora.merged:
-                output = lora(x, output)
-        for name in setup:
-            if name in self.bottleneck:
-                output = self.bottleneck[name](output, self._parallel_source(name))
-        self._parallel_input = None  # do not keep activations alive past this forward
-        return output
-
-    def _parallel_source(self, name: str) -> torch.Tensor | None:
-        if not self._state.configs[name].is_parallel:
-            return None
-        if self._parallel_input is None:
-            raise RuntimeError(f"parallel adapter {name!r} at {self.location} ran before its FFN input was seen")
-        return self._parallel_input
+        main, rest = (output[0], output[1:]) if isinstance(output, tuple) else (output, None)
+        x = args[0] if args else None
+        for stage in STAGES:
+            for name in setup:
+                for family in self.values():
+                    adapter = family[name] if name in family else None
+                    if adapter is not None and adapter.stage == stage:
+                        main = adapter.apply(x, main, self)
+        self.parallel_input = None  # do not keep activations alive past this forward
+        return main if rest is None else (main, *rest)
 
 
 def site_of(module: nn.Module) -> AdapterSite | None:
-    return getattr(module, SITE_ATTRIBUTE, None)
+    site = getattr(module, SITE_ATTRIBUTE, None)
+    return site if isinstance(site, AdapterSite) else None
 
 
 def attach_site(module: nn.Module, state: AdapterState, layer_index: int, location: str) -> AdapterSite:
@@ -92,3 +94,24 @@ def detach_if_empty(module: nn.Module) -> None:
         if getattr(hook, "__self__", None) is site:
             del module._forward_hooks[key]
     delattr(module, SITE_ATTRIBUTE)
+
+
+def sites(model: nn.Module) -> list[tuple[nn.Module, AdapterSite]]:
+    """Every (hooked module, site) pair of the model."""
+    return [(module, site) for module in model.modules() if (site := site_of(module)) is not None]
+
+
+def adapter_name_in_key(key: str) -> str | None:
+    """The adapter a parameter key belongs to (``...adapter_site.<family>.<name>...``), or None for base weights."""
+    parts = key.split(".")
+    if SITE_ATTRIBUTE not in parts:
+        return None
+    at = parts.index(SITE_ATTRIBUTE)
+    return parts[at + 2] if len(parts) > at + 2 else None
+
+
+def rename_adapter_in_key(key: str, new_name: str) -> str:
+    parts = key.split(".")
+    at = parts.index(SITE_ATTRIBUTE)
+    parts[at + 2] = new_name
+    return ".".join(parts)

@@ -1,1 +1,16 @@
-"""The adapter modules, one module per method family. Each knows nothing of where it sits in a model."""
+"""Method families, one module each. Importing this package registers every family."""
+
+from . import bottleneck, lora
+from .base import FAMILIES, MethodFamily, Placement, SiteAdapter, family_of, register_family
+
+
+__all__ = [
+    "FAMILIES",
+    "MethodFamily",
+    "Placement",
+    "SiteAdapter",
+    "bottleneck",
+    "family_of",
+    "lora",
+    "register_family",
+]

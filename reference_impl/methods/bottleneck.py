@@ -1,11 +1,16 @@
-"""Bottleneck adapters (sequential and parallel)."""
+"""Bottleneck adapters (sequential and parallel), placed after the attention output and/or the FFN output."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..configs import BnConfig
+from ..state import AdapterState, iter_layers
+from .base import MethodFamily, Placement, SiteAdapter, register_family
 
 
 _ACTIVATIONS = {
@@ -18,8 +23,10 @@ _ACTIVATIONS = {
 }
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(SiteAdapter):
     """``x + scaling * up(act(down(source)))`` where ``source`` is ``x`` (sequential) or the FFN input (parallel)."""
+
+    stage = 1
 
     def __init__(self, config: BnConfig, hidden_size: int, generator: torch.Generator | None = None):
         super().__init__()
@@ -28,6 +35,7 @@ class Bottleneck(nn.Module):
         self.activation = _ACTIVATIONS[config.non_linearity]()
         self.up = nn.Linear(size, hidden_size)
         self.scaling = config.scaling
+        self.is_parallel = config.is_parallel
         self.reset_parameters(config.init_weights, generator)
 
     @torch.no_grad()
@@ -45,3 +53,30 @@ class Bottleneck(nn.Module):
     def forward(self, hidden: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         source = hidden if source is None else source
         return hidden + self.scaling * self.up(self.activation(self.down(source)))
+
+    def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
+        if not self.is_parallel:
+            return self(output)
+        if site.parallel_input is None:
+            raise RuntimeError(f"parallel adapter at {site.location} ran before its FFN input was seen")
+        return self(output, site.parallel_input)
+
+
+@register_family
+class BottleneckFamily(MethodFamily):
+    name = "bottleneck"
+
+    def placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
+        for layer in iter_layers(state, model):
+            if layer.index in config.leave_out:
+                continue
+            stack = layer.stack
+            if config.mh_adapter:
+                output = stack.self_attention.output
+                yield Placement(layer.find(output), layer.index, f"{stack.name}.self_attention.output")
+            if config.output_adapter:
+                feeder = layer.find(stack.ffn_in) if config.is_parallel else None
+                yield Placement(layer.find(stack.ffn_out), layer.index, f"{stack.name}.ffn_out", feeder=feeder)
+
+    def build(self, config: BnConfig, placement: Placement, state: AdapterState, generator: Any) -> Bottleneck:
+        return Bottleneck(config, state.hidden_size, generator)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..configs import LoRAConfig
+from ..state import AdapterState, iter_layers
+from .base import MethodFamily, Placement, SiteAdapter, register_family
 
 
-class LoRA(nn.Module):
+class LoRA(SiteAdapter):
     """The update ``B(A(dropout(x))) * scaling``, written into ``out_index`` of the projection's output.
 
     ``out_index`` selects the output features the update covers (the q and v slices of a fused qkv projection); None
@@ -46,11 +50,36 @@ class LoRA(nn.Module):
         else:
             self.lora_B.weight.normal_(0.0, 0.02, generator=generator)
 
+    stage = 0
+
+    def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
+        return output if self.merged else self(x, output)
+
     def forward(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         update = self.lora_B(self.lora_A(self.dropout(x))) * self.scaling
         if self.out_index is None:
             return output + update
         return output.index_add(-1, self.out_index, update.to(output.dtype))
+
+    @torch.no_grad()
+    def merge_into(self, module: nn.Module) -> None:
+        if self.merged:
+            return
+        # kept so that resetting the only merged adapter restores the weight bit for bit
+        self.weight_before_merge = module.weight.detach().clone()
+        add_to_weight(module, self.delta_weight(), +1.0)
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge_from(self, module: nn.Module, others_merged: bool) -> None:
+        if not self.merged:
+            return
+        if others_merged:
+            add_to_weight(module, self.delta_weight(), -1.0)
+        else:
+            module.weight.copy_(self.weight_before_merge)
+        self.weight_before_merge = None
+        self.merged = False
 
     def delta_weight(self) -> torch.Tensor:
         """The update as a full (out_features, in_features) matrix."""
@@ -94,3 +123,37 @@ def add_to_weight(module: nn.Module, delta: torch.Tensor, sign: float) -> None:
     """Add ``sign * delta`` (out, in) to the projection's weight, whatever its storage order."""
     _, _, transposed = projection_shape(module)
     module.weight.add_(sign * (delta.T if transposed else delta).to(module.weight.dtype))
+
+
+@register_family
+class LoRAFamily(MethodFamily):
+    name = "lora"
+    mergeable = True
+
+    def placements(self, state: AdapterState, model: Any, config: LoRAConfig) -> Iterator[Placement]:
+        projections = [m for m in config.attn_matrices if m != "o"]
+        for layer in iter_layers(state, model):
+            if layer.index in config.leave_out:
+                continue
+            name = layer.stack.name
+            if config.selfattn_lora:
+                for kind, attention in layer.attentions():
+                    where = f"{name}.{kind}"
+                    if attention.fused and projections:
+                        module = layer.find(attention.qkv)
+                        _, out_features, _ = projection_shape(module)
+                        index = qkv_index(attention.qkv_layout, tuple(projections), out_features, state.num_heads)
+                        yield Placement(module, layer.index, f"{where}.qkv", out_index=index)
+                    elif projections:
+                        for matrix in projections:
+                            yield Placement(layer.find(getattr(attention, matrix)), layer.index, f"{where}.{matrix}")
+                    if "o" in config.attn_matrices:
+                        yield Placement(layer.find(attention.output), layer.index, f"{where}.output")
+            if config.intermediate_lora:
+                yield Placement(layer.find(layer.stack.ffn_in), layer.index, f"{name}.ffn_in")
+            if config.output_lora:
+                yield Placement(layer.find(layer.stack.ffn_out), layer.index, f"{name}.ffn_out")
+
+    def build(self, config: LoRAConfig, placement: Placement, state: AdapterState, generator: Any) -> LoRA:
+        in_features, out_features, _ = projection_shape(placement.module)
+        return LoRA(config, in_features, out_features, placement.out_index, generator)
