@@ -16,7 +16,8 @@ class MethodUnderTest:
     config: dict[str, Any]
     identity_config: dict[str, Any]
     resized: dict[str, Any]  # config changes that change the shapes of the adapter's weights
-    mergeable: bool = False
+    mergeable: bool = False  # merge_adapter / reset_adapter are defined
+    per_layer: bool = True  # the adapter has modules in (every non-left-out) transformer layer
 
     @property
     def feature(self) -> str:

@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "method(name): the adapter method a conformance check exercises")
     config.addinivalue_line("markers", "feature(name): the support-matrix feature a conformance check counts towards")
     config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
+    config.addinivalue_line("markers", "conformance_requires(*capabilities): collect only where they hold")
+    # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
     if hasattr(config, "workerinput"):
         # Tiny models gain nothing from intra-op threads; xdist workers fighting over the cores lose a lot.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -80,16 +84,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "spec" not in metafunc.fixturenames:
         return
+    from .capabilities import MARKER, applies
+
     selection = _selection(metafunc.config)
     own_spec = getattr(metafunc.cls, "spec", None)
     specs = [own_spec] if own_spec is not None else list(selection.specs)
-    methods = list(selection.methods)
-    if getattr(metafunc.cls, "mergeable_only", False):
-        methods = [m for m in methods if m.mergeable]
+    capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
+    if "method" not in metafunc.fixturenames:
+        feature = metafunc.definition.get_closest_marker("feature").args[0]
+        params = [
+            pytest.param(spec, id=spec.name, marks=_marks(spec, feature, None))
+            for spec in specs
+            if applies(capabilities, spec, None)
+        ]
+        metafunc.parametrize("spec", params)
+        return
     params = [
         pytest.param(spec, method, id=f"{spec.name}-{method.name}", marks=_marks(spec, method.feature, method.name))
         for spec in specs
-        for method in methods
+        for method in selection.methods
+        if applies(capabilities, spec, method)
     ]
     metafunc.parametrize(("spec", "method"), params)
 

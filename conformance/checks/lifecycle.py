@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance import impl
+from conformance.capabilities import requires
 from conformance.models import adapter_model, plain_model
 
 
@@ -43,6 +44,7 @@ class LifecycleChecks:
         assert dict(model.state_dict()).keys() == reference.keys()
         assert not any(module._forward_hooks for module in model.modules()), "deleting must remove the hooks too"
 
+    @requires("per_layer")
     def test_get_adapter_covers_every_layer(self, spec, method):
         model = adapter_model(spec)
         model.add_adapter("a", impl.make_config(method.config))
@@ -51,6 +53,7 @@ class LifecycleChecks:
         assert sorted(found) == list(range(layers))
         assert all(modules for modules in found.values())
 
+    @requires("per_layer")
     def test_leave_out_skips_layers(self, spec, method):
         model = adapter_model(spec)
         left_out = (0,)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import torch
 
 from conformance import impl
+from conformance.capabilities import requires
 from conformance.models import adapter_model, make_inputs, randomize_adapter, run, tolerance
 
 
 MERGE_ATOL = 1e-5
 
 
+@requires("mergeable")
 class MergeChecks:
-    mergeable_only = True
-
     def test_merge_matches_unmerged(self, spec, method, check_seed):
         inputs = make_inputs(spec, check_seed)
         model = adapter_model(spec)
