@@ -20,7 +20,23 @@ class Feature:
 # Column order of the model table: the AdapterHub columns first, in their order, then ours.
 FEATURES: tuple[Feature, ...] = (
     Feature("bottleneck", "(Bottleneck)<br> Adapters", anchor=True),
+    Feature("prefix_tuning", "Prefix<br> Tuning", anchor=True),
     Feature("lora", "LoRA", anchor=True),
+    Feature("compacter", "Compacter", anchor=True),
+    Feature("fusion", "Adapter<br> Fusion", anchor=True),
+    Feature("invertible", "Invertible<br> Adapters", anchor=True),
+    Feature("parallel", "Parallel<br> block", anchor=True),
+    Feature("prompt_tuning", "Prompt<br> Tuning", anchor=True),
+    Feature("reft", "ReFT", anchor=True),
+    Feature("ia3", "IA3", anchor=False),
+    Feature("dora", "DoRA", anchor=False),
+    Feature("unipelt", "UniPELT", anchor=False),
+    Feature("stack", "Stack", anchor=False),
+    Feature("split", "Split", anchor=False),
+    Feature("batch_split", "BatchSplit", anchor=False),
+    Feature("average", "Average", anchor=False),
+    Feature("heads", "Heads", anchor=False),
+    Feature("class_conversion", "Class<br> conversion", anchor=False),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 

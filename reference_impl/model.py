@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -12,14 +13,25 @@ from architectures.live import resolve_layout
 from architectures.spec import ArchitectureSpec
 
 from . import persistence
+from .composition import CompositionBlock, Fuse, Parallel
 from .configs import AdapterConfig, resolve_config
 from .context import parse_setup
+from .forward_context import ParallelGenerationMixin, install_forward_hooks
+from .fusion_model import FusionMixin
 from .methods import family_of
 from .sites import adapter_name_in_key, attach_site, detach_if_empty, sites
 from .state import AdapterState
 
 
-class ModelAdaptersMixin:
+def _blocks(block: CompositionBlock) -> list[CompositionBlock]:
+    found = [block]
+    for child in block:
+        if isinstance(child, CompositionBlock):
+            found += _blocks(child)
+    return found
+
+
+class ModelAdaptersMixin(FusionMixin):
     """Adapter methods, mixed into the class of a model by ``init``. Names follow AdapterHub ``adapters``."""
 
     adapter_state: AdapterState
@@ -67,22 +79,47 @@ class ModelAdaptersMixin:
         for module, site in sites(self):
             site._feeds = [fed for fed in site._feeds if not fed.is_empty()]
             detach_if_empty(module)
+        for fusion in [f for f in self.adapter_state.fusions if name in f.split(",")]:
+            self.delete_adapter_fusion(fusion)
         del self.adapter_state.configs[name]
         active = self.adapter_state.active
-        if active and name in active:
-            remaining = tuple(n for n in active if n != name)
-            self.adapter_state.active = remaining or None
+        if active is not None and name in active.flatten():
+            names_only = all(isinstance(child, str) for child in active)
+            remaining = [n for n in active if n != name] if names_only else []
+            self.adapter_state.active = parse_setup(remaining) if remaining else None
 
     # ----- activation -----
-    def set_active_adapters(self, adapter_setup: str | list[str] | None) -> None:
-        """Run ``adapter_setup`` (a name, a list of names applied in order, or None for none) in every forward."""
+    def set_active_adapters(self, adapter_setup: str | list[str] | CompositionBlock | None) -> None:
+        """Run ``adapter_setup`` in every forward: a name, a list of names (a Stack), a composition block, or None."""
+        self.adapter_state.active = self._checked_setup(adapter_setup)
+
+    def _checked_setup(self, adapter_setup: Any) -> CompositionBlock | None:
+        """The parsed setup, after checking that every adapter exists and its method supports each block."""
         setup = parse_setup(adapter_setup)
-        for name in setup or ():
-            self._require(name)
-        self.adapter_state.active = setup
+        if setup is not None:
+            self._check_block(setup)
+            if sum(1 for block in _blocks(setup) if isinstance(block, Parallel)) > 1:
+                raise ValueError(f"{setup!r}: one Parallel block per setup is supported")
+        return setup
+
+    def _check_block(self, block: CompositionBlock) -> None:
+        kind = type(block).__name__
+        if isinstance(block, Fuse) and block.name not in self.adapter_state.fusions:
+            raise ValueError(f"no fusion {block.name!r}; add it first with add_adapter_fusion(Fuse({block.name!r}))")
+        for child in block:
+            if isinstance(child, CompositionBlock):
+                self._check_block(child)
+                continue
+            family = family_of(self._require(child))
+            if kind not in family.supported_blocks:
+                supported = ", ".join(sorted(family.supported_blocks))
+                raise ValueError(
+                    f"{kind} cannot hold adapter {child!r}: {self.adapter_state.configs[child].name!r} adapters "
+                    f"support only {supported}"
+                )
 
     @property
-    def active_adapters(self) -> tuple[str, ...] | None:
+    def active_adapters(self) -> CompositionBlock | None:
         return self.adapter_state.active
 
     @property
@@ -109,16 +146,16 @@ class ModelAdaptersMixin:
         for param in self.parameters():
             param.requires_grad_(not freeze)
 
-    def train_adapter(self, adapter_setup: str | list[str]) -> None:
-        """Train only ``adapter_setup``: freeze everything else, activate it and switch to training mode."""
-        setup = parse_setup(adapter_setup)
-        for name in setup:
-            self._require(name)
+    def train_adapter(self, adapter_setup: str | list[str] | CompositionBlock) -> None:
+        """Train only the adapters of ``adapter_setup``: freeze everything else, activate it, training mode."""
+        setup = self._checked_setup(adapter_setup)
+        if setup is None:
+            raise ValueError("train_adapter needs at least one adapter")
         self.freeze_model(True)
-        for name in setup:
+        for name in setup.flatten():
             for param in self.adapter_parameters(name).values():
                 param.requires_grad_(True)
-        self.set_active_adapters(list(setup))
+        self.adapter_state.active = setup
         self.train()
 
     # ----- merging -----
@@ -190,7 +227,8 @@ _ADAPTER_CLASSES: dict[type, type] = {}
 
 def _adapter_class(cls: type) -> type:
     if cls not in _ADAPTER_CLASSES:
-        _ADAPTER_CLASSES[cls] = type(cls.__name__, (ModelAdaptersMixin, cls), {"__module__": cls.__module__})
+        mixins = (ModelAdaptersMixin, ParallelGenerationMixin) if hasattr(cls, "generate") else (ModelAdaptersMixin,)
+        _ADAPTER_CLASSES[cls] = type(cls.__name__, (*mixins, cls), {"__module__": cls.__module__})
     return _ADAPTER_CLASSES[cls]
 
 
@@ -212,4 +250,5 @@ def init(model: nn.Module, spec: ArchitectureSpec | None = None) -> nn.Module:
         spec=spec, layout=layout, hidden_size=config.hidden_size, num_heads=config.num_attention_heads
     )
     model.__class__ = _adapter_class(type(model))
+    install_forward_hooks(model)
     return model

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from .composition import Average, BatchSplit, Fuse, Parallel, Split, Stack
 from .context import context_setup
 
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 SITE_ATTRIBUTE = "adapter_site"
 STAGES = (0, 1)
+FUSION = "fusion"  # the site entry holding AdapterFusion modules, keyed by the fusion name ("a,b")
 
 
 class AdapterSite(nn.ModuleDict):
@@ -56,18 +58,76 @@ class AdapterSite(nn.ModuleDict):
         for site in self._feeds:
             site.parallel_input = args[0]
         setup = context_setup() or self._state.active
-        if not setup or not len(self):
+        if setup is None or not len(self):
             return None
         main, rest = (output[0], output[1:]) if isinstance(output, tuple) else (output, None)
         x = args[0] if args else None
         for stage in STAGES:
-            for name in setup:
-                for family in self.values():
-                    adapter = family[name] if name in family else None
-                    if adapter is not None and adapter.stage == stage:
-                        main = adapter.apply(x, main, self)
+            main = self._compose(setup, x, main, stage)
         self.parallel_input = None  # do not keep activations alive past this forward
         return main if rest is None else (main, *rest)
+
+    # ----- composition: each block type says how its children share one adapter layer -----
+    def _compose(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        if isinstance(block, str):
+            return self._run_adapter(block, x, output, stage)
+        return _RUNNERS[type(block)](self, block, x, output, stage)
+
+    def _run_adapter(self, name: str, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        for family_name, family in self.items():
+            if family_name != FUSION and name in family and family[name].stage == stage:
+                output = family[name].apply(x, output, self)
+        return output
+
+    def _stack(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        for child in block:
+            output = self._compose(child, x, output, stage)
+        return output
+
+    def _slices(
+        self, block: Any, x: Any, output: torch.Tensor, stage: int, sizes: list[int], dim: int
+    ) -> torch.Tensor:
+        if sum(sizes) != output.shape[dim]:
+            what = "batch size" if dim == 0 else "sequence length"
+            raise ValueError(f"{block!r} covers {sum(sizes)} along the {what}, but the input has {output.shape[dim]}")
+        outs = output.split(sizes, dim=dim)
+        xs = x.split(sizes, dim=dim) if isinstance(x, torch.Tensor) else [x] * len(sizes)
+        parts = [self._compose(child, xi, oi, stage) for child, xi, oi in zip(block, xs, outs, strict=True)]
+        return torch.cat(parts, dim=dim)
+
+    def _parallel(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        branches = len(block)
+        if output.shape[0] % branches:
+            raise RuntimeError(f"{block!r}: the batch ({output.shape[0]}) was not replicated once per branch")
+        size = output.shape[0] // branches
+        return self._slices(block, x, output, stage, [size] * branches, dim=0)
+
+    def _batch_split(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        return self._slices(block, x, output, stage, list(block.batch_sizes), dim=0)
+
+    def _split(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        return self._slices(block, x, output, stage, list(block.splits), dim=1)
+
+    def _average(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        outs = [self._compose(child, x, output, stage) for child in block]
+        return sum(w * o for w, o in zip(block.weights, outs, strict=True))
+
+    def _fuse(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        fusions = self[FUSION] if FUSION in self else {}
+        if stage == 0 or block.name not in fusions:
+            return output  # this layer has no fused adapters (or no stage-0 part of them)
+        outs = torch.stack([self._compose(child, x, output, stage) for child in block])
+        return fusions[block.name](output, outs)
+
+
+_RUNNERS = {
+    Stack: AdapterSite._stack,
+    Parallel: AdapterSite._parallel,
+    BatchSplit: AdapterSite._batch_split,
+    Split: AdapterSite._split,
+    Average: AdapterSite._average,
+    Fuse: AdapterSite._fuse,
+}
 
 
 def site_of(module: nn.Module) -> AdapterSite | None:

@@ -11,7 +11,9 @@ from torch import nn
 from architectures.live import get_path, layers_of
 from architectures.spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
+from .composition import CompositionBlock
 from .configs import AdapterConfig
+from .fusion import FusionConfig
 
 
 @dataclass
@@ -21,7 +23,10 @@ class AdapterState:
     hidden_size: int
     num_heads: int
     configs: dict[str, AdapterConfig] = field(default_factory=dict)
-    active: tuple[str, ...] | None = None
+    active: CompositionBlock | None = None
+    fusions: dict[str, FusionConfig] = field(default_factory=dict)  # by fusion name ("a,b")
+    inputs_parallelized: bool = False  # generate() replicated the inputs for a Parallel block already
+    record_fusion_attentions: bool = False
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,13 @@ class MethodFamily:
     """Subclasses set ``name`` (the config's ``method``) and implement ``placements`` and ``build``.
 
     ``mergeable`` families' adapters implement ``merge_into(module)`` and ``unmerge_from(module)``.
+    ``supported_blocks`` lists the composition blocks the family's adapters may take part in.
     """
 
     name: ClassVar[str] = ""
     mergeable: ClassVar[bool] = False
+    # Composition blocks (class names from reference_impl.composition) whose children may be this family's adapters.
+    supported_blocks: ClassVar[frozenset[str]] = frozenset({"Stack"})
 
     def placements(self, state: AdapterState, model: Any, config: AdapterConfig) -> Iterator[Placement]:
         raise NotImplementedError

@@ -65,6 +65,7 @@ class Bottleneck(SiteAdapter):
 @register_family
 class BottleneckFamily(MethodFamily):
     name = "bottleneck"
+    supported_blocks = frozenset({"Stack", "Fuse", "Parallel", "Split", "BatchSplit", "Average"})
 
     def placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
         for layer in iter_layers(state, model):

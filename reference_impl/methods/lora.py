@@ -129,6 +129,9 @@ def add_to_weight(module: nn.Module, delta: torch.Tensor, sign: float) -> None:
 class LoRAFamily(MethodFamily):
     name = "lora"
     mergeable = True
+    # An update computed from the projection's input: it can be sliced by batch or sequence and averaged, but
+    # there is no per-adapter output for AdapterFusion to attend over.
+    supported_blocks = frozenset({"Stack", "Parallel", "Split", "BatchSplit", "Average"})
 
     def placements(self, state: AdapterState, model: Any, config: LoRAConfig) -> Iterator[Placement]:
         projections = [m for m in config.attn_matrices if m != "o"]

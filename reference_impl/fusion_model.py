@@ -1,0 +1,174 @@
+"""The AdapterFusion part of the model API: add, delete, train, save and load fusions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .composition import Fuse, Stack, parse_composition
+from .fusion import Fusion, FusionConfig, resolve_fusion_config
+from .sites import FUSION, sites
+
+
+FUSION_CONFIG_NAME = "adapter_fusion_config.json"
+FUSION_WEIGHTS_NAME = "adapter_fusion.safetensors"
+
+
+def _fuse_block(fusion: Any) -> Fuse:
+    if isinstance(fusion, Fuse):
+        return fusion
+    names = fusion.split(",") if isinstance(fusion, str) else list(fusion)
+    return Fuse(*[n.strip() for n in names])
+
+
+class FusionMixin:
+    def add_adapter_fusion(
+        self,
+        adapter_names: Fuse | list[str] | str,
+        config: str | dict | FusionConfig = "dynamic",
+        overwrite_ok: bool = False,
+        set_active: bool = False,
+    ) -> None:
+        """Add an AdapterFusion over ``adapter_names`` at every adapter layer where one of them has a module."""
+        fuse = _fuse_block(adapter_names)
+        config = resolve_fusion_config(config)
+        if len(fuse) < 2:
+            raise ValueError(f"{fuse!r}: a fusion needs at least two adapters")
+        for name in fuse.flatten():
+            self._require(name)
+        if fuse.name in self.adapter_state.fusions:
+            if not overwrite_ok:
+                raise ValueError(f"a fusion {fuse.name!r} exists already; pass overwrite_ok=True to replace it")
+            self.delete_adapter_fusion(fuse)
+        # The blocks the fused adapters support are checked before anything is built.
+        self.adapter_state.fusions[fuse.name] = config
+        try:
+            self._checked_setup(Stack(fuse))
+        except ValueError:
+            del self.adapter_state.fusions[fuse.name]
+            raise
+        device = next(self.parameters()).device
+        names = set(fuse.flatten())
+        for _, site in sites(self):
+            if any(name in family for key, family in site.items() if key != FUSION for name in names):
+                site.family(FUSION)[fuse.name] = Fusion(config, self.adapter_state.hidden_size).to(device)
+        if set_active:
+            self.set_active_adapters(fuse)
+
+    def delete_adapter_fusion(self, adapter_names: Fuse | list[str] | str) -> None:
+        fuse = _fuse_block(adapter_names)
+        if fuse.name not in self.adapter_state.fusions:
+            raise ValueError(f"no fusion {fuse.name!r}; fusions of this model: {sorted(self.adapter_state.fusions)}")
+        for _, site in sites(self):
+            site.remove(fuse.name)
+        del self.adapter_state.fusions[fuse.name]
+        active = self.adapter_state.active
+        if active is not None and any(isinstance(b, Fuse) and b.name == fuse.name for b in _walk(active)):
+            self.adapter_state.active = None
+
+    def fusion_parameters(self, adapter_names: Fuse | list[str] | str) -> dict[str, torch.nn.Parameter]:
+        fuse = _fuse_block(adapter_names)
+        marker = f".{FUSION}.{fuse.name}."
+        return {key: param for key, param in self.named_parameters() if marker in key}
+
+    def train_adapter_fusion(self, adapter_setup: Any, unfreeze_adapters: bool = False) -> None:
+        """Train the fusion layers of ``adapter_setup`` (and the fused adapters only if ``unfreeze_adapters``)."""
+        setup = self._checked_setup(adapter_setup)
+        fusions = [b for b in _walk(setup) if isinstance(b, Fuse)]
+        if not fusions:
+            raise ValueError(f"{adapter_setup!r} holds no Fuse block to train")
+        self.freeze_model(True)
+        for fuse in fusions:
+            for param in self.fusion_parameters(fuse).values():
+                param.requires_grad_(True)
+        if unfreeze_adapters:
+            for name in setup.flatten():
+                for param in self.adapter_parameters(name).values():
+                    param.requires_grad_(True)
+        self.adapter_state.active = setup
+        self.train()
+
+    def get_fusion_regularization_loss(self) -> torch.Tensor:
+        loss = torch.zeros((), device=next(self.parameters()).device)
+        for _, site in sites(self):
+            if FUSION in site:
+                for name, fusion in site[FUSION].items():
+                    if self.adapter_state.fusions[name].regularization:
+                        loss = loss + fusion.regularization_loss()
+        return loss
+
+    def save_adapter_fusion(self, save_directory: str | Path, adapter_names: Fuse | list[str] | str) -> None:
+        """Write the fusion layers of ``adapter_names`` (not the adapters) to ``save_directory``."""
+        fuse = _fuse_block(adapter_names)
+        if fuse.name not in self.adapter_state.fusions:
+            raise ValueError(f"no fusion {fuse.name!r} to save")
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {"adapters": list(fuse.flatten()), "config": self.adapter_state.fusions[fuse.name].to_dict()}
+        prefix = _base_prefix(self)
+        tensors = {
+            k.removeprefix(prefix): v.detach().cpu().contiguous() for k, v in self.fusion_parameters(fuse).items()
+        }
+        staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
+        try:
+            save_file(tensors, str(staging / FUSION_WEIGHTS_NAME), metadata={"format": "pt"})
+            (staging / FUSION_CONFIG_NAME).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+            os.replace(staging / FUSION_WEIGHTS_NAME, directory / FUSION_WEIGHTS_NAME)
+            os.replace(staging / FUSION_CONFIG_NAME, directory / FUSION_CONFIG_NAME)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def load_adapter_fusion(self, load_directory: str | Path, set_active: bool = False) -> Fuse:
+        """Load fusion layers saved by ``save_adapter_fusion``; the fused adapters must be in the model already."""
+        directory = Path(load_directory)
+        try:
+            payload = json.loads((directory / FUSION_CONFIG_NAME).read_text())
+            weights = load_file(str(directory / FUSION_WEIGHTS_NAME))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot load an adapter fusion from {directory}: {err}") from None
+        fuse = Fuse(*payload["adapters"])
+        existed = fuse.name in self.adapter_state.fusions
+        if existed:
+            raise ValueError(f"a fusion {fuse.name!r} exists already; delete it first")
+        self.add_adapter_fusion(fuse, payload["config"])
+        prefix = _base_prefix(self)
+        params = self.fusion_parameters(fuse)
+        expected = {k.removeprefix(prefix) for k in params}
+        if expected != set(weights) or any(
+            params[prefix + k].shape != weights[k].shape for k in expected & set(weights)
+        ):
+            self.delete_adapter_fusion(fuse)
+            raise ValueError(
+                f"fusion weights in {directory} do not fit this model: missing {sorted(expected - set(weights))[:3]}, "
+                f"unexpected {sorted(set(weights) - expected)[:3]}"
+            )
+        with torch.no_grad():
+            for key, value in weights.items():
+                params[prefix + key].copy_(value)
+        if set_active:
+            self.set_active_adapters(fuse)
+        return fuse
+
+
+def _walk(block: Any) -> list[Any]:
+    found = [block]
+    for child in block:
+        if not isinstance(child, str):
+            found += _walk(child)
+    return found
+
+
+def _base_prefix(model: Any) -> str:
+    from .persistence import _base_prefix as prefix
+
+    return prefix(model)
+
+
+__all__ = ["FusionMixin", "parse_composition"]
