@@ -25,6 +25,10 @@ SPEC = register(
         modality="encoder_decoder",
         make_config=tiny_config,
         base_class="T5Model",
+        gaps={
+            "split": "Split hands positions of one sequence to different adapters; T5's encoder and decoder "
+            "sequences differ in length, so one split cannot fit both"
+        },
         head_classes=(
             "T5ForConditionalGeneration",
             "T5EncoderModel",

@@ -80,3 +80,14 @@ def randomize_adapter(model: Any, name: str, seed: int, std: float = 0.1) -> Non
 def tolerance(spec: ArchitectureSpec, check: str, default: float) -> float:
     override = spec.tolerances.get(check)
     return override[0] if override else default
+
+
+LM_HEAD_SUFFIXES = ("LMHeadModel", "ForCausalLM", "ForConditionalGeneration")
+
+
+def lm_head_class(spec: ArchitectureSpec) -> str:
+    """The family's language-modelling class (the one ``generate`` is for), read off the spec's head classes."""
+    for name in spec.head_classes:
+        if name.endswith(LM_HEAD_SUFFIXES):
+            return name
+    raise ValueError(f"{spec.module or spec.name}: no head class ending in {', '.join(LM_HEAD_SUFFIXES)}")

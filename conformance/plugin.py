@@ -99,8 +99,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         ]
         metafunc.parametrize("spec", params)
         return
+    # A check class may count towards another feature than its method's (composition blocks do).
+    own_feature = metafunc.definition.get_closest_marker("feature")
     params = [
-        pytest.param(spec, method, id=f"{spec.name}-{method.name}", marks=_marks(spec, method.feature, method.name))
+        pytest.param(
+            spec,
+            method,
+            id=f"{spec.name}-{method.name}",
+            marks=_marks(spec, own_feature.args[0] if own_feature else method.feature, method.name),
+        )
         for spec in specs
         for method in selection.methods
         if applies(capabilities, spec, method)

@@ -3,6 +3,7 @@
 Public names follow AdapterHub ``adapters`` so the same checks can certify that library too.
 """
 
+from .composition import Average, BatchSplit, CompositionBlock, Fuse, Parallel, Split, Stack, parse_composition
 from .configs import (
     AdapterConfig,
     BnConfig,
@@ -13,6 +14,7 @@ from .configs import (
     resolve_config,
 )
 from .context import AdapterSetup
+from .fusion import FusionConfig
 from .model import ModelAdaptersMixin, init
 from .persistence import LoadedAdapter
 
@@ -20,6 +22,15 @@ from .persistence import LoadedAdapter
 __all__ = [
     "AdapterConfig",
     "AdapterSetup",
+    "Average",
+    "BatchSplit",
+    "CompositionBlock",
+    "Fuse",
+    "FusionConfig",
+    "Parallel",
+    "Split",
+    "Stack",
+    "parse_composition",
     "BnConfig",
     "DoubleSeqBnConfig",
     "LoRAConfig",

@@ -91,8 +91,13 @@ class AdapterSite(nn.ModuleDict):
             what = "batch size" if dim == 0 else "sequence length"
             raise ValueError(f"{block!r} covers {sum(sizes)} along the {what}, but the input has {output.shape[dim]}")
         outs = output.split(sizes, dim=dim)
-        xs = x.split(sizes, dim=dim) if isinstance(x, torch.Tensor) else [x] * len(sizes)
-        parts = [self._compose(child, xi, oi, stage) for child, xi, oi in zip(block, xs, outs, strict=True)]
+        xs = _split_like(x, sizes, dim)
+        whole_parallel_input = self.parallel_input
+        parts = []
+        for child, xi, oi, pi in zip(block, xs, outs, _split_like(whole_parallel_input, sizes, dim), strict=True):
+            self.parallel_input = pi  # a parallel adapter's source is sliced like the output it adds to
+            parts.append(self._compose(child, xi, oi, stage))
+        self.parallel_input = whole_parallel_input
         return torch.cat(parts, dim=dim)
 
     def _parallel(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
@@ -118,6 +123,12 @@ class AdapterSite(nn.ModuleDict):
             return output  # this layer has no fused adapters (or no stage-0 part of them)
         outs = torch.stack([self._compose(child, x, output, stage) for child in block])
         return fusions[block.name](output, outs)
+
+
+def _split_like(value: Any, sizes: list[int], dim: int) -> list[Any]:
+    if isinstance(value, torch.Tensor):
+        return list(value.split(sizes, dim=dim))
+    return [value] * len(sizes)
 
 
 _RUNNERS = {
