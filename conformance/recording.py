@@ -11,9 +11,9 @@ PROPERTY = "conformance"
 def record_fields(item: Any) -> dict[str, Any] | None:
     """What an item certifies, read off its parameters; None for items that are not conformance checks."""
     callspec = getattr(item, "callspec", None)
-    if callspec is None or "spec" not in callspec.params:
+    spec = callspec.params.get("spec") if callspec is not None else None
+    if not hasattr(spec, "name"):
         return None
-    spec = callspec.params["spec"]
     method = callspec.params.get("method")
     gap = item.get_closest_marker("conformance_gap")
     return {
