@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .composition import Fuse, Stack, parse_composition
 from .fusion import Fusion, FusionConfig, resolve_fusion_config
+from .persistence import base_prefix, write_files
 from .sites import FUSION, sites
 
 
@@ -109,21 +107,12 @@ class FusionMixin:
         fuse = _fuse_block(adapter_names)
         if fuse.name not in self.adapter_state.fusions:
             raise ValueError(f"no fusion {fuse.name!r} to save")
-        directory = Path(save_directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"adapters": list(fuse.flatten()), "config": self.adapter_state.fusions[fuse.name].to_dict()}
-        prefix = _base_prefix(self)
+        prefix = base_prefix(self)
         tensors = {
             k.removeprefix(prefix): v.detach().cpu().contiguous() for k, v in self.fusion_parameters(fuse).items()
         }
-        staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
-        try:
-            save_file(tensors, str(staging / FUSION_WEIGHTS_NAME), metadata={"format": "pt"})
-            (staging / FUSION_CONFIG_NAME).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-            os.replace(staging / FUSION_WEIGHTS_NAME, directory / FUSION_WEIGHTS_NAME)
-            os.replace(staging / FUSION_CONFIG_NAME, directory / FUSION_CONFIG_NAME)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        write_files(Path(save_directory), {FUSION_WEIGHTS_NAME: tensors, FUSION_CONFIG_NAME: payload})
 
     def load_adapter_fusion(self, load_directory: str | Path, set_active: bool = False) -> Fuse:
         """Load fusion layers saved by ``save_adapter_fusion``; the fused adapters must be in the model already."""
@@ -138,7 +127,7 @@ class FusionMixin:
         if existed:
             raise ValueError(f"a fusion {fuse.name!r} exists already; delete it first")
         self.add_adapter_fusion(fuse, payload["config"])
-        prefix = _base_prefix(self)
+        prefix = base_prefix(self)
         params = self.fusion_parameters(fuse)
         expected = {k.removeprefix(prefix) for k in params}
         if expected != set(weights) or any(
@@ -163,12 +152,6 @@ def _walk(block: Any) -> list[Any]:
         if not isinstance(child, str):
             found += _walk(child)
     return found
-
-
-def _base_prefix(model: Any) -> str:
-    from .persistence import _base_prefix as prefix
-
-    return prefix(model)
 
 
 __all__ = ["FusionMixin", "parse_composition"]

@@ -33,7 +33,7 @@ class LoadedAdapter:
 
 def _relative_keys(model: Any, name: str) -> dict[str, torch.Tensor]:
     """The adapter's weights keyed by their path in the base model, with the adapter name as ``{name}``."""
-    prefix = _base_prefix(model)
+    prefix = base_prefix(model)
     out = {}
     for key, param in model.adapter_parameters(name).items():
         key = key[len(prefix) :] if prefix and key.startswith(prefix) else key
@@ -41,7 +41,7 @@ def _relative_keys(model: Any, name: str) -> dict[str, torch.Tensor]:
     return out
 
 
-def _base_prefix(model: Any) -> str:
+def base_prefix(model: Any) -> str:
     base = getattr(model, "base_model", model)
     if base is model:
         return ""
@@ -59,15 +59,25 @@ def save_adapter(model: Any, directory: Path, name: str) -> None:
         "model_type": model.adapter_state.spec.name,
         "config": config.to_dict(),
     }
-    tensors = _relative_keys(model, name)
+    write_files(directory, {WEIGHTS_NAME: _relative_keys(model, name), CONFIG_NAME: payload})
+
+
+def write_files(directory: Path, files: dict[str, dict[str, Any]]) -> None:
+    """Write weights (a dict of tensors, as safetensors) and configs (JSON) into ``directory``.
+
+    Every file is written next to the target first and only then moved into place, so a failure leaves the old
+    files intact.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    # Write both files next to the target first, then move each into place: a failure leaves old files intact.
     staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
     try:
-        save_file(tensors, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
-        (staging / CONFIG_NAME).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        os.replace(staging / WEIGHTS_NAME, directory / WEIGHTS_NAME)
-        os.replace(staging / CONFIG_NAME, directory / CONFIG_NAME)
+        for file_name, content in files.items():
+            if file_name.endswith(".safetensors"):
+                save_file(content, str(staging / file_name), metadata={"format": "pt"})
+            else:
+                (staging / file_name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        for file_name in files:
+            os.replace(staging / file_name, directory / file_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -133,7 +143,7 @@ def load_adapter(
 
 
 def _assign(model: Any, name: str, weights: dict[str, torch.Tensor]) -> None:
-    prefix = _base_prefix(model)
+    prefix = base_prefix(model)
     params = model.adapter_parameters(name)
     with torch.no_grad():
         for key, value in weights.items():
