@@ -1,5 +1,6 @@
 """BERT: post-norm text encoder with separate q/k/v projections."""
 
+from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
@@ -54,6 +55,24 @@ SPEC = register(
             "BertForPreTraining",
         ),
         layouts=(BERT_LAYOUT,),
+        heads=HeadMap(
+            mapped=(
+                StaticHead("BertForSequenceClassification", "classification", use_pooler=True),
+                StaticHead("BertForMultipleChoice", "multiple_choice", use_pooler=True),
+                StaticHead("BertForTokenClassification", "tagging"),
+                StaticHead("BertForQuestionAnswering", "question_answering"),
+                StaticHead("BertForMaskedLM", "masked_lm", activation="config:hidden_act"),
+                StaticHead(
+                    "BertLMHeadModel", "causal_lm", activation="config:hidden_act", config={"is_decoder": True}
+                ),
+                StaticHead("BertForNextSentencePrediction", "classification", use_pooler=True),
+            ),
+            gaps={
+                "BertForPreTraining": "predicts two tasks at once (masked-LM and next-sentence logits in one "
+                "output) and a flexible head predicts one; convert its parts as BertForMaskedLM and "
+                "BertForNextSentencePrediction",
+            },
+        ),
     ),
     module=__name__,
 )

@@ -1,5 +1,6 @@
 """DeBERTa (v1): disentangled relative attention with a fused, per-head interleaved q/k/v projection."""
 
+from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
@@ -47,6 +48,17 @@ SPEC = register(
                         norm_position="post",
                     ),
                 ),
+            ),
+        ),
+        heads=HeadMap(
+            mapped=(
+                # the ContextPooler (dense + pooler_hidden_act on the first token) is the head's hidden layer
+                StaticHead(
+                    "DebertaForSequenceClassification", "classification", activation="config:pooler_hidden_act"
+                ),
+                StaticHead("DebertaForTokenClassification", "tagging"),
+                StaticHead("DebertaForQuestionAnswering", "question_answering"),
+                StaticHead("DebertaForMaskedLM", "masked_lm", activation="config:hidden_act"),
             ),
         ),
     ),

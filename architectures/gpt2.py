@@ -1,5 +1,6 @@
 """GPT-2: pre-norm causal decoder; projections are transformers' Conv1D (weights stored transposed), q/k/v fused."""
 
+from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
@@ -46,6 +47,18 @@ SPEC = register(
                     ),
                 ),
             ),
+        ),
+        heads=HeadMap(
+            mapped=(
+                StaticHead("GPT2LMHeadModel", "causal_lm"),
+                StaticHead("GPT2ForSequenceClassification", "classification"),  # reads the last non-pad token
+                StaticHead("GPT2ForTokenClassification", "tagging"),
+                StaticHead("GPT2ForQuestionAnswering", "question_answering"),
+            ),
+            gaps={
+                "GPT2DoubleHeadsModel": "predicts two tasks at once (LM logits and multiple-choice logits) and a "
+                "flexible head predicts one; convert its LM part as GPT2LMHeadModel",
+            },
         ),
     ),
     module=__name__,

@@ -1,6 +1,7 @@
 """RoBERTa: BERT's modules with another embedding scheme (padding-offset positions)."""
 
 from .bert import BERT_LAYOUT
+from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec
 
@@ -29,6 +30,17 @@ SPEC = register(
             "RobertaForCausalLM",
         ),
         layouts=(BERT_LAYOUT,),
+        heads=HeadMap(
+            mapped=(
+                # RoBERTa classifies from the <s> token through dense -> tanh -> out_proj, not through the pooler
+                StaticHead("RobertaForSequenceClassification", "classification", activation="tanh"),
+                StaticHead("RobertaForMultipleChoice", "multiple_choice", use_pooler=True),
+                StaticHead("RobertaForTokenClassification", "tagging"),
+                StaticHead("RobertaForQuestionAnswering", "question_answering"),
+                StaticHead("RobertaForMaskedLM", "masked_lm", activation="gelu"),
+                StaticHead("RobertaForCausalLM", "causal_lm", activation="gelu", config={"is_decoder": True}),
+            ),
+        ),
     ),
     module=__name__,
 )

@@ -1,5 +1,6 @@
 """T5: pre-norm encoder-decoder with relative position bias; the decoder has self- and cross-attention."""
 
+from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
@@ -14,10 +15,40 @@ def tiny_config():
     )  # fmt: skip
 
 
+def output_scaling(config) -> dict[str, bool]:
+    """T5 scales the decoder output by d_model**-0.5 before its LM head: transformers 5.x says so in
+    ``scale_decoder_outputs``, 4.x whenever the embeddings are tied."""
+    return {"scale_hidden": bool(getattr(config, "scale_decoder_outputs", config.tie_word_embeddings))}
+
+
 def _attention(sublayer: str, name: str) -> AttentionSpec:
     module = f"layer.{sublayer}.{name}"
     return AttentionSpec(module=module, output=f"{module}.o", q=f"{module}.q", k=f"{module}.k", v=f"{module}.v")
 
+
+ENCODER = LayerStackSpec(
+    name="encoder",
+    path="encoder.block",
+    self_attention=_attention("0", "SelfAttention"),
+    ffn_in="layer.1.DenseReluDense.wi",
+    ffn_out="layer.1.DenseReluDense.wo",
+    attention_norm="layer.0.layer_norm",
+    ffn_norm="layer.1.layer_norm",
+    norm_position="pre",
+)
+
+DECODER = LayerStackSpec(
+    name="decoder",
+    path="decoder.block",
+    self_attention=_attention("0", "SelfAttention"),
+    cross_attention=_attention("1", "EncDecAttention"),
+    ffn_in="layer.2.DenseReluDense.wi",
+    ffn_out="layer.2.DenseReluDense.wo",
+    attention_norm="layer.0.layer_norm",
+    ffn_norm="layer.2.layer_norm",
+    norm_position="pre",
+    causal=True,
+)
 
 SPEC = register(
     ArchitectureSpec(
@@ -37,34 +68,22 @@ SPEC = register(
             "T5ForQuestionAnswering",
         ),
         layouts=(
-            ModuleLayout(
-                name="t5",
-                embeddings="shared",
-                stacks=(
-                    LayerStackSpec(
-                        name="encoder",
-                        path="encoder.block",
-                        self_attention=_attention("0", "SelfAttention"),
-                        ffn_in="layer.1.DenseReluDense.wi",
-                        ffn_out="layer.1.DenseReluDense.wo",
-                        attention_norm="layer.0.layer_norm",
-                        ffn_norm="layer.1.layer_norm",
-                        norm_position="pre",
-                    ),
-                    LayerStackSpec(
-                        name="decoder",
-                        path="decoder.block",
-                        self_attention=_attention("0", "SelfAttention"),
-                        cross_attention=_attention("1", "EncDecAttention"),
-                        ffn_in="layer.2.DenseReluDense.wi",
-                        ffn_out="layer.2.DenseReluDense.wo",
-                        attention_norm="layer.0.layer_norm",
-                        ffn_norm="layer.2.layer_norm",
-                        norm_position="pre",
-                        causal=True,
-                    ),
-                ),
+            ModuleLayout(name="t5", embeddings="shared", stacks=(ENCODER, DECODER)),
+            # T5EncoderModel and T5ForTokenClassification: the encoder alone
+            ModuleLayout(name="t5-encoder", embeddings="shared", stacks=(ENCODER,)),
+        ),
+        heads=HeadMap(
+            mapped=(
+                StaticHead("T5ForConditionalGeneration", "seq2seq_lm", options=output_scaling),
+                # reads the decoder at the last <eos> of the input, through dense -> tanh -> out_proj
+                StaticHead("T5ForSequenceClassification", "classification", activation="tanh"),
+                StaticHead("T5ForTokenClassification", "tagging"),  # reads the encoder only
+                StaticHead("T5ForQuestionAnswering", "question_answering"),
             ),
+            gaps={
+                "T5EncoderModel": "is T5's encoder alone, without a prediction head: a base model of its own, so "
+                "there is no head to convert",
+            },
         ),
     ),
     module=__name__,

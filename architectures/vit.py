@@ -1,5 +1,6 @@
 """ViT: pre-norm vision encoder over image patches. transformers 5.x flattened its modules; both layouts are listed."""
 
+from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
@@ -68,6 +69,13 @@ SPEC = register(
         base_class="ViTModel",
         head_classes=("ViTForImageClassification", "ViTForMaskedImageModeling"),
         layouts=(FLAT_LAYOUT, NESTED_LAYOUT),
+        heads=HeadMap(
+            mapped=(StaticHead("ViTForImageClassification", "image_classification"),),  # reads the class token
+            gaps={
+                "ViTForMaskedImageModeling": "reconstructs pixels for self-supervised pre-training (a convolutional "
+                "decoder with pixel shuffle); no flexible head type predicts images",
+            },
+        ),
     ),
     module=__name__,
 )

@@ -1,0 +1,363 @@
+"""Flexible prediction heads: add, delete and switch heads, forward shapes and losses, labels, save and load, heads
+that follow the active adapters. Parametrized over (architecture, head type): ``test_...[bert-classification]``."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from architectures.heads import HEAD_TYPES, head_types
+from architectures.live import MODEL_SEED
+from conformance import impl
+from conformance.capabilities import requires
+from conformance.heads import HEADS, HeadUnderTest
+from conformance.methods import METHODS
+from conformance.models import BATCH, DECODER_LEN, SEQ_LEN, plain_model, randomize_adapter
+
+
+CHOICES = 2
+LABELS = {0: "negative", 1: "neutral", 2: "positive"}
+
+
+# ----- models, inputs, labels -----
+
+
+@cache
+def _pristine(spec: Any) -> Any:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(MODEL_SEED)
+        return impl.adapter_model_from_config(spec).eval()
+
+
+def flex_model(spec: Any) -> Any:
+    """A copy of the tiny adapter model with flexible heads, without heads or adapters."""
+    return copy.deepcopy(_pristine(spec))
+
+
+def add_head(model: Any, head: HeadUnderTest, name: str, **kwargs: Any) -> None:
+    getattr(model, head.add)(name, **{**head.kwargs, **kwargs})
+
+
+def head_inputs(spec: Any, kind: str, seed: int, batch: int = BATCH) -> dict[str, torch.Tensor]:
+    """Inputs for a head of type ``kind``: padding at the end of the first example (text), an <eos> ending every
+    input (encoder-decoders: their sequence heads read it), (batch, choices, length) for multiple choice."""
+    config = spec.make_config()
+    generator = torch.Generator().manual_seed(seed)
+    if spec.modality == "vision":
+        size = config.image_size
+        return {"pixel_values": torch.rand(batch, config.num_channels, size, size, generator=generator)}
+    rows = batch * CHOICES if kind == "multiple_choice" else batch
+    ids = torch.randint(3, config.vocab_size, (rows, SEQ_LEN), generator=generator)
+    mask = torch.ones(rows, SEQ_LEN, dtype=torch.long)
+    if spec.is_encoder_decoder:
+        ids[:, -1] = config.eos_token_id
+    elif config.pad_token_id is not None:
+        ids[0, -2:] = config.pad_token_id
+        mask[0, -2:] = 0
+    if kind == "multiple_choice":
+        ids, mask = ids.view(batch, CHOICES, SEQ_LEN), mask.view(batch, CHOICES, SEQ_LEN)
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if kind == "seq2seq_lm":
+        inputs["decoder_input_ids"] = torch.randint(3, config.vocab_size, (batch, DECODER_LEN), generator=generator)
+    return inputs
+
+
+def head_labels(spec: Any, kind: str, num_labels: int | None, seed: int, batch: int = BATCH) -> dict[str, Any]:
+    config = spec.make_config()
+    generator = torch.Generator().manual_seed(seed + 1)
+    vocab = getattr(config, "vocab_size", None)
+
+    def ints(high: int, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randint(0, high, shape, generator=generator)
+
+    if kind in ("classification", "image_classification"):
+        return {"labels": ints(num_labels, (batch,))}
+    if kind == "multilabel_classification":
+        return {"labels": ints(2, (batch, num_labels)).float()}
+    if kind == "tagging":
+        return {"labels": ints(num_labels, (batch, SEQ_LEN))}
+    if kind == "multiple_choice":
+        return {"labels": ints(CHOICES, (batch,))}
+    if kind == "question_answering":
+        return {"start_positions": ints(SEQ_LEN, (batch,)), "end_positions": ints(SEQ_LEN, (batch,))}
+    if kind == "masked_lm":
+        labels = ints(vocab, (batch, SEQ_LEN))
+        labels[:, ::2] = -100  # only some positions are masked
+        return {"labels": labels}
+    if kind == "causal_lm":
+        return {"labels": ints(vocab, (batch, SEQ_LEN))}
+    return {"labels": torch.randint(3, vocab, (batch, DECODER_LEN), generator=generator)}  # seq2seq_lm targets
+
+
+def head_parameters(model: Any, name: str) -> dict[str, torch.nn.Parameter]:
+    """Every parameter of head ``name``, a weight it shares with the base model (tied embeddings) included."""
+    prefix = f"heads.{name}."
+    return {k: p for k, p in model.named_parameters(remove_duplicate=False) if k.startswith(prefix)}
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """The logits of any head output; question answering stacks start and end logits on the last axis."""
+    if getattr(output, "start_logits", None) is not None:
+        return torch.stack((output.start_logits, output.end_logits), dim=-1)
+    return output.logits
+
+
+def expected_shape(spec: Any, kind: str, num_labels: int | None) -> tuple[int, ...]:
+    vocab = getattr(spec.make_config(), "vocab_size", None)
+    return {
+        "classification": (BATCH, num_labels),
+        "multilabel_classification": (BATCH, num_labels),
+        "image_classification": (BATCH, num_labels),
+        "tagging": (BATCH, SEQ_LEN, num_labels),
+        "multiple_choice": (BATCH, CHOICES),
+        "question_answering": (BATCH, SEQ_LEN, 2),
+        "masked_lm": (BATCH, SEQ_LEN, vocab),
+        "causal_lm": (BATCH, SEQ_LEN, vocab),
+        "seq2seq_lm": (BATCH, DECODER_LEN, vocab),
+    }[kind]
+
+
+def expected_loss(kind: str, logits: torch.Tensor, labels: dict[str, Any]) -> torch.Tensor:
+    """The loss transformers' classes compute for these logits and labels, written out independently."""
+    if kind == "question_answering":
+        start, end = logits[..., 0], logits[..., 1]
+        return (F.cross_entropy(start, labels["start_positions"]) + F.cross_entropy(end, labels["end_positions"])) / 2
+    target = labels["labels"]
+    if kind == "multilabel_classification":
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if kind == "causal_lm":
+        logits, target = logits[:, :-1], target[:, 1:]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
+
+
+def run(model: Any, inputs: dict[str, Any], **kwargs: Any) -> torch.Tensor:
+    with torch.no_grad():
+        return logits_of(model(**inputs, **kwargs))
+
+
+def adapter_method(spec: Any) -> Any:
+    """An adapter method the architecture supports, for the checks that combine heads with adapters."""
+    return next(m for m in METHODS.values() if not spec.gap_reason(m.feature, m.name))
+
+
+def other_head(spec: Any) -> HeadUnderTest:
+    """A second head type of the architecture, to have two heads of different shapes."""
+    offered = head_types(spec)
+    return HEADS["classification" if "classification" in offered else offered[0]]
+
+
+# ----- the checks -----
+
+
+@pytest.mark.feature("heads")
+class HeadChecks:
+    def test_add_head_builds_and_activates(self, spec, head):
+        model = flex_model(spec)
+        add_head(model, head, "h")
+        assert "h" in model.heads and model.active_head == "h"
+        params = head_parameters(model, "h")
+        assert params, f"adding a {head} head registered no parameters under heads.h"
+        assert model.heads_config["h"].head_type == head.name
+        try:
+            add_head(model, head, "h")
+        except ValueError as err:
+            assert "'h'" in str(err)
+        else:
+            raise AssertionError("adding a head under a taken name must raise ValueError")
+        add_head(model, head, "h", overwrite_ok=True)
+        replaced = head_parameters(model, "h")
+        assert replaced.keys() == params.keys()
+        shared = {id(p) for p in model.base_model.parameters()}
+        assert all(replaced[k] is not params[k] for k in params if id(params[k]) not in shared)
+
+    def test_forward_shape_and_loss(self, spec, head, check_seed):
+        model = flex_model(spec)
+        add_head(model, head, "h")
+        num_labels = head.kwargs.get("num_labels")
+        inputs = head_inputs(spec, head.name, check_seed)
+        labels = head_labels(spec, head.name, num_labels, check_seed)
+        output = model(**inputs, **labels)
+        logits = logits_of(output)
+        assert tuple(logits.shape) == expected_shape(spec, head.name, num_labels)
+        assert output.loss is not None and output.loss.dim() == 0, "labels must give a scalar loss"
+        torch.testing.assert_close(output.loss, expected_loss(head.name, logits, labels))
+        output.loss.backward()
+        # (a multiple-choice output bias shifts every choice alike: its gradient is zero, but it must be there)
+        grads = {k: p.grad for k, p in head_parameters(model, "h").items()}
+        assert all(g is not None for g in grads.values()), f"the loss does not reach the head's weights {grads}"
+        assert all(g.abs().sum() > 0 for k, g in grads.items() if k.endswith("weight")), "no gradient on a weight"
+
+    def test_several_heads_and_switching(self, spec, head, check_seed):
+        model = flex_model(spec)
+        second = other_head(spec)
+        add_head(model, head, "h")
+        add_head(model, second, "other", num_labels=5) if second.labelled else add_head(model, second, "other")
+        assert model.active_head == "other", "a new head becomes the active one"
+        own = run(model, head_inputs(spec, head.name, check_seed), head="h")
+        assert tuple(own.shape) == expected_shape(spec, head.name, head.kwargs.get("num_labels"))
+        inputs = head_inputs(spec, second.name, check_seed)
+        assert run(model, inputs).shape == run(model, inputs, head="other").shape
+        model.active_head = "h"
+        torch.testing.assert_close(run(model, head_inputs(spec, head.name, check_seed)), own, rtol=0, atol=0)
+        with pytest.raises(ValueError, match="nope"):
+            model.active_head = "nope"
+        with pytest.raises(ValueError, match="nope"):
+            model(**inputs, head="nope")
+
+    def test_delete_head_leaves_nothing(self, spec, head, check_seed):
+        model = flex_model(spec)
+        before = dict(model.state_dict())
+        add_head(model, head, "h")
+        add_head(model, other_head(spec), "keep")
+        model.active_head = "h"
+        model.delete_head("h")
+        assert "h" not in model.heads and model.active_head is None
+        assert not any(k.startswith("heads.h.") for k in model.state_dict())
+        assert {k for k in model.state_dict() if not k.startswith("heads.keep.")} == before.keys()
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items()), "the base model changed"
+        with pytest.raises(ValueError, match="'h'"):
+            model.delete_head("h")
+
+    def test_head_follows_adapter_setup(self, spec, head, check_seed):
+        model = flex_model(spec)
+        method = adapter_method(spec)
+        for name in ("a", "b"):
+            model.add_adapter(name, impl.make_config(method.config))
+            randomize_adapter(model, name, check_seed)
+        add_head(model, head, "a")
+        add_head(model, head, "b")
+        model.set_active_adapters("a")
+        assert model.active_head == "a", "activating adapter 'a' must activate its head 'a'"
+        inputs = head_inputs(spec, head.name, check_seed)
+        with impl.adapter_setup("b"):
+            in_context = run(model, inputs)
+        assert model.active_head == "a", "AdapterSetup must not change the active head"
+        model.set_active_adapters("b")
+        assert model.active_head == "b"
+        torch.testing.assert_close(in_context, run(model, inputs), rtol=0, atol=0)
+        model.train_adapter("a")
+        assert model.active_head == "a"
+        trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+        assert set(model.adapter_parameters("a")) <= trainable
+        adapters = {id(p) for p in model.adapter_parameters("a").values()}
+        base = {id(p) for p in model.base_model.parameters()} - adapters
+        frozen = [k for k, p in head_parameters(model, "a").items() if id(p) not in base and not p.requires_grad]
+        assert not frozen, f"train_adapter must leave the head trainable; frozen: {frozen}"
+        assert not any(p.requires_grad for p in model.parameters() if id(p) in base), "the base model must be frozen"
+
+    def test_save_load_head(self, spec, head, check_seed, tmp_path):
+        source = flex_model(spec)
+        labelled = {"num_labels": len(LABELS), "id2label": LABELS} if head.labelled else {}
+        add_head(source, head, "h", **labelled)
+        _randomize_head(source, "h", check_seed)
+        source.save_head(tmp_path, "h")
+        assert any(p.suffix == ".safetensors" for p in tmp_path.iterdir()), "heads must be saved as safetensors"
+        target = flex_model(spec)
+        loaded = target.load_head(tmp_path, load_as="copy")
+        assert loaded.name == "copy" and target.active_head == "copy"
+        assert loaded.missing_keys == [] and loaded.unexpected_keys == []
+        inputs = head_inputs(spec, head.name, check_seed)
+        torch.testing.assert_close(run(target, inputs), run(source, inputs), rtol=0, atol=0)
+        assert target.heads_config["copy"] == source.heads_config["h"]
+        if head.labelled:
+            assert target.get_labels_dict("copy") == LABELS
+            assert target.get_labels("copy") == [LABELS[i] for i in sorted(LABELS)]
+        with pytest.raises(ValueError, match="exists"):
+            target.load_head(tmp_path, load_as="copy")
+
+    @requires("labelled")
+    def test_new_head_names_default_labels(self, spec, head):
+        model = flex_model(spec)
+        add_head(model, head, "h")
+        count = head.kwargs["num_labels"]
+        assert model.get_labels_dict("h") == {i: f"LABEL_{i}" for i in range(count)}
+        assert model.heads_config["h"].label2id == {f"LABEL_{i}": i for i in range(count)}
+
+    def test_save_adapter_with_head(self, spec, head, check_seed, tmp_path):
+        source = flex_model(spec)
+        source.add_adapter("a", impl.make_config(adapter_method(spec).config))
+        randomize_adapter(source, "a", check_seed)
+        add_head(source, head, "a", **({"id2label": LABELS, "num_labels": 3} if head.labelled else {}))
+        _randomize_head(source, "a", check_seed)
+        source.set_active_adapters("a")
+        source.save_adapter(tmp_path / "with", "a")
+        source.save_adapter(tmp_path / "without", "a", with_head=False)
+
+        target = flex_model(spec)
+        loaded = target.load_adapter(tmp_path / "with", load_as="b", set_active=True)
+        assert loaded.name == "b" and "b" in target.heads and target.active_head == "b"
+        assert loaded.missing_keys == [] and loaded.unexpected_keys == []
+        inputs = head_inputs(spec, head.name, check_seed)
+        torch.testing.assert_close(run(target, inputs), run(source, inputs), rtol=0, atol=0)
+        if head.labelled:
+            assert target.get_labels_dict("b") == LABELS
+        bare = flex_model(spec)
+        bare.load_adapter(tmp_path / "without")
+        assert "a" in bare.adapters_config and "a" not in bare.heads, "with_head=False must not save the head"
+
+    def test_full_model_save_load(self, spec, head, check_seed, tmp_path):
+        source = flex_model(spec)
+        source.add_adapter("a", impl.make_config(adapter_method(spec).config))
+        randomize_adapter(source, "a", check_seed)
+        add_head(source, head, "a", **({"id2label": LABELS, "num_labels": 3} if head.labelled else {}))
+        add_head(source, other_head(spec), "other")
+        _randomize_head(source, "a", check_seed)
+        source.set_active_adapters("a")
+        source.save_pretrained(tmp_path)
+        target = impl.load_adapter_model(tmp_path).eval()
+        assert set(target.heads) == {"a", "other"} and target.active_head == "a"
+        assert target.heads_config == source.heads_config
+        assert set(target.adapters_config) == {"a"}
+        for name, kind in (("a", head.name), ("other", other_head(spec).name)):
+            inputs = head_inputs(spec, kind, check_seed)
+            torch.testing.assert_close(run(target, inputs, head=name), run(source, inputs, head=name), rtol=0, atol=0)
+
+    @requires("lm")
+    def test_lm_head_ties_like_the_static_class(self, spec, head):
+        entry = next((m for m in spec.heads.mapped if m.head_type == head.name), None) if spec.heads else None
+        if entry is None:
+            pytest.fail(f"{spec.name} offers a {head} head but maps no static class to it; map one in the spec")
+        static = plain_model(spec, entry.class_name)
+        tied = static.get_output_embeddings().weight is static.get_input_embeddings().weight
+        model = flex_model(spec)
+        add_head(model, head, "a")
+        embeddings = model.get_input_embeddings().weight
+        output = next(p for k, p in model.heads["a"].named_parameters() if k.endswith("output.weight"))
+        assert (output is embeddings) == tied, f"{entry.class_name} ties its output weight: {tied}"
+        model.add_adapter("a", impl.make_config(adapter_method(spec).config))
+        model.train_adapter("a")
+        assert not embeddings.requires_grad, "train_adapter must keep the (tied) embeddings frozen"
+
+
+@pytest.mark.feature("heads")
+class HeadTypeChecks:
+    def test_only_offered_head_types_can_be_added(self, spec, check_seed):
+        model = flex_model(spec)
+        offered = head_types(spec)
+        assert offered, f"{spec.name} offers no head type"
+        for kind in HEAD_TYPES:
+            head = HEADS[kind]
+            if kind in offered:
+                add_head(model, head, f"h_{kind}")
+                continue
+            with pytest.raises(ValueError, match=kind):
+                add_head(model, head, f"h_{kind}")
+            assert f"h_{kind}" not in model.heads
+        bare = flex_model(spec)
+        with pytest.raises(ValueError, match="head"):
+            bare(**head_inputs(spec, offered[0], check_seed), labels=torch.zeros(BATCH, dtype=torch.long))
+
+
+def _randomize_head(model: Any, name: str, seed: int) -> None:
+    """Non-trivial head weights (biases and norms included), so that a lost or swapped weight shows."""
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = getattr(model.get_input_embeddings(), "weight", None)
+    with torch.no_grad():
+        for _, param in sorted(model.heads[name].named_parameters()):
+            if param is not embeddings:
+                param.add_(torch.randn(param.shape, generator=generator) * 0.1)

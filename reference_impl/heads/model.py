@@ -1,0 +1,409 @@
+"""The adapter model: a base model of a registered architecture, adapters, and any number of flexible heads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from architectures import registry
+from architectures.heads import DEFAULT_POOLING, LM_HEADS, SEQUENCE_HEADS, head_types
+from architectures.live import model_class
+from architectures.spec import ArchitectureSpec
+
+from ..composition import CompositionBlock
+from ..context import context_setup, parse_setup
+from ..model import ModelAdaptersMixin, init
+from ..persistence import LoadedAdapter
+from . import files
+from .config import HeadConfig
+from .modules import PredictionHead, head_output, shift_right
+
+
+_RESERVED_NAMES = frozenset(dir(nn.ModuleDict()))  # heads live in a ModuleDict: "keys" or "to" cannot be names
+LABEL_INPUTS = ("labels", "start_positions", "end_positions")
+CHOICE_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
+
+
+class AdapterModel(ModelAdaptersMixin, nn.Module):
+    """A base model (``BertModel``, ``T5Model``, ...) with adapters and flexible prediction heads.
+
+    The base model sits under its transformers prefix (``bert``, ``transformer``, ...), so its weights have the same
+    names as in the static head classes. Heads live in ``heads``; ``active_head`` is the one ``forward`` runs, and it
+    follows the active adapters: activating an adapter that has a head of the same name activates that head.
+    """
+
+    def __init__(self, config: Any, spec: ArchitectureSpec | None = None, base_model: nn.Module | None = None):
+        super().__init__()
+        spec = spec or spec_for(config)
+        base_class = model_class(spec)
+        if base_model is not None and type(base_model) is not base_class:
+            raise ValueError(f"base_model must be a {base_class.__name__}, got {type(base_model).__name__}")
+        self.base_model_prefix = base_class.base_model_prefix
+        setattr(self, self.base_model_prefix, base_model if base_model is not None else base_class(config))
+        self.heads = nn.ModuleDict()
+        self._active_head: str | None = None
+        init(self, spec)
+
+    # ----- the base model -----
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix)
+
+    @property
+    def config(self) -> Any:
+        return self.base_model.config
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.base_model.get_input_embeddings()
+
+    # ----- adding and removing heads -----
+    @property
+    def head_types(self) -> tuple[str, ...]:
+        return head_types(self.adapter_state.spec)
+
+    def add_head(
+        self, head_name: str, config: HeadConfig | dict, overwrite_ok: bool = False, set_active: bool = True
+    ) -> None:
+        """Add head ``head_name`` built from ``config`` (a HeadConfig or its dict form)."""
+        config = config if isinstance(config, HeadConfig) else HeadConfig.from_dict(config)
+        self._check_new_head(head_name, config, overwrite_ok)
+        self._install_head(head_name, self._build_head(config), set_active)
+
+    def add_classification_head(
+        self,
+        head_name: str,
+        num_labels: int = 2,
+        layers: int = 2,
+        activation_function: str | None = "tanh",
+        overwrite_ok: bool = False,
+        multilabel: bool = False,
+        id2label: dict[int, str] | None = None,
+        use_pooler: bool = False,
+        set_active: bool = True,
+    ) -> None:
+        kind = "multilabel_classification" if multilabel else "classification"
+        self.add_head(head_name, self._sequence_config(kind, num_labels, layers, activation_function, id2label,
+                                                        use_pooler), overwrite_ok, set_active)  # fmt: skip
+
+    def add_image_classification_head(
+        self,
+        head_name: str,
+        num_labels: int = 2,
+        layers: int = 2,
+        activation_function: str | None = "tanh",
+        overwrite_ok: bool = False,
+        multilabel: bool = False,
+        id2label: dict[int, str] | None = None,
+        use_pooler: bool = False,
+        set_active: bool = True,
+    ) -> None:
+        config = self._sequence_config(
+            "image_classification", num_labels, layers, activation_function, id2label, use_pooler
+        )
+        self.add_head(head_name, config.replace(multilabel=multilabel), overwrite_ok, set_active)
+
+    def add_multiple_choice_head(
+        self,
+        head_name: str,
+        layers: int = 2,
+        activation_function: str | None = "tanh",
+        overwrite_ok: bool = False,
+        use_pooler: bool = False,
+        set_active: bool = True,
+    ) -> None:
+        config = self._sequence_config("multiple_choice", None, layers, activation_function, None, use_pooler)
+        self.add_head(head_name, config, overwrite_ok, set_active)
+
+    def add_tagging_head(
+        self,
+        head_name: str,
+        num_labels: int = 2,
+        layers: int = 1,
+        activation_function: str | None = "tanh",
+        overwrite_ok: bool = False,
+        id2label: dict[int, str] | None = None,
+        set_active: bool = True,
+    ) -> None:
+        config = HeadConfig(
+            "tagging", num_labels=num_labels, layers=layers, activation=_activation(layers, activation_function),
+            id2label=id2label,
+        )  # fmt: skip
+        self.add_head(head_name, config, overwrite_ok, set_active)
+
+    def add_qa_head(
+        self,
+        head_name: str,
+        layers: int = 1,
+        activation_function: str | None = "tanh",
+        overwrite_ok: bool = False,
+        set_active: bool = True,
+    ) -> None:
+        config = HeadConfig("question_answering", layers=layers, activation=_activation(layers, activation_function))
+        self.add_head(head_name, config, overwrite_ok, set_active)
+
+    def add_masked_lm_head(self, head_name: str, overwrite_ok: bool = False, set_active: bool = True, **options):
+        """A masked-LM head shaped like the family's own (BertForMaskedLM, ...); ``options`` override HeadConfig."""
+        self.add_head(head_name, self._lm_config("masked_lm", options), overwrite_ok, set_active)
+
+    def add_causal_lm_head(self, head_name: str, overwrite_ok: bool = False, set_active: bool = True, **options):
+        """A causal-LM head shaped like the family's own (GPT2LMHeadModel, ...); ``options`` override HeadConfig."""
+        self.add_head(head_name, self._lm_config("causal_lm", options), overwrite_ok, set_active)
+
+    def add_seq2seq_lm_head(self, head_name: str, overwrite_ok: bool = False, set_active: bool = True, **options):
+        """A seq2seq-LM head shaped like the family's own (T5ForConditionalGeneration, ...)."""
+        self.add_head(head_name, self._lm_config("seq2seq_lm", options), overwrite_ok, set_active)
+
+    def delete_head(self, head_name: str) -> None:
+        """Remove head ``head_name`` and its weights; it is no longer active."""
+        self._require_head(head_name)
+        del self.heads[head_name]
+        if self._active_head == head_name:
+            self._active_head = None
+
+    @property
+    def heads_config(self) -> dict[str, HeadConfig]:
+        return {name: head.config for name, head in self.heads.items()}
+
+    def get_labels_dict(self, head_name: str | None = None) -> dict[int, str] | None:
+        config = self.heads[self._require_head(head_name or self._active_head)].config
+        return None if config.id2label is None else dict(config.id2label)
+
+    def get_labels(self, head_name: str | None = None) -> list[str] | None:
+        labels = self.get_labels_dict(head_name)
+        return None if labels is None else [labels[i] for i in sorted(labels)]
+
+    # ----- the active head -----
+    @property
+    def active_head(self) -> str | None:
+        return self._active_head
+
+    @active_head.setter
+    def active_head(self, head_name: str | None) -> None:
+        if head_name is not None:
+            self._require_head(head_name)
+        self._active_head = head_name
+
+    def set_active_adapters(self, adapter_setup: Any) -> None:
+        super().set_active_adapters(adapter_setup)
+        self._follow_setup(self.adapter_state.active)
+
+    def train_adapter(self, adapter_setup: Any) -> None:
+        """Train the adapters of ``adapter_setup`` and the heads; the base model (tied output weights too) is frozen."""
+        super().train_adapter(adapter_setup)
+        for head in self.heads.values():
+            for param in head.own_parameters().values():
+                param.requires_grad_(True)
+        self._follow_setup(self.adapter_state.active)
+
+    def _follow_setup(self, setup: CompositionBlock | None) -> None:
+        name = _head_of_setup(setup, self.heads)
+        if name is not None:
+            self._active_head = name
+
+    # ----- forward -----
+    def forward(self, input_ids: torch.Tensor | None = None, *, head: str | None = None, **inputs: Any) -> Any:
+        """Run the base model and the head: ``head``, else the head of the adapters in an ``AdapterSetup`` block,
+        else ``active_head``. Without a head, the base model's outputs. Labels give a loss as in transformers."""
+        labels = {key: inputs.pop(key) for key in LABEL_INPUTS if inputs.get(key) is not None}
+        if input_ids is not None:
+            inputs["input_ids"] = input_ids
+        name = head if head is not None else (_head_of_setup(context_setup(), self.heads) or self._active_head)
+        if name is None:
+            if labels:
+                raise ValueError("labels were given but the model has no active head; add a head or pass head=")
+            return self.base_model(**inputs)
+        prediction_head = self.heads[self._require_head(name)]
+        config = prediction_head.config
+        num_choices = None
+        if config.head_type == "multiple_choice":
+            num_choices, inputs = _flatten_choices(inputs)
+        outputs = self._run_base(config, inputs, labels)
+        return head_output(config, prediction_head, outputs, self.config, inputs.get("input_ids"), labels, num_choices)
+
+    def _run_base(self, config: HeadConfig, inputs: dict[str, Any], labels: dict[str, Any]) -> Any:
+        if not self.adapter_state.spec.is_encoder_decoder:
+            return self.base_model(**inputs)
+        if config.head_type == "tagging":  # tags every input token: the encoder's job
+            encoder_inputs = {k: v for k, v in inputs.items() if not k.startswith("decoder_")}
+            return self.base_model.get_encoder()(**encoder_inputs)
+        if inputs.get("decoder_input_ids") is None and inputs.get("decoder_inputs_embeds") is None:
+            # as transformers' classes do: the targets shifted right for an LM head, else the inputs shifted right
+            source = labels.get("labels") if config.head_type == "seq2seq_lm" else None
+            source = source if source is not None else inputs.get("input_ids")
+            if source is None:
+                raise ValueError("pass input_ids or decoder_input_ids to an encoder-decoder adapter model")
+            inputs["decoder_input_ids"] = shift_right(source, self.config)
+        return self.base_model(**inputs)
+
+    # ----- saving and loading -----
+    def save_head(self, save_directory: str | Path, head_name: str) -> None:
+        """Write head ``head_name`` (config as JSON, weights as safetensors; tied weights are not duplicated)."""
+        files.save_head(self, Path(save_directory), self._require_head(head_name))
+
+    def load_head(
+        self,
+        load_directory: str | Path,
+        load_as: str | None = None,
+        overwrite_ok: bool = False,
+        set_active: bool = True,
+    ) -> files.LoadedHead:
+        """Load a head saved by ``save_head``. Nothing changes when loading fails."""
+        loaded = files.read_head(self, Path(load_directory), load_as)
+        self._check_new_head(loaded.name, loaded.module.config, overwrite_ok)
+        self._install_head(loaded.name, loaded.module, set_active)
+        return loaded.result
+
+    def save_adapter(self, save_directory: str | Path, adapter_name: str, with_head: bool = True) -> None:
+        """Write adapter ``adapter_name``, and with ``with_head`` its head of the same name, if there is one."""
+        super().save_adapter(save_directory, adapter_name)
+        if with_head and adapter_name in self.heads:
+            self.save_head(save_directory, adapter_name)
+
+    def load_adapter(
+        self,
+        load_directory: str | Path,
+        load_as: str | None = None,
+        set_active: bool = False,
+        overwrite_ok: bool = False,
+        with_head: bool = True,
+    ) -> LoadedAdapter:
+        """Load an adapter and, with ``with_head``, the head saved next to it (under the adapter's name)."""
+        directory = Path(load_directory)
+        head = None
+        if with_head and files.has_head(directory):
+            head = files.read_head(self, directory, load_as or files.saved_adapter_name(directory))
+            self._check_new_head(head.name, head.module.config, overwrite_ok)
+        loaded = super().load_adapter(directory, load_as, False, overwrite_ok)
+        if head is None:
+            if set_active:
+                self.set_active_adapters(loaded.name)
+            return loaded
+        self._install_head(loaded.name, head.module, set_active=False)
+        if set_active:
+            self.set_active_adapters(loaded.name)
+        prefix = f"heads.{loaded.name}."
+        return LoadedAdapter(
+            loaded.name,
+            loaded.missing_keys + [prefix + k for k in head.result.missing_keys],
+            loaded.unexpected_keys + [prefix + k for k in head.result.unexpected_keys],
+        )
+
+    def save_pretrained(self, save_directory: str | Path) -> None:
+        """Write the whole model: config, adapters, fusions, heads and every weight (safetensors)."""
+        files.save_model(self, Path(save_directory))
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, spec: ArchitectureSpec | None = None, head_name: str = "default"
+    ) -> Any:
+        """A model ``save_pretrained`` wrote, or a transformers checkpoint (see ``AutoAdapterModel.from_pretrained``)."""
+        return files.load_model(Path(path), spec, head_name)
+
+    # ----- helpers -----
+    def _sequence_config(
+        self, kind: str, num_labels: int | None, layers: int, activation: str | None, id2label: Any, use_pooler: bool
+    ) -> HeadConfig:
+        return HeadConfig(
+            kind,
+            num_labels=num_labels if id2label is None or num_labels is None else len(id2label),
+            layers=layers,
+            activation=_activation(layers, activation),
+            use_pooler=use_pooler,
+            pooling=None if use_pooler else DEFAULT_POOLING.get(self.adapter_state.spec.modality, "first"),
+            id2label=id2label,
+        )
+
+    def _lm_config(self, kind: str, options: dict[str, Any]) -> HeadConfig:
+        from .conversion import lm_head_options
+
+        return HeadConfig(kind, **{**lm_head_options(self, kind), **options})
+
+    def _check_new_head(self, head_name: str, config: HeadConfig, overwrite_ok: bool) -> None:
+        if not isinstance(head_name, str) or not head_name or "." in head_name or head_name != head_name.strip():
+            raise ValueError(f"head name {head_name!r}: use a non-empty name without dots or outer spaces")
+        if head_name in _RESERVED_NAMES:
+            raise ValueError(
+                f"head name {head_name!r} is reserved (an attribute of torch.nn.ModuleDict); choose another"
+            )
+        offered = self.head_types
+        if config.head_type not in offered:
+            raise ValueError(
+                f"{self.adapter_state.spec.name} adapter models offer the head types {', '.join(offered)}; "
+                f"{config.head_type!r} is not among them"
+            )
+        if config.use_pooler and config.head_type in SEQUENCE_HEADS and not hasattr(self.base_model, "pooler"):
+            raise ValueError(f"use_pooler=True, but {type(self.base_model).__name__} has no pooler")
+        if head_name in self.heads and not overwrite_ok:
+            raise ValueError(f"a head named {head_name!r} exists already; pass overwrite_ok=True to replace it")
+
+    def _build_head(self, config: HeadConfig) -> PredictionHead:
+        embeddings = self.get_input_embeddings() if config.tie_output else None
+        param = next(self.base_model.parameters())
+        return PredictionHead(config, self.config, embeddings).to(device=param.device, dtype=param.dtype)
+
+    def _install_head(self, head_name: str, head: PredictionHead, set_active: bool) -> None:
+        head.train(self.training)
+        self.heads[head_name] = head
+        if set_active:
+            self._active_head = head_name
+
+    def _require_head(self, head_name: str | None) -> str:
+        if head_name is None or head_name not in self.heads:
+            known = ", ".join(self.heads) or "none"
+            raise ValueError(f"no head named {head_name!r}; heads of this model: {known}")
+        return head_name
+
+
+def spec_for(config: Any) -> ArchitectureSpec:
+    try:
+        return registry.get(getattr(config, "model_type", None))
+    except KeyError as err:
+        raise ValueError(
+            f"{type(config).__name__}: {err.args[0]}; pass spec= for an architecture of your own"
+        ) from None
+
+
+def _activation(layers: int, activation: str | None) -> str | None:
+    return activation if layers > 1 else None
+
+
+def _head_of_setup(setup: Any, heads: nn.ModuleDict) -> str | None:
+    """The head a setup selects: the last of its adapters that has a head of the same name."""
+    if setup is None:
+        return None
+    names = parse_setup(setup).flatten() if not isinstance(setup, CompositionBlock) else setup.flatten()
+    return next((name for name in reversed(names) if name in heads), None)
+
+
+def _flatten_choices(inputs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(batch, choices, ...) inputs as (batch * choices, ...), as transformers' multiple-choice classes do."""
+    ids = inputs.get("input_ids", inputs.get("inputs_embeds"))
+    if ids is None or ids.dim() < (3 if "input_ids" in inputs else 4):
+        raise ValueError("a multiple-choice head needs inputs of shape (batch, choices, sequence)")
+    flat = dict(inputs)
+    for key in CHOICE_INPUTS:
+        value = inputs.get(key)
+        if isinstance(value, torch.Tensor):
+            keep = 2 if key == "inputs_embeds" else 1
+            flat[key] = value.reshape(-1, *value.shape[-keep:])
+    return ids.shape[1], flat
+
+
+class AutoAdapterModel:
+    """Builds the adapter model of any registered architecture."""
+
+    @staticmethod
+    def from_config(config: Any, spec: ArchitectureSpec | None = None) -> AdapterModel:
+        return AdapterModel(config, spec)
+
+    @staticmethod
+    def from_pretrained(path: str | Path, spec: ArchitectureSpec | None = None, head_name: str = "default") -> Any:
+        """A model saved by ``save_pretrained``, or a transformers checkpoint (a static head class's weights
+        become head ``head_name``)."""
+        return files.load_model(Path(path), spec, head_name)
+
+
+__all__ = ["AdapterModel", "AutoAdapterModel", "LM_HEADS"]
