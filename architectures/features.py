@@ -46,6 +46,21 @@ METHOD_FEATURE: dict[str, str] = {
     "double_seq_bn": "bottleneck",
     "par_bn": "bottleneck",
     "lora": "lora",
+    "ia3": "ia3",
+    "dora": "dora",
+    "prefix_tuning": "prefix_tuning",
+    # MAM is prefix tuning plus a parallel bottleneck (checked on its own under "bottleneck"): it counts towards
+    # prefix tuning, so that an architecture without prefix tuning declares one gap that covers MAM too.
+    "mam": "prefix_tuning",
+    "unipelt": "unipelt",
+    "compacter": "compacter",
+    "compacter++": "compacter",
+    "seq_bn_inv": "invertible",
+    "double_seq_bn_inv": "invertible",
+    "prompt_tuning": "prompt_tuning",
+    "loreft": "reft",
+    "noreft": "reft",
+    "direft": "reft",
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHOD_FEATURE)
 

@@ -20,9 +20,10 @@ def model_class(spec: ArchitectureSpec, class_name: str | None = None) -> type:
     name = class_name or spec.base_class
     cls = getattr(transformers, name, None)
     if cls is None:
+        field = "base_class" if name == spec.base_class else "head_classes"
         raise ValueError(
-            f"{spec.module or spec.name}: transformers {transformers.__version__} has no class {name!r}; "
-            "fix the class name in the spec or declare it a gap"
+            f"ArchitectureSpec.{field} has {name!r} in {spec.module or spec.name}, but transformers "
+            f"{transformers.__version__} has no such class; fix the class name in the spec or declare it a gap"
         )
     return cls
 

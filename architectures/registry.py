@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from .heads import check_head_map
 from .spec import ArchitectureSpec, check_names
 
 
 # Modules of this package that hold machinery rather than an architecture spec.
-_MACHINERY = frozenset({"features", "live", "registry", "spec", "versions"})
+_MACHINERY = frozenset({"features", "heads", "live", "registry", "spec", "versions"})
 
 _REGISTRY: dict[str, ArchitectureSpec] = {}
 
@@ -27,6 +28,7 @@ def register(spec: ArchitectureSpec, *, module: str | None = None) -> Architectu
     if module is not None and spec.module != module:
         spec = replace(spec, module=module)
     check_names(spec)
+    check_head_map(spec)
     if spec.name in _REGISTRY and _REGISTRY[spec.name].module != spec.module:
         other = _REGISTRY[spec.name].module
         raise ValueError(f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}")
@@ -44,6 +46,19 @@ def builtin_modules() -> list[str]:
         for info in pkgutil.iter_modules(package.__path__)
         if info.name not in _MACHINERY and not info.name.startswith("_")
     )
+
+
+def builtin_names() -> list[str]:
+    """The architectures shipped in this package; each module is named after the model_type it registers."""
+    return [module.rsplit(".", 1)[1] for module in builtin_modules()]
+
+
+def load_builtin_module(name: str) -> ArchitectureSpec:
+    """Import the shipped spec module of one architecture and return its spec."""
+    importlib.import_module(f"{__package__}.{name}")
+    if name not in _REGISTRY:
+        raise ValueError(f"{__package__}.{name} did not register an architecture named {name!r}")
+    return _REGISTRY[name]
 
 
 def load_builtin() -> dict[str, ArchitectureSpec]:
@@ -67,12 +82,12 @@ def load_module(path: str) -> list[ArchitectureSpec]:
 
 
 def get(name: str) -> ArchitectureSpec:
-    if name not in _REGISTRY:
-        load_builtin()
+    if name not in _REGISTRY and name in builtin_names():
+        load_builtin_module(name)
     try:
         return _REGISTRY[name]
     except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(sorted(set(_REGISTRY) | set(builtin_names())))
         raise KeyError(f"unknown architecture {name!r}; registered: {known}") from None
 
 

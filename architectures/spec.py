@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .features import FEATURE_NAMES, METHOD_NAMES, MODALITIES
+
+
+if TYPE_CHECKING:
+    from .heads import HeadMap
 
 
 QkvLayout = Literal["blocked", "per_head"]
@@ -124,6 +128,7 @@ class ArchitectureSpec:
     layouts: tuple[ModuleLayout, ...]
     gaps: Mapping[str, str] = field(default_factory=dict)
     tolerances: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    heads: HeadMap | None = None  # how each static head class maps to a flexible head (architectures.heads)
     module: str = ""  # where the spec was defined; set by register()
 
     def __post_init__(self) -> None:
@@ -132,13 +137,35 @@ class ArchitectureSpec:
         object.__setattr__(self, "head_classes", tuple(self.head_classes))
         object.__setattr__(self, "layouts", tuple(self.layouts))
 
+    def __deepcopy__(self, memo: dict) -> ArchitectureSpec:
+        return self  # frozen, and the registry keeps one per name: a copied model shares its spec
+
     @property
     def is_encoder_decoder(self) -> bool:
         return self.modality == "encoder_decoder"
 
     @property
+    def has_attention_mask(self) -> bool:
+        """Text models take an attention mask (padding); vision models attend to every patch."""
+        return self.modality != "vision"
+
+    @property
     def has_lm_head(self) -> bool:
         return self.modality in ("decoder", "encoder_decoder")
+
+    @property
+    def supports_gradient_checkpointing(self) -> bool:
+        """Whether transformers can checkpoint the base class: read off transformers, never declared here."""
+        from .live import model_class
+
+        return bool(getattr(model_class(self), "supports_gradient_checkpointing", False))
+
+    @property
+    def supports_sdpa(self) -> bool:
+        """Whether transformers has an sdpa attention for the base class besides eager: read off transformers."""
+        from .live import model_class
+
+        return bool(getattr(model_class(self), "_supports_sdpa", False))
 
     def gap_reason(self, feature: str, method: str | None = None) -> str | None:
         """The declared reason why ``feature`` (or the single ``method``) cannot work here, or None."""

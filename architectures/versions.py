@@ -30,3 +30,14 @@ def transformers_at_least(minimum: str) -> bool:
 
 
 SUPPORTED_TRANSFORMERS = ">=4.57,<6"
+
+
+# reference_impl/methods/prefix/deberta.py copies DeBERTa's DisentangledSelfAttention.forward; these are the first
+# and the last transformers release it was checked against (same logic in 4.57.6, 5.0.0 and 5.24.0).
+DEBERTA_ATTENTION_COPY = ("4.57.6", "5.24.0")
+
+
+def deberta_attention_copy_current() -> bool:
+    found = installed("transformers")
+    low, high = DEBERTA_ATTENTION_COPY
+    return found is not None and _release(low) <= _release(found)[:3] <= _release(high)

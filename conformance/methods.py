@@ -15,9 +15,19 @@ class MethodUnderTest:
     name: str
     config: dict[str, Any]
     identity_config: dict[str, Any]
-    resized: dict[str, Any]  # config changes that change the shapes of the adapter's weights
+    resized: dict[str, Any] | None  # config changes that change the shapes of the adapter's weights, if any
     mergeable: bool = False  # merge_adapter / reset_adapter are defined
     per_layer: bool = True  # the adapter has modules in (every non-left-out) transformer layer
+    averageable: bool = True  # average_adapter(combine_strategy="linear") is defined; else it must refuse
+    random_init: bool = True  # ``config`` draws some initial weights at random (so init_weights_seed matters)
+    identity_at_init: bool = True  # ``identity_config`` starts as the identity (prefix tuning has no such config)
+    prefix: bool = False  # the config adds prefix tuning: the prefix checks (padding, leave-out by layer) apply
+    parts: tuple[dict[str, Any], ...] = ()  # a union's parts, each a config of its own: the union checks apply
+    gated: bool = False  # UniPELT: every part has a gate, reported with output_adapter_gating_scores=True
+
+    @property
+    def union(self) -> bool:
+        return bool(self.parts)
 
     @property
     def feature(self) -> str:
@@ -51,6 +61,126 @@ METHODS: dict[str, MethodUnderTest] = {
             identity_config={"config": "lora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
             mergeable=True,
+        ),
+        MethodUnderTest(
+            "ia3",
+            config={"config": "ia3", "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
+            identity_config={"config": "ia3"},
+            resized=None,  # a scaling vector's size is the projection's: no config change resizes it
+            mergeable=True,
+            random_init=False,  # every vector starts as ones
+        ),
+        MethodUnderTest(
+            "dora",
+            config={"config": "dora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
+            identity_config={"config": "dora", "r": 4, "init_weights": "lora"},
+            resized={"r": 2},
+            mergeable=True,
+        ),
+        # Prefix tuning and the unions that hold it: a prefix changes outputs from the start (no identity config);
+        # the prefixes of all layers come from one pool per attention kind, a model-level module (not per layer).
+        MethodUnderTest(
+            "prefix_tuning",
+            config={"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
+            identity_config={},
+            resized={"prefix_length": 3},
+            per_layer=False,
+            identity_at_init=False,
+            prefix=True,
+        ),
+        MethodUnderTest(
+            "mam",
+            config={
+                "config": "mam",
+                "prefix_tuning": {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
+                "adapter": {"config": "par_bn", "reduction_factor": 4},
+            },
+            identity_config={},
+            resized={"adapter": {"config": "par_bn", "reduction_factor": 2}},
+            per_layer=False,
+            identity_at_init=False,
+            prefix=True,
+            parts=(
+                {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
+                {"config": "par_bn", "reduction_factor": 4},
+            ),
+        ),
+        MethodUnderTest(
+            "unipelt",
+            config={
+                "config": "unipelt",
+                "prefix_tuning": {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
+                "adapter": {"config": "seq_bn", "reduction_factor": 4},
+                "lora": {"config": "lora", "r": 4, "init_weights": "bert"},
+            },
+            identity_config={},
+            resized={"lora": {"config": "lora", "r": 2, "init_weights": "bert"}},
+            per_layer=False,
+            identity_at_init=False,
+            prefix=True,
+            parts=(
+                {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16, "use_gating": True},
+                {"config": "seq_bn", "reduction_factor": 4},
+                {"config": "lora", "r": 4, "init_weights": "bert"},
+            ),
+            gated=True,
+        ),
+        MethodUnderTest(
+            "compacter",  # shares its PHM rules across layers (the default)
+            config={"config": "compacter", "reduction_factor": 4, "phm_dim": 4},
+            identity_config={"config": "compacter", "reduction_factor": 4, "phm_dim": 4, "init_weights": "mam"},
+            resized={"reduction_factor": 2},
+        ),
+        MethodUnderTest(
+            "compacter++",  # shares its PHM blocks too
+            config={"config": "compacter++", "reduction_factor": 8, "phm_dim": 2, "shared_W_phm": True},
+            identity_config={"config": "compacter++", "reduction_factor": 8, "phm_dim": 2, "init_weights": "mam"},
+            resized={"reduction_factor": 4},
+        ),
+        MethodUnderTest(
+            "seq_bn_inv",
+            config={"config": "seq_bn_inv", "reduction_factor": 4},
+            identity_config={"config": "seq_bn_inv", "reduction_factor": 4, "init_weights": "mam"},
+            resized={"reduction_factor": 2},
+        ),
+        MethodUnderTest(
+            "double_seq_bn_inv",  # with a Glow (affine) coupling block
+            config={"config": "double_seq_bn_inv", "reduction_factor": 4, "inv_adapter": "glow"},
+            identity_config={
+                "config": "double_seq_bn_inv",
+                "reduction_factor": 4,
+                "inv_adapter": "glow",
+                "init_weights": "mam",
+            },  # fmt: skip
+            resized={"inv_adapter_reduction_factor": 4},
+        ),
+        MethodUnderTest(
+            "prompt_tuning",
+            config={"config": "prompt_tuning", "prompt_length": 4},
+            identity_config={},
+            resized={"prompt_length": 6},
+            per_layer=False,
+            identity_at_init=False,  # prepending any vector changes what the tokens attend to
+        ),
+        # Suffix positions move as generation without the cache re-runs a longer input, so the configs the generic
+        # checks use intervene on prefix positions; the ReFT checks cover suffix positions and tied weights.
+        MethodUnderTest(
+            "loreft",
+            config={"config": "loreft", "r": 2},
+            identity_config={"config": "loreft", "r": 2, "init_weights": "identity"},
+            resized={"r": 3},
+        ),
+        MethodUnderTest(
+            "noreft",
+            config={"config": "noreft", "r": 2, "prefix_positions": 2},
+            identity_config={"config": "noreft", "r": 2, "prefix_positions": 2, "init_weights": "identity"},
+            resized={"r": 3},
+        ),
+        MethodUnderTest(
+            "direft",
+            config={"config": "direft", "r": 2, "prefix_positions": 4},
+            identity_config={"config": "direft", "r": 2, "prefix_positions": 4, "init_weights": "identity"},
+            resized={"r": 3},
         ),
     )
 }

@@ -20,9 +20,19 @@ SEQ_LEN = 8
 DECODER_LEN = 6
 
 
+BIAS_SEED = 1
+
+
 @cache
 def _pristine(spec: ArchitectureSpec, class_name: str | None) -> torch.nn.Module:
-    return build_model(spec, class_name)
+    model = build_model(spec, class_name)
+    # transformers initialises biases to zero; checks of merging and scaling would then never see them
+    generator = torch.Generator().manual_seed(BIAS_SEED)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.add_(torch.randn(param.shape, generator=generator) * 0.02)
+    return model
 
 
 def plain_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.nn.Module:

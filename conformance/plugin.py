@@ -92,6 +92,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
     if "method" not in metafunc.fixturenames:
         feature = metafunc.definition.get_closest_marker("feature").args[0]
+        if not selection.wants_feature(feature):
+            specs = []
+        if "head" in metafunc.fixturenames or "static_class" in metafunc.fixturenames:
+            from .heads import parametrize_heads
+
+            parametrize_heads(metafunc, specs, feature, capabilities, _marks)
+            return
         params = [
             pytest.param(spec, id=spec.name, marks=_marks(spec, feature, None))
             for spec in specs
@@ -116,9 +123,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _marks(spec: Any, feature: str, method: str | None) -> list[pytest.MarkDecorator]:
-    marks = [pytest.mark.arch(spec.name), pytest.mark.feature(feature), pytest.mark.xdist_group(spec.name)]
+    # The name as keyword too, so that -m "arch(name='gpt2')" selects (-m matches keyword arguments only).
+    marks = [
+        pytest.mark.arch(spec.name, name=spec.name),
+        pytest.mark.feature(feature, name=feature),
+        pytest.mark.xdist_group(spec.name),
+    ]
     if method is not None:
-        marks.append(pytest.mark.method(method))
+        marks.append(pytest.mark.method(method, name=method))
     reason = spec.gap_reason(feature, method)
     if reason:
         marks += [
@@ -133,8 +145,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         wants_spec = "spec" in getattr(item, "fixturenames", ())
-        # an empty parameter set still yields one item, whose spec is a placeholder without a name
-        has_spec = hasattr(getattr(item, "callspec", None) and item.callspec.params.get("spec"), "name")
+        # an empty parameter set still yields one item, whose spec is a placeholder (an enum member: it has a name)
+        has_spec = hasattr(getattr(item, "callspec", None) and item.callspec.params.get("spec"), "layouts")
         # Checks whose parameter set came out empty, and (with an explicit --arch) everything but checks, go.
         if (wants_spec and not has_spec) or (explicit and not has_spec):
             drop.append(item)

@@ -7,21 +7,32 @@ from .composition import Average, BatchSplit, CompositionBlock, Fuse, Parallel, 
 from .configs import (
     AdapterConfig,
     BnConfig,
+    ConfigUnion,
+    DoRAConfig,
     DoubleSeqBnConfig,
+    IA3Config,
     LoRAConfig,
+    MAMConfig,
     ParBnConfig,
+    PrefixTuningConfig,
     SeqBnConfig,
+    UniPELTConfig,
     resolve_config,
 )
 from .context import AdapterSetup
+from .full_model import load_model
 from .fusion import FusionConfig
+from .heads import AdapterModel, AutoAdapterModel, HeadConfig
 from .model import ModelAdaptersMixin, init
 from .persistence import LoadedAdapter
 
 
 __all__ = [
     "AdapterConfig",
+    "AdapterModel",
     "AdapterSetup",
+    "AutoAdapterModel",
+    "HeadConfig",
     "Average",
     "BatchSplit",
     "CompositionBlock",
@@ -32,12 +43,19 @@ __all__ = [
     "Stack",
     "parse_composition",
     "BnConfig",
+    "ConfigUnion",
+    "MAMConfig",
+    "PrefixTuningConfig",
+    "UniPELTConfig",
+    "DoRAConfig",
     "DoubleSeqBnConfig",
+    "IA3Config",
     "LoRAConfig",
     "LoadedAdapter",
     "ModelAdaptersMixin",
     "ParBnConfig",
     "SeqBnConfig",
     "init",
+    "load_model",
     "resolve_config",
 ]

@@ -55,6 +55,8 @@ class FusionMixin:
         device = next(self.parameters()).device
         names = set(fuse.flatten())
         for _, site in sites(self):
+            if site.layer_index < 0:
+                continue  # a model-level holder of shared weights, not an adapter layer: nothing to fuse there
             if any(name in family for key, family in site.items() if key != FUSION for name in names):
                 site.family(FUSION)[fuse.name] = Fusion(config, self.adapter_state.hidden_size).to(device)
         if set_active:

@@ -12,13 +12,14 @@ from architectures import registry
 from architectures.live import resolve_layout
 from architectures.spec import ArchitectureSpec
 
-from . import persistence
+from . import averaging, checkpointing, full_model, persistence
 from .composition import CompositionBlock, Fuse, Parallel
 from .configs import AdapterConfig, resolve_config
 from .context import parse_setup
 from .forward_context import ParallelGenerationMixin, install_forward_hooks
 from .fusion_model import FusionMixin
 from .methods import family_of
+from .methods.model_level import holder_site
 from .sites import adapter_name_in_key, attach_site, detach_if_empty, sites
 from .state import AdapterState
 
@@ -52,28 +53,31 @@ class ModelAdaptersMixin(FusionMixin):
                 raise ValueError(f"an adapter named {name!r} exists already; pass overwrite_ok=True to replace it")
             self.delete_adapter(name)
         family = family_of(config)
-        found = list(family.placements(self.adapter_state, self, config))
+        parts = _parts(config)  # a union (ConfigUnion, MAM, UniPELT) adds each part with its own family
+        found = [(fam, part, place) for fam, part in parts for place in fam.placements(self.adapter_state, self, part)]
         if not found:
             leave_out = list(config.leave_out)
             raise ValueError(f"adapter {name!r}: config {config.name!r} with leave_out={leave_out} adapts no layer")
-        seed = config.init_weights_seed
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        generators = {id(part): _generator(part) for _, part in parts}
         device, dtype = _device_dtype(self)
-        for place in found:
-            site = attach_site(place.module, self.adapter_state, place.layer_index, place.location)
-            adapter = family.build(config, place, self.adapter_state, generator)
-            site.family(family.name)[name] = adapter.to(device=device, dtype=dtype)
+        for part_family, part, place in found:
+            attach = attach_site if place.hooked else holder_site
+            site = attach(place.module, self.adapter_state, place.layer_index, place.location)
+            adapter = part_family.build(part, place, self.adapter_state, generators[id(part)])
+            # a new module follows the model's mode: no dropout in an adapter added to a model in eval mode
+            site.family(part_family.name)[name] = adapter.to(device=device, dtype=dtype).train(self.training)
             if place.feeder is not None:
                 feeder = attach_site(place.feeder, self.adapter_state, place.layer_index, place.location + ".input")
                 if site not in feeder._feeds:
                     feeder._feeds.append(site)
         self.adapter_state.configs[name] = config
+        family.attach(self, self.adapter_state, name)
         if set_active:
             self.set_active_adapters(name)
 
     def delete_adapter(self, name: str) -> None:
         """Remove adapter ``name``: its modules, parameters, hooks and config; the model is as before it was added."""
-        self._require(name)
+        family = family_of(self._require(name))
         for _, site in sites(self):
             site.remove(name)
         for module, site in sites(self):
@@ -82,6 +86,7 @@ class ModelAdaptersMixin(FusionMixin):
         for fusion in [f for f in self.adapter_state.fusions if name in f.split(",")]:
             self.delete_adapter_fusion(fusion)
         del self.adapter_state.configs[name]
+        family.on_delete(self, self.adapter_state)
         active = self.adapter_state.active
         if active is not None and name in active.flatten():
             names_only = all(isinstance(child, str) for child in active)
@@ -198,6 +203,43 @@ class ModelAdaptersMixin(FusionMixin):
         """
         return persistence.load_adapter(self, Path(load_directory), load_as, set_active, overwrite_ok)
 
+    def average_adapter(
+        self,
+        adapter_name: str,
+        adapter_list: list[str],
+        weights: list[float] | None = None,
+        normalize_weights: bool = True,
+        overwrite_ok: bool = False,
+        set_active: bool = False,
+        combine_strategy: str = "linear",
+    ) -> None:
+        """Add ``adapter_name``, whose weights combine those of the adapters in ``adapter_list`` (one config).
+
+        ``"linear"``: every parameter is the weighted sum of the sources' (weights normalised to sum 1 unless
+        ``normalize_weights=False``). Each method family says which strategies it defines; where averaging is not
+        defined, or the adapters differ in config, it raises ValueError and changes nothing.
+        """
+        averaging.average_adapter(
+            self, adapter_name, adapter_list, weights, normalize_weights, overwrite_ok, set_active, combine_strategy
+        )
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:
+        """transformers' ``save_pretrained`` for the base model, plus every adapter, fusion and the active setup.
+
+        Load it with ``reference_impl.load_model(directory, ModelClass)`` (or ``from_pretrained`` on this class).
+        """
+        full_model.save_pretrained(self, Path(save_directory), super().save_pretrained, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> Any:
+        """The model ``save_pretrained`` wrote, with its adapters and active setup (see ``load_model``)."""
+        return full_model.load_model(pretrained_model_name_or_path, cls, **kwargs)
+
+    def _set_gradient_checkpointing(self, enable: bool = True, *args: Any, **kwargs: Any) -> None:
+        # Every transformers line switches checkpointing on and off through this method; see checkpointing.py.
+        super()._set_gradient_checkpointing(enable, *args, **kwargs)
+        checkpointing.set_embedding_grads(self, enable)
+
     # ----- helpers -----
     def _require_mergeable(self, name: str) -> None:
         config = self._require(name)
@@ -212,9 +254,26 @@ class ModelAdaptersMixin(FusionMixin):
         return configs[name]
 
 
+# Adapters are kept in torch ModuleDicts keyed by their name: a name that is an attribute there ("keys", "to") fails.
+_RESERVED_NAMES = frozenset(dir(nn.ModuleDict()))
+
+
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or "." in name or "," in name or name != name.strip():
         raise ValueError(f"adapter name {name!r}: use a non-empty name without dots, commas or outer spaces")
+    if name in _RESERVED_NAMES:
+        raise ValueError(f"adapter name {name!r} is reserved (an attribute of torch.nn.ModuleDict); choose another")
+
+
+def _parts(config: AdapterConfig) -> list[tuple[Any, AdapterConfig]]:
+    """(family, config) pairs to add: the config's parts for a union, else the config with its own family."""
+    family = family_of(config)
+    return family.parts(config) if hasattr(family, "parts") else [(family, config)]
+
+
+def _generator(config: AdapterConfig) -> torch.Generator | None:
+    seed = getattr(config, "init_weights_seed", None)
+    return torch.Generator().manual_seed(seed) if seed is not None else None
 
 
 def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -228,14 +287,18 @@ _ADAPTER_CLASSES: dict[type, type] = {}
 def _adapter_class(cls: type) -> type:
     if cls not in _ADAPTER_CLASSES:
         mixins = (ModelAdaptersMixin, ParallelGenerationMixin) if hasattr(cls, "generate") else (ModelAdaptersMixin,)
-        _ADAPTER_CLASSES[cls] = type(cls.__name__, (*mixins, cls), {"__module__": cls.__module__})
+        # transformers_class: what from_pretrained builds before init() adds the adapters again
+        namespace = {"__module__": cls.__module__, "transformers_class": cls}
+        _ADAPTER_CLASSES[cls] = type(cls.__name__, (*mixins, cls), namespace)
     return _ADAPTER_CLASSES[cls]
 
 
 def init(model: nn.Module, spec: ArchitectureSpec | None = None) -> nn.Module:
     """Give ``model`` (any class of a registered architecture) the adapter methods. Returns the same object."""
-    if isinstance(model, ModelAdaptersMixin):
+    if getattr(model, "adapter_state", None) is not None:
         return model
+    if getattr(model, "config", None) is None:
+        raise TypeError(f"init() adapts transformers models (with a .config); got {type(model).__name__}")
     if spec is None:
         model_type = getattr(model.config, "model_type", None)
         try:
@@ -249,6 +312,7 @@ def init(model: nn.Module, spec: ArchitectureSpec | None = None) -> nn.Module:
     model.adapter_state = AdapterState(
         spec=spec, layout=layout, hidden_size=config.hidden_size, num_heads=config.num_attention_heads
     )
-    model.__class__ = _adapter_class(type(model))
+    if not isinstance(model, ModelAdaptersMixin):  # classes that inherit the mixin (the adapter model) keep theirs
+        model.__class__ = _adapter_class(type(model))
     install_forward_hooks(model)
     return model

@@ -76,10 +76,29 @@ def write_files(directory: Path, files: dict[str, dict[str, Any]]) -> None:
                 save_file(content, str(staging / file_name), metadata={"format": "pt"})
             else:
                 (staging / file_name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
-        for file_name in files:
-            os.replace(staging / file_name, directory / file_name)
+        _move_into_place(staging, directory, list(files))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, directory: Path, names: list[str]) -> None:
+    """Move the staged files over the targets; if any move fails, put every old file back."""
+    backups = staging / ".previous"
+    backups.mkdir()
+    moved: list[str] = []
+    try:
+        for name in names:
+            if (directory / name).exists():
+                os.replace(directory / name, backups / name)
+            moved.append(name)
+            os.replace(staging / name, directory / name)
+    except BaseException:
+        for name in moved:
+            if (backups / name).exists():
+                os.replace(backups / name, directory / name)
+            else:
+                (directory / name).unlink(missing_ok=True)
+        raise
 
 
 def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -94,6 +113,9 @@ def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
         payload = json.loads(config_path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{config_path} is not valid JSON: {err}") from None
+    if not isinstance(payload, dict):
+        kind = {list: "array", str: "string", type(None): "null"}.get(type(payload), "number")
+        raise ValueError(f"{config_path} holds a JSON {kind}, not the object save_adapter writes")
     for key in ("name", "config"):
         if key not in payload:
             raise ValueError(f"{config_path} has no {key!r} entry; was it written by save_adapter?")
@@ -111,7 +133,10 @@ def load_adapter(
     saved_type, own_type = payload.get("model_type"), model.adapter_state.spec.name
     if saved_type and saved_type != own_type:
         raise ValueError(f"adapter in {directory} was saved from a {saved_type!r} model; this model is {own_type!r}")
-    config = resolve_config(payload["config"])
+    try:
+        config = resolve_config(payload["config"])
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{directory / CONFIG_NAME} holds an invalid adapter config: {err}") from None
     name = load_as or payload["name"]
     if name in model.adapter_state.configs and not overwrite_ok:
         raise ValueError(f"an adapter named {name!r} exists already; pass load_as= or overwrite_ok=True")

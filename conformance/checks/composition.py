@@ -48,6 +48,7 @@ class StackChecks:
         restored = blocks.CompositionBlock.from_dict(blocks.Stack("a", "b").to_dict())
         assert torch.equal(_run_with(model, restored, inputs), expected)
 
+    @requires("identity_at_init")
     def test_stack_with_identity_adapter_equals_single(self, spec, method, check_seed):
         blocks = impl.composition()
         model = adapter_model(spec)

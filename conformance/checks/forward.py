@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from conformance import impl
+from conformance.capabilities import requires
 from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run
 
 
@@ -18,6 +19,7 @@ class ForwardChecks:
         randomize_adapter(model, "a", check_seed)
         assert torch.equal(run(model, inputs), expected), "an adapter that is not active must not change outputs"
 
+    @requires("identity_at_init")
     def test_identity_at_init(self, spec, method, check_seed):
         config = impl.make_config(method.identity_config)
         assert config.identity_at_init, f"{method.name}: identity_config must promise identity at init"

@@ -43,10 +43,13 @@ class PersistenceChecks:
         source = adapter_model(spec)
         source.add_adapter("a", impl.make_config(method.config))
         source.save_adapter(tmp_path / "saved", "a")
-        source.add_adapter("resized", impl.make_config({**method.config, **method.resized}))
-        source.save_adapter(tmp_path / "resized", "resized")
-        for weights in (tmp_path / "resized").glob("*.safetensors"):  # weights that do not fit the saved config
-            shutil.copy(weights, tmp_path / "saved" / weights.name)
+        if method.resized is None:  # no config change resizes this method's weights: resize one in the file
+            _enlarge_first_tensor(tmp_path / "saved")
+        else:
+            source.add_adapter("resized", impl.make_config({**method.config, **method.resized}))
+            source.save_adapter(tmp_path / "resized", "resized")
+            for weights in (tmp_path / "resized").glob("*.safetensors"):  # weights that do not fit the saved config
+                shutil.copy(weights, tmp_path / "saved" / weights.name)
 
         target = adapter_model(spec)
         target.add_adapter("a", impl.make_config(method.config), set_active=True)
@@ -62,3 +65,13 @@ class PersistenceChecks:
         assert after.keys() == before.keys()
         assert all(torch.equal(after[k], before[k]) for k in before), "a failed load must leave the model as it was"
         assert target.active_adapters == ("a",)
+
+
+def _enlarge_first_tensor(directory) -> None:
+    from safetensors.torch import load_file, save_file
+
+    for path in directory.glob("*.safetensors"):
+        tensors = load_file(str(path))
+        first = sorted(tensors)[0]
+        tensors[first] = torch.cat([tensors[first], tensors[first][:1]])
+        save_file(tensors, str(path), metadata={"format": "pt"})

@@ -1,6 +1,10 @@
 """Every conformance check, over every selected architecture and method (see conformance.checks)."""
 
 from conformance.checks import ForwardChecks, LifecycleChecks, MergeChecks, PersistenceChecks, TrainingChecks
+from conformance.checks.averaging import WeightAveragingChecks
+from conformance.checks.checkpointing import GradientCheckpointingChecks
+from conformance.checks.class_conversion import ClassConversionChecks, HeadMapChecks
+from conformance.checks.compacter import CompacterChecks
 from conformance.checks.composition import (
     AverageChecks,
     BatchSplitChecks,
@@ -10,6 +14,15 @@ from conformance.checks.composition import (
     StackChecks,
     UnsupportedBlockChecks,
 )
+from conformance.checks.full_model import FullModelChecks
+from conformance.checks.generation import GenerationChecks
+from conformance.checks.heads import HeadChecks, HeadTypeChecks
+from conformance.checks.invertible import InvertibleChecks
+from conformance.checks.prefix_tuning import PrefixTuningChecks
+from conformance.checks.prompt_tuning import PromptTuningChecks
+from conformance.checks.reft import ReftChecks
+from conformance.checks.seeding import SeedChecks
+from conformance.checks.unions import UnionChecks
 
 
 class TestLifecycle(LifecycleChecks):
@@ -57,4 +70,64 @@ class TestFusion(FusionChecks):
 
 
 class TestUnsupportedBlocks(UnsupportedBlockChecks):
+    pass
+
+
+class TestWeightAveraging(WeightAveragingChecks):
+    pass
+
+
+class TestFullModel(FullModelChecks):
+    pass
+
+
+class TestGeneration(GenerationChecks):
+    pass
+
+
+class TestGradientCheckpointing(GradientCheckpointingChecks):
+    pass
+
+
+class TestSeeds(SeedChecks):
+    pass
+
+
+class TestHeads(HeadChecks):
+    pass
+
+
+class TestHeadTypes(HeadTypeChecks):
+    pass
+
+
+class TestClassConversion(ClassConversionChecks):
+    pass
+
+
+class TestHeadMap(HeadMapChecks):
+    pass
+
+
+class TestPrefixTuning(PrefixTuningChecks):
+    pass
+
+
+class TestCompacter(CompacterChecks):
+    pass
+
+
+class TestInvertible(InvertibleChecks):
+    pass
+
+
+class TestPromptTuning(PromptTuningChecks):
+    pass
+
+
+class TestReft(ReftChecks):
+    pass
+
+
+class TestUnions(UnionChecks):
     pass

@@ -1,6 +1,6 @@
 """Method families, one module each. Importing this package registers every family."""
 
-from . import bottleneck, lora
+from . import bottleneck, compacter, invertible, lora, prefix_tuning, prompt_tuning, reft, union
 from .base import FAMILIES, MethodFamily, Placement, SiteAdapter, family_of, register_family
 
 
@@ -10,7 +10,13 @@ __all__ = [
     "Placement",
     "SiteAdapter",
     "bottleneck",
+    "compacter",
     "family_of",
+    "invertible",
     "lora",
+    "prefix_tuning",
+    "prompt_tuning",
+    "reft",
     "register_family",
+    "union",
 ]

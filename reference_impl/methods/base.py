@@ -5,8 +5,9 @@ A family registers itself with ``register_family``; ``add_adapter`` then finds i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -28,6 +29,7 @@ class Placement:
     location: str  # e.g. "encoder.self_attention.output", "decoder.ffn_out"
     out_index: torch.Tensor | None = None  # LoRA on a fused qkv: the output features it covers
     feeder: nn.Module | None = None  # parallel bottleneck: the module whose input feeds the adapter
+    hooked: bool = True  # False: a model-level module on a holder site (no hook); its family runs it (attach)
 
 
 class SiteAdapter(nn.Module):
@@ -43,6 +45,16 @@ class SiteAdapter(nn.Module):
         raise NotImplementedError
 
 
+Combiner = Callable[[Sequence[Mapping[str, torch.Tensor]], Sequence[float]], dict[str, torch.Tensor]]
+
+
+def linear_combination(
+    sources: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]
+) -> dict[str, torch.Tensor]:
+    """Every parameter of the averaged adapter is the weighted sum of the same parameter of the sources."""
+    return {key: sum(w * source[key] for w, source in zip(weights, sources, strict=True)) for key in sources[0]}
+
+
 class MethodFamily:
     """Subclasses set ``name`` (the config's ``method``) and implement ``placements`` and ``build``.
 
@@ -54,6 +66,8 @@ class MethodFamily:
     mergeable: ClassVar[bool] = False
     # Composition blocks (class names from reference_impl.composition) whose children may be this family's adapters.
     supported_blocks: ClassVar[frozenset[str]] = frozenset({"Stack"})
+    # How average_adapter combines the weights of adapters of this family, by combine_strategy; {} = not defined.
+    combine_strategies: ClassVar[Mapping[str, Combiner]] = MappingProxyType({"linear": linear_combination})
 
     def placements(self, state: AdapterState, model: Any, config: AdapterConfig) -> Iterator[Placement]:
         raise NotImplementedError
@@ -62,6 +76,14 @@ class MethodFamily:
         self, config: AdapterConfig, placement: Placement, state: AdapterState, generator: torch.Generator | None
     ) -> SiteAdapter:
         raise NotImplementedError
+
+    def attach(self, model: Any, state: AdapterState, name: str) -> None:
+        """Called by add_adapter once every module of adapter ``name`` is on its site: link modules that share
+        weights, install the family's own hooks outside the sites. Default: nothing."""
+
+    def on_delete(self, model: Any, state: AdapterState) -> None:
+        """Called by delete_adapter after an adapter of this family was removed: remove the family's own hooks that
+        no remaining adapter needs. Default: nothing."""
 
 
 FAMILIES: dict[str, MethodFamily] = {}

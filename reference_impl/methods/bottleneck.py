@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -23,20 +23,39 @@ _ACTIVATIONS = {
 }
 
 
+# (in_features, out_features, role "down" or "up") -> the projection module; it initialises its own weights
+Projection = Callable[[int, int, str], nn.Module]
+
+
+def bottleneck_size(config: BnConfig, hidden_size: int) -> int:
+    return max(1, int(hidden_size // config.reduction_factor))
+
+
 class Bottleneck(SiteAdapter):
-    """``x + scaling * up(act(down(source)))`` where ``source`` is ``x`` (sequential) or the FFN input (parallel)."""
+    """``x + scaling * up(act(down(source)))`` where ``source`` is ``x`` (sequential) or the FFN input (parallel).
+
+    ``projection`` builds ``down`` and ``up`` (nn.Linear by default; Compacter's PHM layers otherwise).
+    """
 
     stage = 1
 
-    def __init__(self, config: BnConfig, hidden_size: int, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        config: BnConfig,
+        hidden_size: int,
+        generator: torch.Generator | None = None,
+        projection: Projection | None = None,
+    ):
         super().__init__()
-        size = max(1, int(hidden_size // config.reduction_factor))
-        self.down = nn.Linear(hidden_size, size)
+        size = bottleneck_size(config, hidden_size)
+        make = projection or (lambda in_features, out_features, role: nn.Linear(in_features, out_features))
+        self.down = make(hidden_size, size, "down")
         self.activation = _ACTIVATIONS[config.non_linearity]()
-        self.up = nn.Linear(size, hidden_size)
+        self.up = make(size, hidden_size, "up")
         self.scaling = config.scaling
         self.is_parallel = config.is_parallel
-        self.reset_parameters(config.init_weights, generator)
+        if projection is None:
+            self.reset_parameters(config.init_weights, generator)
 
     @torch.no_grad()
     def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
@@ -80,4 +99,8 @@ class BottleneckFamily(MethodFamily):
                 yield Placement(layer.find(stack.ffn_out), layer.index, f"{stack.name}.ffn_out", feeder=feeder)
 
     def build(self, config: BnConfig, placement: Placement, state: AdapterState, generator: Any) -> Bottleneck:
-        return Bottleneck(config, state.hidden_size, generator)
+        return Bottleneck(config, state.hidden_size, generator, self.projection(config, state, generator))
+
+    def projection(self, config: BnConfig, state: AdapterState, generator: Any) -> Projection | None:
+        """How subclasses build the down- and up-projections; None: nn.Linear."""
+        return None

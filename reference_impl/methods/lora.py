@@ -1,95 +1,220 @@
-"""LoRA: a low-rank update of a linear projection, on nn.Linear and on transformers' Conv1D (transposed weight)."""
+"""The LoRA family: adapters that change a linear projection (nn.Linear or transformers' Conv1D, transposed weight).
+
+One placement logic and one merge/reset logic serve every member; what a member does to the projection is its
+variant, a strategy object: ``Additive`` (LoRA), ``Scaling`` (IA3), ``WeightDecomposed`` (DoRA).
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..configs import LoRAConfig
+from ..configs.lora import LoRABaseConfig, LoRAConfig
+from ..sites import site_of
 from ..state import AdapterState, iter_layers
 from .base import MethodFamily, Placement, SiteAdapter, register_family
 
 
-class LoRA(SiteAdapter):
-    """The update ``B(A(dropout(x))) * scaling``, written into ``out_index`` of the projection's output.
+_MERGE_ORDER = itertools.count(1)  # merges of one module are undone and redone in the order they happened
 
-    ``out_index`` selects the output features the update covers (the q and v slices of a fused qkv projection); None
-    means all of them.
+
+class ProjectionAdapter(SiteAdapter):
+    """A LoRA-family adapter on one projection: it rewrites the output features ``out_index`` covers (None: all).
+
+    The variant creates the parameters, computes the new covered output and the merged weight.
     """
+
+    stage = 0
 
     def __init__(
         self,
-        config: LoRAConfig,
-        in_features: int,
-        out_features: int,
-        out_index: torch.Tensor | None = None,
+        config: LoRABaseConfig,
+        projection: nn.Module,
+        out_index: torch.Tensor | None,
+        variant: LoRAVariant,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
-        covered = out_features if out_index is None else len(out_index)
-        self.lora_A = nn.Linear(in_features, config.r, bias=False)
-        self.lora_B = nn.Linear(config.r, covered, bias=False)
-        self.dropout = nn.Dropout(config.dropout) if config.dropout else nn.Identity()
-        self.scaling = config.scaling
-        self.out_features = out_features
+        self.in_features, self.out_features, self.transposed = projection_shape(projection)
+        self.covered = self.out_features if out_index is None else len(out_index)
         self.register_buffer("out_index", out_index, persistent=False)
+        # The adapted module, kept out of the module tree (its weights are the model's, not the adapter's); the
+        # weight-decomposed variant reads its current weight in the forward pass.
+        object.__setattr__(self, "projection", projection)
+        self.variant = variant
         self.merged = False
-        self.weight_before_merge: torch.Tensor | None = None
-        self.reset_parameters(config.init_weights, generator)
-
-    @torch.no_grad()
-    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
-        bound = 1 / math.sqrt(self.lora_A.in_features)  # kaiming_uniform with a=sqrt(5), as nn.Linear does
-        self.lora_A.weight.uniform_(-bound, bound, generator=generator)
-        if scheme == "lora":
-            nn.init.zeros_(self.lora_B.weight)
-        else:
-            self.lora_B.weight.normal_(0.0, 0.02, generator=generator)
-
-    stage = 0
+        self.merge_order = 0
+        self._before_merge: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        variant.create(self, config, generator)
 
     def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
         return output if self.merged else self(x, output)
 
     def forward(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-        update = self.lora_B(self.lora_A(self.dropout(x))) * self.scaling
         if self.out_index is None:
-            return output + update
-        return output.index_add(-1, self.out_index, update.to(output.dtype))
+            return self.variant.forward(self, x, output)
+        covered = output.index_select(-1, self.out_index)
+        return output.index_copy(-1, self.out_index, self.variant.forward(self, x, covered).to(output.dtype))
 
+    def covered_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The projection's weight rows (out, in) and bias entries of the covered output features."""
+        weight = self.projection.weight.T if self.transposed else self.projection.weight
+        bias = getattr(self.projection, "bias", None)
+        if self.out_index is not None:
+            weight = weight.index_select(0, self.out_index)
+            bias = None if bias is None else bias.index_select(0, self.out_index)
+        return weight, bias
+
+    # ----- merging -----
     @torch.no_grad()
     def merge_into(self, module: nn.Module) -> None:
         if self.merged:
             return
-        # kept so that resetting the only merged adapter restores the weight bit for bit
-        self.weight_before_merge = module.weight.detach().clone()
-        add_to_weight(module, self.delta_weight(), +1.0)
+        bias = getattr(module, "bias", None)
+        # kept so that resetting restores the weight bit for bit, whatever the variant did to it
+        self._before_merge = (module.weight.detach().clone(), None if bias is None else bias.detach().clone())
+        weight, covered_bias = self.variant.merged_weight(self, *self.covered_weight())
+        _write_covered(module, self, weight, covered_bias)
         self.merged = True
+        self.merge_order = next(_MERGE_ORDER)
 
     @torch.no_grad()
-    def unmerge_from(self, module: nn.Module, others_merged: bool) -> None:
+    def unmerge_from(self, module: nn.Module, others_merged: bool = False) -> None:
+        """Restore the weight from before this merge, then redo the merges made after it (exact for any variant)."""
         if not self.merged:
             return
-        if others_merged:
-            add_to_weight(module, self.delta_weight(), -1.0)
-        else:
-            module.weight.copy_(self.weight_before_merge)
-        self.weight_before_merge = None
-        self.merged = False
-
-    def delta_weight(self) -> torch.Tensor:
-        """The update as a full (out_features, in_features) matrix."""
-        delta = (self.lora_B.weight @ self.lora_A.weight) * self.scaling
-        if self.out_index is None:
-            return delta
-        full = delta.new_zeros(self.out_features, delta.shape[1])
-        return full.index_copy(0, self.out_index, delta)
+        later = sorted(
+            (a for a in _merged_on(module) if a.merge_order > self.merge_order), key=lambda a: a.merge_order
+        )
+        weight, bias = self._before_merge
+        module.weight.copy_(weight)
+        if bias is not None:
+            module.bias.copy_(bias)
+        self._before_merge, self.merged, self.merge_order = None, False, 0
+        for adapter in later:
+            adapter.merged = False
+            adapter.merge_into(module)
 
 
+def _merged_on(module: nn.Module) -> list[ProjectionAdapter]:
+    site = site_of(module)
+    found = [] if site is None else [a for family in site.values() for a in family.values()]
+    return [a for a in found if isinstance(a, ProjectionAdapter) and a.merged]
+
+
+def _write_covered(
+    module: nn.Module, adapter: ProjectionAdapter, weight: torch.Tensor, bias: torch.Tensor | None
+) -> None:
+    full = module.weight.T if adapter.transposed else module.weight
+    if adapter.out_index is not None:
+        weight = full.index_copy(0, adapter.out_index, weight.to(full.dtype))
+    module.weight.copy_(weight.T if adapter.transposed else weight)
+    if bias is not None:
+        if adapter.out_index is not None:
+            bias = module.bias.index_copy(0, adapter.out_index, bias.to(module.bias.dtype))
+        module.bias.copy_(bias)
+
+
+# ----- variants -----
+class LoRAVariant:
+    """What a member of the LoRA family does to the covered output features of a projection."""
+
+    def create(self, adapter: ProjectionAdapter, config: Any, generator: torch.Generator | None) -> None:
+        """Create and initialise the adapter's parameters on ``adapter``."""
+        raise NotImplementedError
+
+    def forward(self, adapter: ProjectionAdapter, x: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
+        """The new covered output, from the projection's input ``x`` and its covered output."""
+        raise NotImplementedError
+
+    def merged_weight(
+        self, adapter: ProjectionAdapter, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The covered weight rows (out, in) and bias entries that give, unadapted, what the adapter gives."""
+        raise NotImplementedError
+
+
+class Additive(LoRAVariant):
+    """LoRA: ``output + B(A(dropout(x))) * scaling``."""
+
+    def create(self, adapter: ProjectionAdapter, config: LoRAConfig, generator: torch.Generator | None) -> None:
+        adapter.lora_A = nn.Linear(adapter.in_features, config.r, bias=False)
+        adapter.lora_B = nn.Linear(config.r, adapter.covered, bias=False)
+        adapter.dropout = nn.Dropout(config.dropout) if config.dropout else nn.Identity()
+        adapter.scaling = config.scaling
+        with torch.no_grad():
+            bound = 1 / math.sqrt(adapter.in_features)  # kaiming_uniform with a=sqrt(5), as nn.Linear does
+            adapter.lora_A.weight.uniform_(-bound, bound, generator=generator)
+            if config.init_weights == "lora":
+                nn.init.zeros_(adapter.lora_B.weight)
+            else:
+                adapter.lora_B.weight.normal_(0.0, 0.02, generator=generator)
+
+    def update(self, adapter: ProjectionAdapter, x: torch.Tensor) -> torch.Tensor:
+        return adapter.lora_B(adapter.lora_A(adapter.dropout(x))) * adapter.scaling
+
+    def delta_weight(self, adapter: ProjectionAdapter) -> torch.Tensor:
+        return (adapter.lora_B.weight @ adapter.lora_A.weight) * adapter.scaling
+
+    def forward(self, adapter: ProjectionAdapter, x: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
+        return covered + self.update(adapter, x)
+
+    def merged_weight(self, adapter, weight, bias):
+        return weight + self.delta_weight(adapter).to(weight.dtype), bias
+
+
+class Scaling(LoRAVariant):
+    """IA3: ``output * vector``, feature by feature (the bias is scaled too)."""
+
+    def create(self, adapter: ProjectionAdapter, config: Any, generator: torch.Generator | None) -> None:
+        adapter.scale = nn.Parameter(torch.ones(adapter.covered))  # "ia3" init: the identity
+
+    def forward(self, adapter: ProjectionAdapter, x: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
+        return covered * adapter.scale
+
+    def merged_weight(self, adapter, weight, bias):
+        scale = adapter.scale.to(weight.dtype)
+        return weight * scale[:, None], None if bias is None else bias * scale
+
+
+class WeightDecomposed(Additive):
+    """DoRA: ``m / ||W + dW|| * (W x + dW x) + b``, the norm per output feature, treated as a constant (detached)."""
+
+    def create(self, adapter: ProjectionAdapter, config: LoRAConfig, generator: torch.Generator | None) -> None:
+        super().create(adapter, config, generator)
+        with torch.no_grad():
+            weight, _ = adapter.covered_weight()
+            norm = self._norm(adapter, weight.float())
+        adapter.magnitude = nn.Parameter(norm)
+
+    def _norm(self, adapter: ProjectionAdapter, weight: torch.Tensor) -> torch.Tensor:
+        return (weight + self.delta_weight(adapter).to(weight.dtype)).norm(p=2, dim=1)
+
+    def forward(self, adapter: ProjectionAdapter, x: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
+        weight, bias = adapter.covered_weight()
+        gain = adapter.magnitude / self._norm(adapter, weight).detach()
+        base = covered if bias is None else covered - bias  # W x, without the bias
+        return covered + (gain - 1) * base + gain * self.update(adapter, x)
+
+    def merged_weight(self, adapter, weight, bias):
+        combined = weight + self.delta_weight(adapter).to(weight.dtype)
+        gain = adapter.magnitude.to(weight.dtype) / combined.norm(p=2, dim=1)
+        return combined * gain[:, None], bias
+
+
+VARIANTS: dict[str, LoRAVariant] = {
+    "additive": Additive(),
+    "scaling": Scaling(),
+    "weight_decomposed": WeightDecomposed(),
+}
+
+
+# ----- where the family goes -----
 def projection_shape(module: nn.Module) -> tuple[int, int, bool]:
     """(in_features, out_features, transposed) of an nn.Linear or a transformers Conv1D."""
     if isinstance(module, nn.Linear):
@@ -97,7 +222,7 @@ def projection_shape(module: nn.Module) -> tuple[int, int, bool]:
     if type(module).__name__ == "Conv1D" and hasattr(module, "nf"):
         return module.weight.shape[0], module.nf, True
     raise TypeError(
-        f"LoRA adapts nn.Linear and transformers' Conv1D, not {type(module).__name__}; "
+        f"the LoRA family adapts nn.Linear and transformers' Conv1D, not {type(module).__name__}; "
         "point the spec at a linear projection"
     )
 
@@ -118,22 +243,13 @@ def qkv_index(layout: str, matrices: tuple[str, ...], out_features: int, num_hea
     return torch.sort(torch.cat(parts)).values
 
 
-@torch.no_grad()
-def add_to_weight(module: nn.Module, delta: torch.Tensor, sign: float) -> None:
-    """Add ``sign * delta`` (out, in) to the projection's weight, whatever its storage order."""
-    _, _, transposed = projection_shape(module)
-    module.weight.add_(sign * (delta.T if transposed else delta).to(module.weight.dtype))
-
-
 @register_family
 class LoRAFamily(MethodFamily):
     name = "lora"
     mergeable = True
-    # An update computed from the projection's input: it can be sliced by batch or sequence and averaged, but
-    # there is no per-adapter output for AdapterFusion to attend over.
-    supported_blocks = frozenset({"Stack", "Parallel", "Split", "BatchSplit", "Average"})
+    variants: ClassVar[dict[str, LoRAVariant]] = VARIANTS
 
-    def placements(self, state: AdapterState, model: Any, config: LoRAConfig) -> Iterator[Placement]:
+    def placements(self, state: AdapterState, model: Any, config: LoRABaseConfig) -> Iterator[Placement]:
         projections = [m for m in config.attn_matrices if m != "o"]
         for layer in iter_layers(state, model):
             if layer.index in config.leave_out:
@@ -157,6 +273,14 @@ class LoRAFamily(MethodFamily):
             if config.output_lora:
                 yield Placement(layer.find(layer.stack.ffn_out), layer.index, f"{name}.ffn_out")
 
-    def build(self, config: LoRAConfig, placement: Placement, state: AdapterState, generator: Any) -> LoRA:
-        in_features, out_features, _ = projection_shape(placement.module)
-        return LoRA(config, in_features, out_features, placement.out_index, generator)
+    def build(
+        self, config: LoRABaseConfig, placement: Placement, state: AdapterState, generator: Any
+    ) -> ProjectionAdapter:
+        try:
+            variant = self.variants[config.variant]
+        except KeyError:
+            raise TypeError(
+                f"{type(config).__name__}: the LoRA family has no variant {config.variant!r}; "
+                f"known: {', '.join(self.variants)}"
+            ) from None
+        return ProjectionAdapter(config, placement.module, placement.out_index, variant, generator)

@@ -1,0 +1,105 @@
+"""``average_adapter``: a new adapter whose weights are the weighted sum of other adapters' weights.
+
+Each method says whether averaging is defined for it (``averageable``); where it is not, the request must be refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conformance import impl
+from conformance.capabilities import requires
+from conformance.methods import METHODS
+from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+
+
+SOURCES = ("one", "two", "three")
+WEIGHTS = (-0.2, 0.9, 0.3)  # sum to 1, so normalising them changes nothing
+AVERAGED = "mean"
+
+
+def renamed(key: str, old: str, new: str) -> str:
+    """``key`` of adapter ``old``'s parameter as adapter ``new``'s (the name is one dotted segment of the key)."""
+    return ".".join(new if part == old else part for part in key.split("."))
+
+
+def model_with_sources(spec, method, seed: int):
+    model = adapter_model(spec)
+    for offset, name in enumerate(SOURCES):
+        model.add_adapter(name, impl.make_config(method.config))
+        randomize_adapter(model, name, seed + offset)
+    return model
+
+
+def snapshot(model) -> tuple[dict, dict[str, torch.Tensor]]:
+    return model.adapters_config, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_unchanged(model, before: tuple[dict, dict[str, torch.Tensor]]) -> None:
+    configs, state = before
+    assert model.adapters_config == configs, "a refused average_adapter must not add or change adapters"
+    after = model.state_dict()
+    assert after.keys() == state.keys() and all(torch.equal(after[k], state[k]) for k in state)
+
+
+def other_method(spec, method):
+    """An adapter method other than ``method`` (another config type) that works on ``spec``."""
+    for other in METHODS.values():
+        if impl.make_config(other.config).name != impl.make_config(method.config).name:
+            if not spec.gap_reason(other.feature, other.name):
+                return other
+    pytest.fail("no second adapter method to mix with")
+
+
+class WeightAveragingChecks:
+    @requires("averageable")
+    def test_average_is_weighted_sum(self, spec, method, check_seed):
+        model = model_with_sources(spec, method, check_seed)
+        before = {n: {k: v.detach().clone() for k, v in model.adapter_parameters(n).items()} for n in SOURCES}
+        model.average_adapter(AVERAGED, list(SOURCES), weights=list(WEIGHTS), combine_strategy="linear")
+        assert model.adapters_config[AVERAGED] == impl.make_config(method.config), "averaging must keep the config"
+        averaged = model.adapter_parameters(AVERAGED)
+        assert {renamed(k, AVERAGED, SOURCES[0]) for k in averaged} == set(before[SOURCES[0]])
+        for key, value in averaged.items():
+            expected = sum(w * before[n][renamed(key, AVERAGED, n)] for w, n in zip(WEIGHTS, SOURCES, strict=True))
+            torch.testing.assert_close(value.detach(), expected, msg=f"{key} is not the weighted sum")
+        for name in SOURCES:
+            now = model.adapter_parameters(name)
+            assert all(torch.equal(now[k], v) for k, v in before[name].items()), "averaging changed a source"
+
+    @requires("averageable")
+    def test_average_of_one_behaves_like_it(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = model_with_sources(spec, method, check_seed)
+        model.average_adapter(AVERAGED, [SOURCES[1]], weights=[1.0], set_active=True)
+        assert model.active_adapters == (AVERAGED,), "set_active=True must activate the averaged adapter"
+        averaged = run(model, inputs)
+        model.set_active_adapters(SOURCES[1])
+        assert torch.equal(averaged, run(model, inputs)), "an average of one adapter must behave like it"
+
+    @requires("averageable")
+    def test_unfit_average_is_refused(self, spec, method, check_seed):
+        model = model_with_sources(spec, method, check_seed)
+        other = other_method(spec, method)
+        model.add_adapter("other", impl.make_config(other.config))
+        before = snapshot(model)
+        requests = {
+            "a weight per adapter": dict(adapter_list=list(SOURCES), weights=[0.5, 0.5]),
+            "a known adapter": dict(adapter_list=[SOURCES[0], "missing"]),
+            "a known combine_strategy": dict(adapter_list=list(SOURCES), combine_strategy="no_such_strategy"),
+            f"one config ({method.name} with {other.name})": dict(adapter_list=[SOURCES[0], "other"]),
+        }
+        for needs, request in requests.items():
+            with pytest.raises(ValueError):
+                model.average_adapter(AVERAGED, **request)
+                pytest.fail(f"average_adapter without {needs} must raise ValueError")
+            assert_unchanged(model, before)
+
+    @requires("!averageable")
+    def test_average_is_refused_where_undefined(self, spec, method, check_seed):
+        model = model_with_sources(spec, method, check_seed)
+        before = snapshot(model)
+        with pytest.raises(ValueError, match="averag"):
+            model.average_adapter(AVERAGED, list(SOURCES), weights=list(WEIGHTS))
+        assert_unchanged(model, before)

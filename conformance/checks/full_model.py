@@ -1,0 +1,89 @@
+"""Saving a whole model with ``save_pretrained`` and loading it back with its adapters, configs and active setup."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from conformance import impl
+from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+
+
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
+
+
+def saved_model(spec, method, seed: int, directory: Path):
+    """A head model with two adapters, "a" active and "b" not, saved to ``directory``; returns (model, class)."""
+    class_name = spec.head_classes[0] if spec.head_classes else spec.base_class
+    model = adapter_model(spec, class_name)
+    for offset, name in enumerate(("a", "b")):
+        model.add_adapter(name, impl.make_config(method.config))
+        randomize_adapter(model, name, seed + offset)
+    model.set_active_adapters("a")
+    model.save_pretrained(directory)
+    return model, class_name
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+class _TouchOnUnpickle:
+    """Unpickling this creates ``marker``: proof that a loader unpickled a file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+class FullModelChecks:
+    def test_save_pretrained_restores_everything(self, spec, method, check_seed, tmp_path):
+        inputs = make_inputs(spec, check_seed)
+        source, class_name = saved_model(spec, method, check_seed, tmp_path)
+        files = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert any(p.suffix == ".safetensors" for p in files), "weights must be saved as safetensors"
+        assert not [p for p in files if p.suffix in PICKLE_SUFFIXES], "nothing may be saved as a pickle"
+
+        loaded, info = impl.load_model(tmp_path, class_name, spec)
+        assert not info["missing_keys"] and not info["unexpected_keys"], info
+        assert type(loaded).__name__ == class_name
+        assert list(loaded.adapters_config) == list(source.adapters_config), "adapters (and their order) differ"
+        assert loaded.adapters_config == source.adapters_config, "adapter configs differ"
+        assert loaded.active_adapters == source.active_adapters, "the active setup was not restored"
+        expected, got = source.state_dict(), loaded.state_dict()
+        assert got.keys() == expected.keys()
+        assert all(torch.equal(got[k], expected[k]) for k in expected), "some weight differs after loading"
+        assert torch.equal(run(loaded, inputs), run(source, inputs))
+        with impl.adapter_setup("b"):
+            assert torch.equal(run(loaded, inputs), run(source, inputs)), "the inactive adapter was not restored"
+
+    def test_failed_load_builds_nothing(self, spec, method, check_seed, tmp_path):
+        _, class_name = saved_model(spec, method, check_seed, tmp_path)
+        before = tree(tmp_path)
+        adapter_weights = sorted(p for p in tmp_path.rglob("*.safetensors") if p.parent != tmp_path)
+        assert adapter_weights, "save_pretrained saved no adapter weights"
+        intact = adapter_weights[0].read_bytes()
+        adapter_weights[0].write_bytes(b"not a safetensors file")
+        with pytest.raises(ValueError):
+            impl.load_model(tmp_path, class_name, spec)
+        adapter_weights[0].write_bytes(intact)
+        loaded, info = impl.load_model(tmp_path, class_name, spec)  # nothing of the failed load is left in the way
+        assert not info["missing_keys"] and set(loaded.adapters_config) == {"a", "b"}
+        assert tree(tmp_path) == before, "loading must not write to the saved directory"
+
+    def test_load_never_unpickles(self, spec, method, check_seed, tmp_path):
+        _, class_name = saved_model(spec, method, check_seed, tmp_path)
+        marker = tmp_path.parent / f"{tmp_path.name}-unpickled"
+        weights = list(tmp_path.rglob("*.safetensors"))
+        assert len(weights) > 1, "save_pretrained saved the base model or the adapters not as safetensors"
+        for path in weights:  # only pickles are left to load from, for the base model and for each adapter
+            path.unlink()
+            path.with_name("pytorch_model.bin").write_bytes(pickle.dumps(_TouchOnUnpickle(marker)))
+        with pytest.raises(ValueError):
+            impl.load_model(tmp_path, class_name, spec)
+        assert not marker.exists(), "loading unpickled a file"

@@ -1,0 +1,119 @@
+"""Prefix tuning (and the unions that hold it): the prefix reaches every attention it should and nothing else.
+
+Generation with the KV cache is checked for every method in ``generation``; these checks add what is particular to
+a prefix: padding must stay invisible, a left-out layer must stay untouched, every prefix parameter must matter, and
+the attention implementations (eager, sdpa) must agree.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from architectures.live import MODEL_SEED, model_class
+from conformance import impl
+from conformance.capabilities import requires
+from conformance.models import adapter_model, main_output, make_inputs, plain_model, randomize_adapter, run
+
+
+PADDED = 3  # padded positions in the first example of a batch
+ATOL = 1e-5
+
+
+def with_adapter(model, method, seed: int):
+    model.add_adapter("a", impl.make_config(method.config))
+    randomize_adapter(model, "a", seed)
+    model.set_active_adapters("a")
+    return model
+
+
+def padded_inputs(spec, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Inputs whose first example is padded (on the left for decoders, on the right otherwise), and its real mask."""
+    inputs = make_inputs(spec, seed)
+    mask = inputs["attention_mask"].clone()
+    if spec.modality == "decoder":
+        mask[0, :PADDED] = 0
+    else:
+        mask[0, -PADDED:] = 0
+    inputs["attention_mask"] = mask
+    return inputs, mask[0].bool()
+
+
+@torch.no_grad()
+def roughened(model, seed: int, std: float = 0.1):
+    """``model`` with noise on every weight: tiny models' near-zero parts (relative-position embeddings, biases)
+    then matter, so a prefix column that meets the wrong position term shows."""
+    generator = torch.Generator().manual_seed(seed)
+    for _, param in sorted(model.named_parameters()):
+        param.add_(torch.randn(param.shape, generator=generator) * std)
+    return model
+
+
+def hidden_states(spec, outputs) -> tuple[torch.Tensor, ...]:
+    """Hidden states of the first layer stack: embeddings, then the output of each layer."""
+    return outputs.encoder_hidden_states if spec.is_encoder_decoder else outputs.hidden_states
+
+
+def model_with_attention(spec, implementation: str):
+    """The tiny base model built with ``implementation`` ("eager", "sdpa"), with the weights of ``plain_model``."""
+    config = spec.make_config()
+    config._attn_implementation = implementation
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(MODEL_SEED)
+        model = model_class(spec)(config).eval()
+    assert model.config._attn_implementation == implementation, f"{spec.name} did not build with {implementation}"
+    return impl.init(model, spec)
+
+
+@requires("prefix")
+class PrefixTuningChecks:
+    def test_left_out_layer_is_untouched(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config({**method.config, "leave_out": [0]}))
+        randomize_adapter(model, "a", check_seed)
+        model.set_active_adapters("a")
+        with torch.no_grad():
+            got = hidden_states(spec, model(**inputs, output_hidden_states=True))
+            want = hidden_states(spec, plain_model(spec)(**inputs, output_hidden_states=True))
+        assert torch.equal(got[1], want[1]), "layer 0 was left out, yet its output changed"
+        assert not torch.allclose(got[2], want[2], atol=1e-4), "layer 1 has the adapter, yet its output is unchanged"
+
+    @requires("has_attention_mask")
+    def test_padding_stays_invisible(self, spec, method, check_seed):
+        inputs, real = padded_inputs(spec, check_seed)
+        model = roughened(adapter_model(spec), check_seed)
+        without = run(model, inputs)
+        model = with_adapter(model, method, check_seed)
+        out = run(model, inputs)
+        assert not torch.allclose(out, without, atol=1e-4), "the prefix did nothing"
+
+        other = dict(inputs)  # other tokens at the padded positions: nothing else may change
+        other["input_ids"] = inputs["input_ids"].clone()
+        other["input_ids"][0, ~real] = (other["input_ids"][0, ~real] + 17) % spec.make_config().vocab_size
+        changed = run(model, other)
+        seen = slice(None) if spec.is_encoder_decoder else real  # an encoder-decoder's output is the decoder's
+        torch.testing.assert_close(changed[0, seen], out[0, seen], atol=ATOL, rtol=0)
+        torch.testing.assert_close(changed[1], out[1], atol=ATOL, rtol=0)
+
+        if spec.modality != "decoder":  # right padding: the real tokens alone give the same outputs
+            alone = {k: v[:1, : int(real.sum())] for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+            if spec.is_encoder_decoder:
+                alone["decoder_input_ids"] = inputs["decoder_input_ids"][:1]
+            torch.testing.assert_close(run(model, alone)[0], out[0, seen], atol=ATOL, rtol=0)
+
+    def test_every_parameter_matters(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = with_adapter(adapter_model(spec), method, check_seed)
+        main_output(model(**inputs)).square().sum().backward()
+        params = model.adapter_parameters("a")
+        dead = sorted(k for k, p in params.items() if p.grad is None or not p.grad.abs().sum() > 0)
+        assert not dead, f"parameters that do not reach the output (an attention the prefix misses?): {dead[:4]}"
+
+    @requires("supports_sdpa")
+    def test_eager_and_sdpa_agree(self, spec, method, check_seed):
+        inputs, _ = padded_inputs(spec, check_seed) if spec.has_attention_mask else (make_inputs(spec, check_seed), 0)
+        outputs = {}
+        for implementation in ("eager", "sdpa"):
+            model = with_adapter(model_with_attention(spec, implementation), method, check_seed)
+            outputs[implementation] = run(model, inputs)
+        torch.testing.assert_close(outputs["sdpa"], outputs["eager"], atol=ATOL, rtol=1e-4)

@@ -1,0 +1,201 @@
+"""ReFT: the intervention formula, LoReFT's orthonormal projection, which positions and layers are edited (with
+padding on either side, in cached decoding steps), and tied weights.
+
+Positions are checked on the first layer's output: a hook registered before the adapter sees the layer's own output,
+one registered after it sees the intervened output.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+from architectures.live import layers_of
+from conformance import impl
+from conformance.capabilities import requires
+from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+
+
+VARIANTS = ("loreft", "noreft", "direft")
+ATOL = 1e-5
+
+
+def _reft(spec, seed: int, name: str = "a", model=None, **config):
+    model = model or adapter_model(spec)
+    model.add_adapter(name, impl.make_config({"config": "loreft", "r": 2, "dropout": 0.0, **config}))
+    randomize_adapter(model, name, seed, std=0.3)
+    return model
+
+
+def _units(model, name: str = "a"):
+    """The intervention units of adapter ``name``: modules with a projection R (``rotation()``)."""
+    units = []
+    for modules in model.get_adapter(name).values():
+        for module in modules.values():
+            units += [m for m in module.modules() if hasattr(m, "rotation") and m not in units]
+    assert units, "found no intervention unit (a module with rotation())"
+    return units
+
+
+def _first_layer(model):
+    stack = model.adapter_state.layout.stacks[0]
+    return layers_of(stack, model)[0]
+
+
+def _main(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _layer_outputs(model, inputs):
+    """(raw, intervened) output of the first layer for ``inputs``."""
+    layer, seen = _first_layer(model), {}
+    handles = [
+        layer.register_forward_hook(lambda m, a, out: seen.__setitem__("raw", _main(out).detach()), prepend=True),
+        layer.register_forward_hook(lambda m, a, out: seen.__setitem__("edited", _main(out).detach())),
+    ]
+    try:
+        run(model, inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen["raw"], seen["edited"]
+
+
+def _padded(spec, seed: int):
+    """Inputs with right padding in row 0 and left padding in row 1 (text models)."""
+    inputs = make_inputs(spec, seed)
+    if spec.has_attention_mask:
+        mask = inputs["attention_mask"].clone()
+        mask[0, -3:] = 0
+        mask[1, :2] = 0
+        inputs["attention_mask"] = mask
+    return inputs
+
+
+def _expected_positions(inputs, length: int, prefix: int, suffix: int):
+    """Boolean (batch, length) masks of the first ``prefix`` and last ``suffix`` non-padding positions."""
+    mask = inputs.get("attention_mask")
+    batch = next(iter(inputs.values())).shape[0]
+    mask = torch.ones(batch, length, dtype=torch.long) if mask is None or mask.shape[1] != length else mask
+    real = [torch.nonzero(row).flatten().tolist() for row in mask]
+    prefixes, suffixes = torch.zeros(batch, length, dtype=torch.bool), torch.zeros(batch, length, dtype=torch.bool)
+    for row, positions in enumerate(real):
+        first, last = positions[0], positions[-1]
+        prefixes[row, first : first + prefix] = True
+        suffixes[row, max(first, last + 1 - suffix) : last + 1] = True
+    return prefixes, suffixes
+
+
+@pytest.mark.feature("reft")
+class ReftChecks:
+    @pytest.mark.parametrize("variant", VARIANTS)
+    def test_unit_computes_the_intervention(self, spec, check_seed, variant):
+        model = _reft(spec, check_seed, config=variant)
+        unit = _units(model)[0]
+        h = torch.randn(2, 5, 32, generator=torch.Generator().manual_seed(check_seed))
+        rotation = unit.rotation().detach()
+        source = unit.learned_source(h).detach()
+        if variant != "direft":  # LoReFT and NoReFT subtract the projection: h + R^T (W h + b - R h)
+            source = source - h @ rotation.T
+        with torch.no_grad():
+            torch.testing.assert_close(unit(h), h + source @ rotation, atol=ATOL, rtol=ATOL)
+
+    def test_loreft_projection_is_orthonormal(self, spec, check_seed):
+        model = _reft(spec, check_seed, r=4)  # randomised weights: R must still have orthonormal rows
+        _reft(spec, check_seed + 1, name="b", model=model, r=4)
+        model.average_adapter("mean", ["a", "b"], weights=[0.5, 0.5])
+        for name in ("a", "mean"):
+            for unit in _units(model, name):
+                rotation = unit.rotation()
+                identity = torch.eye(rotation.shape[0])
+                torch.testing.assert_close(rotation @ rotation.T, identity, atol=ATOL, rtol=0, msg=name)
+        free = _reft(spec, check_seed, config="noreft", r=4)
+        rotation = _units(free)[0].rotation()
+        assert not torch.allclose(rotation @ rotation.T, torch.eye(4), atol=1e-2), "NoReFT must not be constrained"
+
+    @pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+    def test_edits_exactly_the_prefix_and_suffix_positions(self, spec, check_seed, tied):
+        inputs = _padded(spec, check_seed)
+        model = _reft(spec, check_seed, config="noreft", prefix_positions=2, suffix_positions=2, tied_weights=tied)
+        model.set_active_adapters("a")
+        raw, edited = _layer_outputs(model, inputs)
+        prefix, suffix = _expected_positions(inputs, raw.shape[1], 2, 2)
+        changed = (edited - raw).abs().amax(-1) > 1e-6
+        assert torch.equal(changed, prefix | suffix), f"edited positions {changed.int().tolist()}"
+        units = _units(model)
+        first_layer = min(model.get_adapter("a"))
+        assert len(units) == (1 if tied else 2) * len(model.get_adapter("a")), "tied: one unit per layer, else two"
+        prefix_unit = units[0]
+        suffix_unit = units[0] if tied else units[1]
+        assert first_layer == 0
+        with torch.no_grad():
+            torch.testing.assert_close(edited[prefix], prefix_unit(raw)[prefix], atol=ATOL, rtol=ATOL)
+            torch.testing.assert_close(
+                edited[suffix & ~prefix], suffix_unit(raw)[suffix & ~prefix], atol=ATOL, rtol=ATOL
+            )
+
+    def test_layers_choose_where_to_intervene(self, spec, check_seed):
+        model = _reft(spec, check_seed, layers=[1])
+        assert sorted(model.get_adapter("a")) == [1]
+        _reft(spec, check_seed, name="b", model=model, layers=[0, 1], leave_out=[0])
+        assert sorted(model.get_adapter("b")) == [1], "leave_out removes layers from layers"
+        with pytest.raises(ValueError, match="layers"):
+            model.add_adapter("c", impl.make_config({"config": "loreft", "layers": [99]}))
+        assert "c" not in model.adapters_config
+
+    @requires("has_lm_head")
+    def test_cached_step_edits_absolute_prefix_positions(self, spec, check_seed):
+        """With 3 prefix positions, a cached step decoding position 2 is edited and one decoding position 3 is not:
+        both equal the uncached run."""
+        model = _reft(spec, check_seed, prefix_positions=3)
+        model.set_active_adapters("a")
+        inputs = make_inputs(spec, check_seed)
+        for position in (2, 3):
+            full, cached = _full_and_cached_step(model, spec, inputs, position)
+            torch.testing.assert_close(cached, full[:, position], atol=ATOL, rtol=ATOL, msg=f"position {position}")
+
+    @requires("has_lm_head")
+    def test_cached_step_leaves_suffix_positions_alone(self, spec, check_seed):
+        """Suffix positions are the last ones of the input seen before the cache; decoding steps add none."""
+        model = _reft(spec, check_seed, prefix_positions=0, suffix_positions=2)
+        inputs = make_inputs(spec, check_seed)
+        model.set_active_adapters("a")
+        _, with_adapter = _full_and_cached_step(model, spec, inputs)
+        _, step_without = _full_and_cached_step(model, spec, inputs, step_setup=None)
+        torch.testing.assert_close(with_adapter, step_without, atol=ATOL, rtol=ATOL)
+
+    def test_two_units_save_and_load(self, spec, check_seed, tmp_path):
+        config = {"prefix_positions": 2, "suffix_positions": 2, "config": "direft"}
+        source = _reft(spec, check_seed, **config)
+        source.save_adapter(tmp_path, "a")
+        target = adapter_model(spec)
+        loaded = target.load_adapter(tmp_path, set_active=True)
+        assert loaded.missing_keys == [] and loaded.unexpected_keys == []
+        source.set_active_adapters("a")
+        inputs = _padded(spec, check_seed)
+        assert torch.equal(run(target, inputs), run(source, inputs))
+
+
+def _full_and_cached_step(model, spec, inputs, position: int = 2, step_setup="a"):
+    """The outputs of an uncached run up to ``position``, and the output of a cached step decoding ``position``."""
+    key = "decoder_input_ids" if spec.is_encoder_decoder else "input_ids"
+    tokens = inputs[key][:, : position + 1]
+    source = {"input_ids": inputs["input_ids"]} if spec.is_encoder_decoder else {}
+    with torch.no_grad():
+        full = model(**source, **{key: tokens}).last_hidden_state
+        first = model(**source, **{key: tokens[:, :position]}, use_cache=True)
+        cache = getattr(first, "past_key_values", None) or first.cache
+        previous = model.active_adapters
+        model.set_active_adapters(step_setup)
+        try:
+            step = model(**source, **{key: tokens[:, position:], _cache_argument(model): cache}, use_cache=True)
+        finally:
+            model.set_active_adapters(previous)
+    return full, step.last_hidden_state[:, -1]
+
+
+def _cache_argument(model) -> str:
+    """transformers 5.x renamed ``past_key_values`` to ``cache`` (the old name is a deprecated alias)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"

@@ -1,0 +1,56 @@
+"""Bottleneck configs with an invertible adapter on the input embeddings (Pfeiffer et al., 2020, MAD-X)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from .base import AdapterConfig, check, register_config
+from .bottleneck import DoubleSeqBnConfig, SeqBnConfig
+
+
+InvertibleBlock = Literal["nice", "glow"]
+
+
+@dataclass(frozen=True)
+class InvertibleOptions(AdapterConfig):
+    """The invertible adapter: a coupling block (``"nice"``: additive, ``"glow"``: affine) on the token embeddings,
+    whose inverse runs on the input of the LM head. Its subnetworks shrink their input by
+    ``inv_adapter_reduction_factor`` and use the bottleneck's ``non_linearity``; ``init_weights='mam'`` starts them at
+    zero, so the invertible adapter starts as the identity too.
+    """
+
+    method: ClassVar[str] = "invertible"
+
+    inv_adapter: InvertibleBlock = "nice"
+    inv_adapter_reduction_factor: float = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(
+            self.inv_adapter in InvertibleBlock.__args__,
+            self,
+            f"inv_adapter must be one of {InvertibleBlock.__args__}, got {self.inv_adapter!r} "
+            "(for no invertible adapter use the config without '_inv')",
+        )
+        check(
+            isinstance(self.inv_adapter_reduction_factor, (int, float)) and self.inv_adapter_reduction_factor > 0,
+            self,
+            f"inv_adapter_reduction_factor must be > 0, got {self.inv_adapter_reduction_factor!r}",
+        )
+
+
+@register_config
+@dataclass(frozen=True)
+class SeqBnInvConfig(InvertibleOptions, SeqBnConfig):
+    """``seq_bn`` plus an invertible adapter on the embeddings."""
+
+    name: ClassVar[str] = "seq_bn_inv"
+
+
+@register_config
+@dataclass(frozen=True)
+class DoubleSeqBnInvConfig(InvertibleOptions, DoubleSeqBnConfig):
+    """``double_seq_bn`` plus an invertible adapter on the embeddings."""
+
+    name: ClassVar[str] = "double_seq_bn_inv"
