@@ -112,6 +112,40 @@ class Row:
     versions: tuple[str, ...]
     cells: dict[str, Cell]
 
+    @property
+    def certified(self) -> tuple[str, ...]:
+        """The versions of `versions` on which the row holds: something passed, nothing failed, and every feature
+        that ran on another version ran here too."""
+        covered = {
+            name for name, cell in self.cells.items() if any(vc.status in (PASSED, FAILED) for vc in cell.per_version)
+        }
+        certified = []
+        for version in self.versions:
+            statuses = {name: cell.versions.get(version, NOT_RUN) for name, cell in self.cells.items()}
+            if (
+                PASSED in statuses.values()
+                and FAILED not in statuses.values()
+                and all(statuses[name] != NOT_RUN for name in covered)
+            ):
+                certified.append(version)
+        return tuple(certified)
+
+
+def version_ranges(tested: Sequence[str], certified: Sequence[str]) -> str:
+    """`4.57.6 – 5.24.0` when every tested version is certified; runs of consecutive certified versions otherwise."""
+    runs: list[list[str]] = []
+    previous_certified = False
+    for version in tested:
+        if version in certified:
+            if previous_certified:
+                runs[-1].append(version)
+            else:
+                runs.append([version])
+        previous_certified = version in certified
+    if not runs:
+        return "none"
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0]} \N{EN DASH} {run[-1]}" for run in runs)
+
 
 @dataclass(frozen=True)
 class Table:

@@ -1,24 +1,30 @@
-"""Command line: `python -m reports render` (more subcommands, such as `matrix` and `html`, can join later)."""
+"""Command line: `python -m reports render` (the model table) and `python -m reports matrix` (the nightly view)."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from reports import baseline
 from reports.atomic import write_text_atomic
 from reports.cells import build_table
+from reports.changes import compare, render_changes
+from reports.html import render_html
 from reports.json_table import render_json
 from reports.markdown import render_markdown
-from reports.results import find_result_files, load_results
+from reports.matrix import build_matrix, load_matrix, render_matrix_json, render_matrix_markdown
+from reports.results import Results, find_result_files, load_results
 
 
 DEFAULT_RESULTS = "results"
 DEFAULT_MARKDOWN = "docs/model_overview.md"
 DEFAULT_JSON = "docs/model_overview.json"
+DEFAULT_MATRIX_DIR = "results/matrix"
 HOW_TO_PRODUCE = "pytest --results results/latest.json"
 MAX_DIFF_LINES = 40
 
@@ -42,7 +48,40 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the files on disk differ from a fresh render"
     )
+    render.add_argument(
+        "--baseline",
+        default=baseline.DEFAULT_BASELINE,
+        metavar="DIR",
+        help="committed per-version results: the given results replace those of their transformers version, the "
+        f"table covers all (default: {baseline.DEFAULT_BASELINE})",
+    )
+    render.add_argument(
+        "--no-baseline", action="store_true", help="render from the given results alone; read and write no baseline"
+    )
     render.set_defaults(handler=_render)
+
+    matrix = commands.add_parser(
+        "matrix", help="merge the result files of several transformers versions; list what changed since last time"
+    )
+    matrix.add_argument(
+        "results",
+        nargs="+",
+        metavar="RESULTS",
+        help="result files or directories (one per tox env); a missing one is reported and skipped",
+    )
+    matrix.add_argument(
+        "--out",
+        default=DEFAULT_MATRIX_DIR,
+        metavar="DIR",
+        help=f"where matrix.md, matrix.json, index.html (and changes.md) go (default: {DEFAULT_MATRIX_DIR})",
+    )
+    matrix.add_argument(
+        "--previous",
+        metavar="MATRIX_JSON",
+        help="the previous matrix.json: list regressions, fixes, new and removed architectures; exit 1 on a "
+        "regression. When the file does not exist (a first run), this is said and nothing is compared",
+    )
+    matrix.set_defaults(handler=_matrix)
     return parser
 
 
@@ -56,14 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    paths = args.results or [DEFAULT_RESULTS]
     if Path(args.out) == Path(args.json):
         raise CliError("--out and --json name the same file")
     try:
-        files = find_result_files(paths) if args.results or Path(DEFAULT_RESULTS).is_dir() else []
-        if not files:
-            raise CliError(f"no result files in {', '.join(map(str, paths))}; produce them with: {HOW_TO_PRODUCE}")
-        table = build_table([load_results(f) for f in files])
+        fresh = baseline.committable(args.baseline, _load(_fresh_files(args)))
+        committed = [] if args.no_baseline else baseline.load_baseline(args.baseline)
+        if not fresh and not committed:
+            where = ", ".join(args.results or [DEFAULT_RESULTS])
+            raise CliError(f"no result files in {where}; produce them with: {HOW_TO_PRODUCE}")
+        table = build_table(baseline.overlay(committed, fresh))
+        updates = [] if args.no_baseline else baseline.updates(committed, fresh)
     except (OSError, ValueError) as e:
         raise CliError(str(e)) from None
     if table.unknown_features:
@@ -71,18 +112,85 @@ def _render(args: argparse.Namespace) -> int:
         print(f"warning: checks of features without a table column were left out: {names}", file=sys.stderr)
     rendered = {args.out: render_markdown(table), args.json: render_json(table)}
     if args.check:
-        return _check(rendered, _command(args))
-    for path, text in rendered.items():
-        try:
+        return _check(rendered, updates, _command(args))
+    try:
+        for update in updates:
+            baseline.write_update(update)
+            print(f"wrote {update.path}")
+        for path, text in rendered.items():
             write_text_atomic(path, text)
-        except OSError as e:
-            raise CliError(f"cannot write {path}: {e}") from None
-        print(f"wrote {path}")
+            print(f"wrote {path}")
+    except OSError as e:
+        raise CliError(f"cannot write: {e}") from None
     return 0
 
 
-def _check(rendered: dict[str, str], command: str) -> int:
+def _fresh_files(args: argparse.Namespace) -> list[Path]:
+    if args.results:
+        return find_result_files(args.results)
+    return find_result_files([DEFAULT_RESULTS]) if Path(DEFAULT_RESULTS).is_dir() else []
+
+
+def _load(files: Sequence[Path]) -> list[Results]:
+    return [load_results(f) for f in files]
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    for path in args.results:
+        if not Path(path).exists():
+            print(f"warning: {path} does not exist (did that run fail?); left out", file=sys.stderr)
+    try:
+        files = find_result_files(args.results, missing_ok=True)
+        if not files:
+            raise CliError(f"no result files in {', '.join(args.results)}; produce them with: tox")
+        previous = None
+        if args.previous and Path(args.previous).exists():
+            previous = load_matrix(args.previous)  # read before the new matrix may overwrite it
+        matrix = build_matrix(_load(files))
+        changes = compare(previous, matrix) if previous is not None else None
+    except (OSError, ValueError) as e:
+        raise CliError(str(e)) from None
+    out = Path(args.out)
+    outputs = {
+        out / "matrix.json": render_matrix_json(matrix),
+        out / "matrix.md": render_matrix_markdown(matrix),
+        out / "index.html": render_html(matrix),
+    }
+    if changes is not None:
+        outputs[out / "changes.md"] = render_changes(changes)
+        outputs[out / "changes.json"] = json.dumps(changes.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        stale = [out / "changes.md", out / "changes.json"]
+        for path in stale:
+            path.unlink(missing_ok=True)  # a changes file from an older run would say something false
+    try:
+        for path, text in outputs.items():
+            write_text_atomic(path, text)
+            print(f"wrote {path}")
+    except OSError as e:
+        raise CliError(f"cannot write: {e}") from None
+    versions = ", ".join(matrix["transformers_versions"])
+    print(f"matrix of {len(matrix['architectures'])} architectures on transformers {versions}")
+    if matrix["unknown_features"]:
+        names = ", ".join(matrix["unknown_features"])
+        print(f"warning: checks of features without a column were left out: {names}", file=sys.stderr)
+    if args.previous and previous is None:
+        print(f"no previous matrix at {args.previous}: nothing compared (a first run?)")
+    if changes is None:
+        return 0
+    print(render_changes(changes), end="")
+    if changes.regressions:
+        print(f"{len(changes.regressions)} regression(s): see {out / 'changes.md'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check(rendered: dict[str, str], updates: Sequence[baseline.Update], command: str) -> int:
     stale = False
+    for update in updates:
+        stale = True
+        for line in baseline.describe(update):
+            print(line, file=sys.stderr)
     for path, text in rendered.items():
         try:
             current = Path(path).read_bytes().decode("utf-8", errors="replace")
@@ -119,4 +227,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--out", args.out]
     if args.json != DEFAULT_JSON:
         words += ["--json", args.json]
+    if args.no_baseline:
+        words.append("--no-baseline")
+    elif args.baseline != baseline.DEFAULT_BASELINE:
+        words += ["--baseline", args.baseline]
     return shlex.join(words)

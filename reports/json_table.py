@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reports.cells import Cell, Table
+from reports.cells import Cell, Table, version_ranges
+from reports.head_classes import head_classes
 
 
 TABLE_SCHEMA = 1
@@ -24,7 +25,10 @@ def table_dict(table: Table) -> dict[str, Any]:
                 "name": row.arch,
                 "modality": row.modality,
                 "transformers_versions": list(row.versions),
+                "certified_versions": list(row.certified),
+                "certified_range": version_ranges(row.versions, row.certified),
                 "cells": {name: _cell_dict(cell) for name, cell in row.cells.items()},
+                "head_classes": head_classes(row),  # static head classes the class-conversion checks cover
             }
             for row in table.rows
         ],

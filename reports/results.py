@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,8 +96,13 @@ def write_results(
     selection: Mapping[str, Iterable[str]],
     architectures: Mapping[str, Architecture | Mapping[str, Any]],
     checks: Iterable[Check | Mapping[str, Any]],
+    *,
+    one_check_per_line: bool = False,
 ) -> None:
-    """Validate and write a result file atomically. Checks and architectures may be dataclasses or dicts."""
+    """Validate and write a result file atomically. Checks and architectures may be dataclasses or dicts.
+
+    `one_check_per_line` keeps committed files short and their diffs readable: one line per check.
+    """
     data = {
         "schema": SCHEMA_VERSION,
         "environment": dict(environment),
@@ -109,20 +115,64 @@ def write_results(
         _parse(data, path)
     except _FieldError as e:
         raise ValueError(f"refusing to write malformed results file {path}: field {e.field!r}: {e.message}") from None
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    text = _dumps_one_check_per_line(data) if one_check_per_line else json.dumps(data, indent=2, ensure_ascii=False)
+    write_text_atomic(path, text + "\n")
 
 
-def find_result_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Expand files and directories (every `*.json` below them) into a sorted, de-duplicated list of files."""
+def _dumps_one_check_per_line(data: dict[str, Any]) -> str:
+    head = {key: value for key, value in data.items() if key != "checks"}
+    text = json.dumps(head, indent=2, ensure_ascii=False)
+    lines = ",\n".join("    " + json.dumps(c, ensure_ascii=False) for c in data["checks"])
+    body = f'"checks": [\n{lines}\n  ]' if lines else '"checks": []'
+    return text[: text.rindex("}")].rstrip() + f",\n  {body}\n}}"
+
+
+_VOLATILE = (
+    (re.compile(r"(?:/private)?/[\w./-]*?/pytest-of-[^/\s]+/pytest-\d+/"), "<tmp>/"),  # pytest's tmp_path
+    (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "0x…"),  # object addresses in reprs
+)
+
+
+def stable_reason(reason: str) -> str:
+    """A failure reason without what changes from run to run (tmp paths, addresses), for committed files and docs."""
+    for pattern, replacement in _VOLATILE:
+        reason = pattern.sub(replacement, reason)
+    return reason
+
+
+def short_id(nodeid: str) -> str:
+    """`TestLoRA::test_merge[bert-lora]`: the check id without its file, which every check of the suite shares."""
+    return nodeid.split("::", 1)[-1]
+
+
+def find_result_files(paths: Sequence[str | os.PathLike[str]], missing_ok: bool = False) -> list[Path]:
+    """Expand files and directories (every `*.json` below them) into a sorted, de-duplicated list of files.
+
+    Below a directory, the outputs of this package (matrix, tables, certificates: JSON with `generated_by`) are
+    not result files and are left out, so `results/matrix/` can live next to the results it was made from.
+    `missing_ok` skips paths that do not exist instead of raising.
+    """
     found: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            found.update(f for f in p.rglob("*.json") if f.is_file())
+            found.update(f for f in p.rglob("*.json") if f.is_file() and not is_generated_output(f))
+        elif missing_ok and not p.exists():
+            continue
         elif p.is_file():
             found.add(p)
         else:
             raise FileNotFoundError(f"no such result file or directory: {p}")
     return sorted(found)
+
+
+def is_generated_output(path: Path) -> bool:
+    """True for a JSON file written by `python -m reports ...` or the certificate command (not a result file)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False  # unreadable or malformed: let load_results name the problem
+    return isinstance(data, dict) and "generated_by" in data and "checks" not in data
 
 
 def _architecture_dict(arch: Architecture | Mapping[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from architectures.features import FEATURES
-from reports.cells import FAILED, GAP, NOT_RUN, PASSED, Table, build_table
+from architectures.features import feature
+from reports.cells import FAILED, GAP, NOT_RUN, PASSED, Table, build_table, version_ranges
 from reports.json_table import render_json, table_dict
 from reports.markdown import NOT_RUN_MARK, render_markdown
 from reports.results import Check, load_results, write_results
@@ -67,8 +67,13 @@ def dump(path: Path, data: dict) -> Path:
     return path
 
 
+# The unit tests build tables over these two columns only, so they do not depend on the full FEATURES list.
+TEST_FEATURES = (feature("bottleneck"), feature("lora"))
+
+
 def table_of(tmp_path: Path, *datas: dict) -> Table:
-    return build_table([load_results(dump(tmp_path / f"r{i}.json", d)) for i, d in enumerate(datas)])
+    files = [load_results(dump(tmp_path / f"r{i}.json", d)) for i, d in enumerate(datas)]
+    return build_table(files, features=TEST_FEATURES)
 
 
 def cell(table: Table, arch: str, feature: str):
@@ -79,6 +84,13 @@ def cell(table: Table, arch: str, feature: str):
 def md_row(markdown: str, arch: str) -> list[str]:
     (line,) = [line for line in markdown.splitlines() if line.startswith(f"| {arch} |")]
     return [c.strip() for c in line.strip("|").split("|")]
+
+
+def md_cell(markdown: str, arch: str, feature_name: str) -> str:
+    """The text of one cell, found by its column heading (whatever columns the table has)."""
+    (header,) = [line for line in markdown.splitlines() if line.startswith("| Model |")]
+    titles = [c.strip() for c in header.strip("|").split("|")]
+    return md_row(markdown, arch)[titles.index(feature(feature_name).title)]
 
 
 def footnote(markdown: str, mark: str) -> str:
@@ -188,7 +200,7 @@ def test_all_passed_is_pass(tmp_path: Path) -> None:
     assert c.status == PASSED
     assert c.failing == ()
     assert c.counts["passed"] == 2
-    assert md_row(render_markdown(table), "bert")[2] == "✅"
+    assert md_cell(render_markdown(table), "bert", "lora") == "✅"
 
 
 @pytest.mark.parametrize("outcome", ["failed", "error", "skipped"])
@@ -199,9 +211,10 @@ def test_any_non_passing_check_fails_the_cell_with_its_nodeid(tmp_path: Path, ou
     assert c.status == FAILED
     assert [check.nodeid for _, check in c.failing] == [bad["nodeid"]]
     md = render_markdown(table)
-    text = md_row(md, "bert")[2]
+    text = md_cell(md, "bert", "lora")
     assert text.startswith("❌<sup>")
-    assert f"`{bad['nodeid']}` ({outcome}: boom)" in footnote(md, mark_of(text))
+    short = bad["nodeid"].split("::", 1)[1]  # the file is left out: every check of the suite shares it
+    assert f"`{short}` ({outcome}: boom)" in footnote(md, mark_of(text))
     assert "test_ok" not in footnote(md, mark_of(text))
     (json_cell,) = [a["cells"]["lora"] for a in table_dict(table)["architectures"]]
     assert json_cell["status"] == "failed"
@@ -219,7 +232,7 @@ def test_all_gap_is_blank_with_reason_footnote(tmp_path: Path) -> None:
     c = cell(table, "gpt2", "lora")
     assert (c.status, c.reason) == (GAP, reason)
     md = render_markdown(table)
-    text = md_row(md, "gpt2")[2]
+    text = md_cell(md, "gpt2", "lora")
     assert text.startswith("<sup>")
     assert "✅" not in text
     assert "❌" not in text
@@ -250,9 +263,7 @@ def test_missing_is_not_run_never_pass(tmp_path: Path) -> None:
     assert c.status == NOT_RUN
     assert c.counts == dict.fromkeys(c.counts, 0)
     md = render_markdown(table)
-    text = md_row(md, "bert")[2]
-    assert text.startswith(NOT_RUN_MARK + "<sup>")
-    assert footnote(md, mark_of(text)) == "not run"
+    assert md_cell(md, "bert", "lora") == NOT_RUN_MARK  # the legend explains it; no footnote needed
     assert json.loads(render_json(table))["architectures"][0]["cells"]["lora"]["status"] == "not_run"
 
 
@@ -290,9 +301,8 @@ def test_two_versions_one_failing_is_fail(tmp_path: Path) -> None:
     assert c.versions == {"4.57.6": FAILED, "5.24.0": PASSED}
     assert [v for v, _ in c.failing] == ["4.57.6"]
     md = render_markdown(table)
-    row = md_row(md, "bert")
-    assert row[-1] == "4.57.6, 5.24.0"
-    assert "on transformers 4.57.6" in footnote(md, mark_of(row[2]))
+    assert md_row(md, "bert")[-1] == "5.24.0"  # certified only where nothing failed
+    assert "on transformers 4.57.6" in footnote(md, mark_of(md_cell(md, "bert", "lora")))
 
 
 def test_two_versions_both_passing_is_pass(tmp_path: Path) -> None:
@@ -304,15 +314,29 @@ def test_two_versions_both_passing_is_pass(tmp_path: Path) -> None:
 def test_pass_on_one_version_and_not_run_on_another_is_not_pass(tmp_path: Path) -> None:
     old = results_dict([check("bert", "bottleneck", "a", "passed")], transformers="4.57.6")
     new = results_dict([check("bert", "lora", "a", "passed"), check("bert", "bottleneck", "a", "passed")])
-    c = cell(table_of(tmp_path, old, new), "bert", "lora")
+    table = table_of(tmp_path, old, new)
+    c = cell(table, "bert", "lora")
     assert (c.status, c.reason) == (NOT_RUN, "not run on transformers 4.57.6")
+    md = render_markdown(table)
+    text = md_cell(md, "bert", "lora")
+    assert text.startswith(NOT_RUN_MARK + "<sup>")
+    assert footnote(md, mark_of(text)) == "not run on transformers 4.57.6"
+    assert md_row(md, "bert")[-1] == "5.24.0"  # lora ran on 5.24.0 only: 4.57.6 is not certified for the row
 
 
 def test_gap_on_one_version_pass_on_another_is_gap_naming_the_version(tmp_path: Path) -> None:
-    old = results_dict([check("bert", "lora", "a", "gap", "no attention registry")], transformers="4.57.6")
-    new = results_dict([check("bert", "lora", "a", "passed")], transformers="5.24.0")
-    c = cell(table_of(tmp_path, old, new), "bert", "lora")
+    bottleneck = check("bert", "bottleneck", "a", "passed")
+    old = results_dict([check("bert", "lora", "a", "gap", "no attention registry"), bottleneck], transformers="4.57.6")
+    new = results_dict([check("bert", "lora", "a", "passed"), bottleneck], transformers="5.24.0")
+    table = table_of(tmp_path, old, new)
+    c = cell(table, "bert", "lora")
     assert (c.status, c.reason) == (GAP, "no attention registry (transformers 4.57.6)")
+    # Supported on 5.24.0: a ✅ whose footnote names the version where it is a gap, and why.
+    md = render_markdown(table)
+    text = md_cell(md, "bert", "lora")
+    assert text.startswith("✅<sup>")
+    assert footnote(md, mark_of(text)) == "Not supported on transformers 4.57.6: no attention registry"
+    assert md_row(md, "bert")[-1] == "4.57.6 – 5.24.0"  # a declared gap does not void a version
 
 
 def test_arch_only_in_some_versions_is_judged_on_those(tmp_path: Path) -> None:
@@ -350,11 +374,11 @@ def test_markdown_layout(tmp_path: Path) -> None:
     assert "generated by `python -m reports render`" in md
     assert "do not edit it by hand" in md
     header = next(line for line in md.splitlines() if line.startswith("| Model |"))
-    assert header == "| " + " | ".join(["Model", *(f.title for f in FEATURES), "Transformers"]) + " |"
+    assert header == "| " + " | ".join(["Model", *(f.title for f in TEST_FEATURES), "Transformers"]) + " |"
     rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ") and "Model" not in line]
     assert rows[1:] == ["albert", "bert", "gpt2"]  # rows[0] is the separator
     # One footnote per distinct text, numbered in reading order.
-    assert md_row(md, "albert")[1] == md_row(md, "gpt2")[1] == "<sup>1</sup>"
+    assert md_cell(md, "albert", "bottleneck") == md_cell(md, "gpt2", "bottleneck") == "<sup>1</sup>"
     assert md.count("same reason") == 1
 
 
@@ -406,13 +430,22 @@ def test_cli_render_writes_both_files_and_rerender_is_byte_identical(project: Pa
     assert first.returncode == 0, first.stderr
     md_path, json_path = project / "docs" / "model_overview.md", project / "docs" / "model_overview.json"
     md, js = md_path.read_bytes(), json_path.read_bytes()
-    assert md_row(md.decode(), "bert")[2] == "✅"
-    assert md_row(md.decode(), "gpt2")[2].startswith("❌")
+    assert md_cell(md.decode(), "bert", "lora") == "✅"
+    assert md_cell(md.decode(), "gpt2", "lora").startswith("❌")
     assert json.loads(js)["transformers_versions"] == ["4.57.6", "5.24.0"]
+    committed = project / "docs" / "per_version"
+    assert sorted(p.name for p in committed.iterdir()) == ["transformers-4.57.6.json", "transformers-5.24.0.json"]
+    baseline_bytes = {p: p.read_bytes() for p in committed.iterdir()}
     second = run_cli(project, "render")
     assert second.returncode == 0, second.stderr
     assert (md_path.read_bytes(), json_path.read_bytes()) == (md, js)
-    assert sorted(p.name for p in md_path.parent.iterdir()) == ["model_overview.json", "model_overview.md"]
+    assert sorted(p.name for p in md_path.parent.iterdir()) == [
+        "model_overview.json",
+        "model_overview.md",
+        "per_version",
+    ]
+    assert {p: p.read_bytes() for p in committed.iterdir()} == baseline_bytes
+    assert "docs/per_version" not in second.stdout  # unchanged results are not rewritten
 
 
 def test_cli_check_passes_when_current_and_fails_after_hand_edit(project: Path) -> None:
@@ -478,9 +511,142 @@ def test_cli_malformed_file_names_file_and_field(project: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_committed_results_cover_every_version_and_a_fresh_run_replaces_its_own(tmp_path: Path) -> None:
+    old = results_dict(
+        [check("bert", "lora", "a", "passed"), check("bert", "bottleneck", "a", "passed")], transformers="4.57.6"
+    )
+    new = results_dict([check("bert", "lora", "a", "passed"), check("bert", "bottleneck", "a", "passed")])
+    dump(tmp_path / "nightly" / "tf457" / "results.json", old)
+    dump(tmp_path / "nightly" / "tflatest" / "results.json", new)
+    assert run_cli(tmp_path, "render", "nightly").returncode == 0
+    committed = tmp_path / "docs" / "per_version"
+    old_bytes = (committed / "transformers-4.57.6.json").read_bytes()
+    md_path = tmp_path / "docs" / "model_overview.md"
+    assert md_row(md_path.read_text(encoding="utf-8"), "bert")[-1] == "4.57.6 – 5.24.0"
+
+    # A fresh run of the newest version differing only in stamps and durations agrees with what is committed.
+    fresh = copy.deepcopy(new)
+    fresh["environment"] |= {
+        "date": "2027-01-01T00:00:00Z",
+        "commit": "abc1234",
+        "python": "3.12.1",
+        "torch": "2.13.0",
+    }
+    for c in fresh["checks"]:
+        c["duration"] = 9.5
+    dump(tmp_path / "results" / "latest.json", fresh)
+    current = run_cli(tmp_path, "render", "--check", "results/latest.json")
+    assert current.returncode == 0, current.stderr
+
+    # The same run with one check failing: the committed results of that version and the table are stale.
+    lora = fresh["checks"][0]
+    lora |= {"outcome": "failed", "reason": "boom"}
+    dump(tmp_path / "results" / "latest.json", fresh)
+    stale = run_cli(tmp_path, "render", "--check", "results/latest.json")
+    assert stale.returncode == 1
+    assert "docs/per_version/transformers-5.24.0.json differs from the fresh results (1 differences)" in stale.stderr
+    assert f"~ {lora['nodeid']}: passed -> failed: boom" in stale.stderr
+    assert "regenerate with: python -m reports render results/latest.json" in stale.stderr
+
+    # Regenerating rewrites that version only; the table still covers 4.57.6 from the committed file.
+    assert run_cli(tmp_path, "render", "results/latest.json").returncode == 0
+    assert (committed / "transformers-4.57.6.json").read_bytes() == old_bytes
+    rewritten = load_results(committed / "transformers-5.24.0.json")
+    assert {c.feature: c.outcome for c in rewritten.checks} == {"lora": "failed", "bottleneck": "passed"}
+    assert {c.duration for c in rewritten.checks} == {0.0}  # durations are volatile: not committed
+    assert rewritten.environment["commit"] == "abc1234"
+    md = md_path.read_text(encoding="utf-8")
+    assert md_row(md, "bert")[-1] == "4.57.6"
+    assert "Not passing on transformers 5.24.0" in footnote(md, mark_of(md_cell(md, "bert", "lora")))
+    assert run_cli(tmp_path, "render", "--check", "results/latest.json").returncode == 0
+    assert run_cli(tmp_path, "render", "--check", "docs/per_version").returncode == 0  # as the test suite runs it
+
+
+def test_volatile_parts_of_failure_reasons_do_not_make_committed_results_stale(tmp_path: Path) -> None:
+    def run(number: int, address: str) -> dict:
+        reason = f"OSError: no file in /tmp/pytest-of-ci/pytest-{number}/test_load0 for <Module at {address}>"
+        return results_dict([check("bert", "lora", "a", "failed", reason)])
+
+    dump(tmp_path / "results" / "latest.json", run(105, "0x7f3a9c1d2e50"))
+    assert run_cli(tmp_path, "render").returncode == 0
+    (committed,) = load_results(tmp_path / "docs" / "per_version" / "transformers-5.24.0.json").checks
+    assert committed.reason == "OSError: no file in <tmp>/test_load0 for <Module at 0x…>"
+    dump(tmp_path / "results" / "latest.json", run(7, "0x55d0aa01bc38"))
+    result = run_cli(tmp_path, "render", "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_of_a_run_on_an_uncommitted_version_names_the_missing_file(tmp_path: Path) -> None:
+    dump(tmp_path / "results" / "latest.json", results_dict([check("bert", "lora", "a", "passed")]))
+    assert run_cli(tmp_path, "render").returncode == 0
+    dump(
+        tmp_path / "results" / "latest.json",
+        results_dict([check("bert", "lora", "a", "passed")], transformers="5.25.0"),
+    )
+    result = run_cli(tmp_path, "render", "--check")
+    assert result.returncode == 1
+    assert "docs/per_version/transformers-5.25.0.json is missing" in result.stderr
+
+
+def test_misnamed_committed_results_are_an_error(tmp_path: Path) -> None:
+    dump(tmp_path / "docs" / "per_version" / "latest.json", results_dict([check("bert", "lora", "a", "passed")]))
+    result = run_cli(tmp_path, "render")
+    assert result.returncode == 2
+    assert "must be named transformers-5.24.0.json" in result.stderr
+
+
+def test_no_baseline_renders_the_given_results_alone(project: Path) -> None:
+    result = run_cli(project, "render", "results/a.json", "--no-baseline")
+    assert result.returncode == 0, result.stderr
+    assert not (project / "docs" / "per_version").exists()
+    md = (project / "docs" / "model_overview.md").read_text(encoding="utf-8")
+    assert "4.57.6" not in md
+
+
+def test_committed_files_have_one_check_per_line_and_load_back(tmp_path: Path) -> None:
+    data = results_dict([check("bert", "lora", "a", "passed"), check("bert", "lora", "b", "gap", "why")])
+    path = tmp_path / "r.json"
+    write_results(
+        path, data["environment"], data["selection"], data["architectures"], data["checks"], one_check_per_line=True
+    )
+    text = path.read_text(encoding="utf-8")
+    assert json.loads(text) == data
+    assert [line.strip().rstrip(",") for line in text.splitlines() if '"nodeid"' in line] == [
+        json.dumps(c, ensure_ascii=False) for c in data["checks"]
+    ]
+
+
+def test_outputs_of_reports_below_a_results_directory_are_not_read_as_results(project: Path) -> None:
+    assert run_cli(project, "matrix", "results", "--out", "results/matrix").returncode == 0
+    assert (project / "results" / "matrix" / "matrix.json").exists()
+    result = run_cli(project, "render")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("certified", "expected"),
+    [
+        (("4.57.6", "5.0.0", "5.24.0"), "4.57.6 – 5.24.0"),
+        (("5.0.0", "5.24.0"), "5.0.0 – 5.24.0"),
+        (("4.57.6", "5.24.0"), "4.57.6, 5.24.0"),
+        (("5.24.0",), "5.24.0"),
+        ((), "none"),
+    ],
+)
+def test_version_ranges(certified: tuple[str, ...], expected: str) -> None:
+    assert version_ranges(("4.57.6", "5.0.0", "5.24.0"), certified) == expected
+
+
+def test_committed_model_table_is_current() -> None:
+    """docs/model_overview.{md,json} are what the committed per-version results say (CI adds a fresh run)."""
+    result = run_cli(REPO, "render", "--check", "docs/per_version")
+    assert result.returncode == 0, result.stderr
+
+
 def test_reports_never_imports_torch_or_transformers() -> None:
     code = (
         "import sys, reports, reports.cli, reports.cells, reports.markdown, reports.json_table, reports.merge\n"
+        "import reports.baseline, reports.matrix, reports.changes, reports.html, reports.certificate\n"
         "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )

@@ -1,0 +1,140 @@
+"""Certificates: what one run proved about one architecture, as JSON and markdown.
+
+An architecture is certified when at least one check ran and every check that is not a declared gap passed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from architectures.features import FEATURES, Feature
+from reports.cells import FAILED, GAP, NOT_RUN, PASSED, version_cell
+from reports.results import OUTCOMES, Check, Results
+
+
+CERTIFICATE_SCHEMA = 1
+GENERATED_BY = "adapter-conformance certify"
+MARK = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "\N{EN DASH}"}
+
+
+def build_certificate(results: Results, arch: str, features: Sequence[Feature] = FEATURES) -> dict[str, Any]:
+    """The certificate of `arch` from one run's results."""
+    if arch not in results.architectures:
+        known = ", ".join(sorted(results.architectures)) or "none"
+        raise ValueError(f"{results.path} has no results for architecture {arch!r}; it has: {known}")
+    spec = results.architectures[arch]
+    checks = [c for c in results.checks if c.arch == arch]
+    per_feature = {}
+    for feature in features:
+        mine = [c for c in checks if c.feature == feature.name]
+        vc = version_cell(results.transformers, mine, spec.gaps.get(feature.name))
+        if vc.status == NOT_RUN:
+            continue  # not selected in this run and not declared: nothing to certify
+        per_feature[feature.name] = {
+            "title": feature.title.replace("<br>", ""),
+            "status": vc.status,
+            "reason": vc.reason,
+            "passed": sum(c.outcome == "passed" for c in mine),
+            "ran": sum(c.outcome != "gap" for c in mine),
+            "gap": sum(c.outcome == "gap" for c in mine),
+        }
+    known = {f.name for f in features}
+    failing = [
+        {"feature": c.feature, "method": c.method, "nodeid": c.nodeid, "outcome": c.outcome, "reason": c.reason}
+        for c in checks
+        if c.outcome not in ("passed", "gap")
+    ]
+    totals = dict.fromkeys(OUTCOMES, 0)
+    for c in checks:
+        totals[c.outcome] += 1
+    ran = sum(totals.values()) - totals["gap"]
+    environment = results.environment
+    return {
+        "schema": CERTIFICATE_SCHEMA,
+        "generated_by": GENERATED_BY,
+        "architecture": arch,
+        "modality": spec.modality,
+        "certified": ran > 0 and not failing,
+        "versions": {key: environment.get(key) for key in ("transformers", "torch", "python", "adapter_conformance")},
+        "impl": results.impl,
+        "commit": environment.get("commit"),
+        "date": environment.get("date"),
+        "selection": {"methods": list(results.selection.get("methods", []))},
+        "features": per_feature,
+        "declared_gaps": _declared_gaps(spec.gaps, checks),
+        "failing_checks": failing,
+        "unknown_features": sorted({c.feature for c in checks} - known),
+        "totals": {**totals, "ran": ran},
+    }
+
+
+def _declared_gaps(spec_gaps: Mapping[str, str], checks: Sequence[Check]) -> list[dict[str, Any]]:
+    """Every declared gap with its reason: those of the spec, and those the skipped checks carry (a gap can also be
+    declared for a single head class); with how many checks each one skipped."""
+    skipped: dict[tuple[str, str], int] = {}
+    for c in checks:
+        if c.outcome == "gap":
+            skipped[(c.feature, c.reason)] = skipped.get((c.feature, c.reason), 0) + 1
+    for feature, reason in spec_gaps.items():
+        skipped.setdefault((feature, reason), 0)
+    return [
+        {"feature": feature, "reason": reason, "skipped_checks": count}
+        for (feature, reason), count in sorted(skipped.items())
+    ]
+
+
+def render_certificate_json(certificate: dict[str, Any]) -> str:
+    return json.dumps(certificate, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_certificate_markdown(certificate: dict[str, Any]) -> str:
+    """The certificate for people. Deterministic: the date stays in the JSON."""
+    c = certificate
+    v = c["versions"]
+    totals = c["totals"]
+    verdict = "CERTIFIED" if c["certified"] else "NOT CERTIFIED"
+    summary = f"**{verdict}**: {totals['passed']} of {totals['ran']} checks passed"
+    if c["failing_checks"]:
+        summary += f", {len(c['failing_checks'])} not passing"
+    if totals["gap"]:
+        summary += f", {totals['gap']} skipped as declared gaps"
+    lines = [
+        f"# Adapter conformance certificate: {c['architecture']}",
+        "",
+        summary + ".",
+        "",
+        f"- architecture: `{c['architecture']}` ({c['modality']})",
+        f"- implementation under test: `{c['impl']}`",
+        f"- transformers {v['transformers']}, torch {v['torch']}, python {v['python']}, "
+        f"adapter-conformance {v['adapter_conformance']}",
+        f"- commit: {c['commit'] or 'unknown'}",
+        f"- methods checked: {', '.join(c['selection']['methods']) or 'none'}",
+        "",
+        "| Feature | Status | Checks passed |",
+        "| --- | --- | --- |",
+    ]
+    for name, f in c["features"].items():
+        counts = f"{f['passed']}/{f['ran']}" if f["status"] != GAP else ""
+        counts += f" (+{f['gap']} declared gap)" if f["gap"] and f["status"] != GAP else ""
+        reason = f" ({f['reason']})" if f["status"] == GAP and f["reason"] else ""
+        lines.append(f"| {name} | {MARK[f['status']]}{reason} | {counts} |")
+    lines += ["", "## Failing checks", ""]
+    if c["failing_checks"]:
+        for check in c["failing_checks"]:
+            reason = " ".join(check["reason"].split())
+            lines.append(f"- `{check['nodeid']}`: {check['outcome']}{': ' + reason if reason else ''}")
+    else:
+        lines.append("None." if totals["ran"] else "No check ran: nothing is certified.")
+    lines += ["", "## Declared gaps", ""]
+    lines += [
+        f"- {gap['feature']}: {gap['reason']}" + _skipped(gap["skipped_checks"]) for gap in c["declared_gaps"]
+    ] or ["None."]
+    if c["unknown_features"]:
+        lines += ["", f"Checks of features without a matrix column: {', '.join(c['unknown_features'])}."]
+    return "\n".join(lines) + "\n"
+
+
+def _skipped(count: int) -> str:
+    return f" ({count} check{'s' if count != 1 else ''} skipped)" if count else ""
