@@ -93,6 +93,31 @@ class ParallelChecks:
         _assert_close(out[:batch], _run_with(model, blocks.Stack("shared", "a"), inputs), "branch shared→a")
         _assert_close(out[batch:], _run_with(model, blocks.Stack("shared", "b"), inputs), "branch shared→b")
 
+    def test_parallel_branches_run_their_own_heads(self, spec, method, check_seed):
+        from conformance.checks.heads import head_inputs
+
+        blocks = impl.composition()
+        model = impl.adapter_model_from_config(spec)
+        for offset, name in enumerate(("a", "b")):
+            model.add_adapter(name, impl.make_config(method.config))
+            randomize_adapter(model, name, check_seed + offset)
+            if spec.modality == "vision":
+                model.add_image_classification_head(name, num_labels=2 + offset)
+            else:
+                model.add_classification_head(name, num_labels=2 + offset)
+        inputs = head_inputs(spec, "classification", check_seed)
+        model.eval()
+        model.set_active_adapters(blocks.Parallel("a", "b"))
+        with torch.no_grad():
+            both = model(**inputs)
+        assert len(both) == 2, "a Parallel block with a head per branch returns one output per branch"
+        for index, name in enumerate(("a", "b")):
+            model.set_active_adapters(name)
+            with torch.no_grad():
+                single = model(**inputs)
+            assert model.active_head == name
+            _assert_close(both[index].logits, single.logits, f"branch {name} through head {name}")
+
     @requires("has_lm_head")
     def test_parallel_generate(self, spec, method, check_seed):
         from conformance.models import lm_head_class

@@ -13,7 +13,7 @@ from architectures.heads import DEFAULT_POOLING, LM_HEADS, SEQUENCE_HEADS, head_
 from architectures.live import model_class
 from architectures.spec import ArchitectureSpec
 
-from ..composition import CompositionBlock
+from ..composition import CompositionBlock, Parallel
 from ..context import context_setup, parse_setup
 from ..model import ModelAdaptersMixin, init
 from ..persistence import LoadedAdapter
@@ -210,6 +210,11 @@ class AdapterModel(ModelAdaptersMixin, nn.Module):
         labels = {key: inputs.pop(key) for key in LABEL_INPUTS if inputs.get(key) is not None}
         if input_ids is not None:
             inputs["input_ids"] = input_ids
+        branch_heads = (
+            None if head is not None else _parallel_heads(context_setup() or self.adapter_state.active, self.heads)
+        )
+        if branch_heads:
+            return self._forward_parallel_heads(branch_heads, inputs, labels)
         name = head if head is not None else (_head_of_setup(context_setup(), self.heads) or self._active_head)
         if name is None:
             if labels:
@@ -222,6 +227,26 @@ class AdapterModel(ModelAdaptersMixin, nn.Module):
             num_choices, inputs = _flatten_choices(inputs)
         outputs = self._run_base(config, inputs, labels)
         return head_output(config, prediction_head, outputs, self.config, inputs.get("input_ids"), labels, num_choices)
+
+    def _forward_parallel_heads(
+        self, branch_heads: list[str], inputs: dict[str, Any], labels: dict[str, Any]
+    ) -> ParallelHeadOutputs:
+        """One base pass over the replicated batch; branch i's rows go through branch i's head."""
+        configs = [self.heads[name].config for name in branch_heads]
+        if any(c.head_type == "multiple_choice" for c in configs):
+            raise ValueError("multiple-choice heads cannot run in a Parallel block; run the branches one at a time")
+        outputs = self._run_base(configs[0], inputs, labels)
+        batch = next(v for v in outputs.values() if isinstance(v, torch.Tensor)).shape[0] // len(branch_heads)
+        results = ParallelHeadOutputs()
+        for index, (name, config) in enumerate(zip(branch_heads, configs, strict=True)):
+            rows = slice(index * batch, (index + 1) * batch)
+            branch = type(outputs)(**{k: _rows(v, rows, batch * len(branch_heads)) for k, v in outputs.items()})
+            branch_inputs = {k: _rows(v, rows, batch * len(branch_heads)) for k, v in inputs.items()}
+            ids = branch_inputs.get("input_ids")
+            results.append(head_output(config, self.heads[name], branch, self.config, ids, labels, None))
+        losses = [out.loss for out in results if getattr(out, "loss", None) is not None]
+        results.loss = sum(losses) if losses else None
+        return results
 
     def _run_base(self, config: HeadConfig, inputs: dict[str, Any], labels: dict[str, Any]) -> Any:
         if not self.adapter_state.spec.is_encoder_decoder:
@@ -368,6 +393,38 @@ def spec_for(config: Any) -> ArchitectureSpec:
 
 def _activation(layers: int, activation: str | None) -> str | None:
     return activation if layers > 1 else None
+
+
+class ParallelHeadOutputs(list):
+    """The outputs of a Parallel block's heads, one per branch, in branch order; ``loss`` is their sum."""
+
+    loss: torch.Tensor | None = None
+
+
+def _rows(value: Any, rows: slice, replicated: int) -> Any:
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == replicated:
+        return value[rows]
+    return value if isinstance(value, torch.Tensor) else None  # caches and tuples do not split by branch
+
+
+def _parallel_heads(setup: Any, heads: nn.ModuleDict) -> list[str] | None:
+    """The head of each branch of the setup's Parallel block: the last adapter of the branch that has a head.
+
+    None when the setup has no Parallel block or no branch has a head; a ValueError when only some branches do.
+    """
+    parallel = next((c for c in (setup or ()) if isinstance(c, Parallel)), None)
+    if parallel is None:
+        return None
+    found = []
+    for branch in parallel:
+        names = branch.flatten() if isinstance(branch, CompositionBlock) else (branch,)
+        found.append(next((name for name in reversed(names) if name in heads), None))
+    if all(name is None for name in found):
+        return None
+    if None in found:
+        missing = [str(b) for b, name in zip(parallel, found, strict=True) if name is None]
+        raise ValueError(f"{parallel!r}: branches {missing} have no head of the same name; add one per branch")
+    return found
 
 
 def _head_of_setup(setup: Any, heads: nn.ModuleDict) -> str | None:
