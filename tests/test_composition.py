@@ -102,3 +102,22 @@ def test_bad_blocks_say_what_is_wrong(make, message):
 def test_unknown_block_type_in_dict():
     with pytest.raises(ValueError, match="unknown composition block 'Chain'"):
         CompositionBlock.from_dict({"type": "Chain", "children": ["a"]})
+
+
+def test_block_support_per_method_family_is_as_documented():
+    """The table of which block each family takes part in decides which composition checks run: a change to it
+    must be deliberate (and the README's table updated), never a side effect."""
+    from reference_impl.methods import FAMILIES
+
+    every = {"Stack", "Fuse", "Parallel", "Split", "BatchSplit", "Average"}
+    expected = {
+        "bottleneck": every,
+        "compacter": every,
+        "invertible": {"Stack", "Parallel", "BatchSplit"},
+        "lora": every - {"Fuse"},
+        "prefix_tuning": {"Stack"},
+        "prompt_tuning": {"Stack"},
+        "reft": {"Stack"},
+        "union": {"Stack"},
+    }
+    assert {name: set(family.supported_blocks) for name, family in FAMILIES.items()} == expected

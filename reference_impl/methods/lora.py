@@ -247,6 +247,9 @@ def qkv_index(layout: str, matrices: tuple[str, ...], out_features: int, num_hea
 class LoRAFamily(MethodFamily):
     name = "lora"
     mergeable = True
+    # An update computed from the projection's input: it can be sliced by batch or sequence and averaged, but
+    # there is no per-adapter output for AdapterFusion to attend over.
+    supported_blocks = frozenset({"Stack", "Parallel", "Split", "BatchSplit", "Average"})
     variants: ClassVar[dict[str, LoRAVariant]] = VARIANTS
 
     def placements(self, state: AdapterState, model: Any, config: LoRABaseConfig) -> Iterator[Placement]:
