@@ -48,50 +48,59 @@ class ModelAdaptersMixin(FusionMixin):
         """Add a new adapter ``name`` of ``config`` (a config, its string name or dict; default ``"seq_bn"``)."""
         config = resolve_config("seq_bn" if config is None else config)
         _check_name(name)
-        if name in self.adapter_state.configs:
-            if not overwrite_ok:
-                raise ValueError(f"an adapter named {name!r} exists already; pass overwrite_ok=True to replace it")
-            self.delete_adapter(name)
+        if name in self.adapter_state.configs and not overwrite_ok:
+            raise ValueError(f"an adapter named {name!r} exists already; pass overwrite_ok=True to replace it")
         family = family_of(config)
         parts = _parts(config)  # a union (ConfigUnion, MAM, UniPELT) adds each part with its own family
         found = [(fam, part, place) for fam, part in parts for place in fam.placements(self.adapter_state, self, part)]
         if not found:
             leave_out = list(config.leave_out)
             raise ValueError(f"adapter {name!r}: config {config.name!r} with leave_out={leave_out} adapts no layer")
+        if name in self.adapter_state.configs:
+            self.delete_adapter(name)
         generators = {id(part): _generator(part) for _, part in parts}
         device, dtype = _device_dtype(self)
-        for part_family, part, place in found:
-            attach = attach_site if place.hooked else holder_site
-            site = attach(place.module, self.adapter_state, place.layer_index, place.location)
-            adapter = part_family.build(part, place, self.adapter_state, generators[id(part)])
-            # a new module follows the model's mode: no dropout in an adapter added to a model in eval mode
-            site.family(part_family.name)[name] = adapter.to(device=device, dtype=dtype).train(self.training)
-            if place.feeder is not None:
-                feeder = attach_site(place.feeder, self.adapter_state, place.layer_index, place.location + ".input")
-                if site not in feeder._feeds:
-                    feeder._feeds.append(site)
-        self.adapter_state.configs[name] = config
-        family.attach(self, self.adapter_state, name)
+        try:
+            for part_family, part, place in found:
+                attach = attach_site if place.hooked else holder_site
+                site = attach(place.module, self.adapter_state, place.layer_index, place.location)
+                adapter = part_family.build(part, place, self.adapter_state, generators[id(part)])
+                # a new module follows the model's mode: no dropout in an adapter added to a model in eval mode
+                site.family(part_family.name)[name] = adapter.to(device=device, dtype=dtype).train(self.training)
+                if place.feeder is not None:
+                    feeder = attach_site(
+                        place.feeder, self.adapter_state, place.layer_index, place.location + ".input"
+                    )
+                    if site not in feeder._feeds:
+                        feeder._feeds.append(site)
+            self.adapter_state.configs[name] = config
+            family.attach(self, self.adapter_state, name)
+        except BaseException:
+            self._discard(name, family)  # a half-built adapter must not stay behind
+            raise
         if set_active:
             self.set_active_adapters(name)
 
     def delete_adapter(self, name: str) -> None:
         """Remove adapter ``name``: its modules, parameters, hooks and config; the model is as before it was added."""
         family = family_of(self._require(name))
-        for _, site in sites(self):
-            site.remove(name)
-        for module, site in sites(self):
-            site._feeds = [fed for fed in site._feeds if not fed.is_empty()]
-            detach_if_empty(module)
         for fusion in [f for f in self.adapter_state.fusions if name in f.split(",")]:
             self.delete_adapter_fusion(fusion)
-        del self.adapter_state.configs[name]
-        family.on_delete(self, self.adapter_state)
+        self._discard(name, family)
         active = self.adapter_state.active
         if active is not None and name in active.flatten():
             names_only = all(isinstance(child, str) for child in active)
             remaining = [n for n in active if n != name] if names_only else []
             self.adapter_state.active = parse_setup(remaining) if remaining else None
+
+    def _discard(self, name: str, family: Any) -> None:
+        for _, site in sites(self):
+            site.remove(name)
+        for module, site in sites(self):
+            site._feeds = [fed for fed in site._feeds if not fed.is_empty()]
+            detach_if_empty(module)
+        self.adapter_state.configs.pop(name, None)
+        family.on_delete(self, self.adapter_state)
 
     # ----- activation -----
     def set_active_adapters(self, adapter_setup: str | list[str] | CompositionBlock | None) -> None:

@@ -432,3 +432,23 @@ def test_deleting_an_adapter_named_like_a_submodule_leaves_the_others_alone(name
         assert now.keys() == params.keys(), f"deleting {name!r} removed parameters of {other!r}"
         assert all(torch.equal(now[k], v) for k, v in params.items())
     assert_unchanged(model, before)
+
+
+def test_add_failing_half_way_leaves_nothing_behind(model, monkeypatch):
+    from reference_impl.methods.lora import LoRAFamily
+
+    before = snapshot(model)
+    built = []
+    original = LoRAFamily.build
+
+    def build_then_fail(self, *args, **kwargs):
+        if len(built) == 3:
+            raise RuntimeError("out of memory")
+        built.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LoRAFamily, "build", build_then_fail)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        model.add_adapter("c", LoRAConfig(r=4))
+    assert_unchanged(model, before)
+    assert "c" not in model.adapters_config
