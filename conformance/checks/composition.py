@@ -94,10 +94,10 @@ class ParallelChecks:
         _assert_close(out[batch:], _run_with(model, blocks.Stack("shared", "b"), inputs), "branch shared→b")
 
     def test_parallel_branches_run_their_own_heads(self, spec, method, check_seed):
-        from conformance.checks.heads import head_inputs
+        from conformance.checks.heads import flex_model, head_inputs
 
         blocks = impl.composition()
-        model = impl.adapter_model_from_config(spec)
+        model = flex_model(spec)
         for offset, name in enumerate(("a", "b")):
             model.add_adapter(name, impl.make_config(method.config))
             randomize_adapter(model, name, check_seed + offset)

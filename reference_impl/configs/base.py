@@ -27,6 +27,12 @@ def check(condition: bool, config: Any, message: str) -> None:
         raise ValueError(f"{type(config).__name__}: {message}")
 
 
+def check_choice(config: Any, field: str, choices: Any) -> None:
+    """``config.<field>`` must be one of the values of the Literal type ``choices``."""
+    value = getattr(config, field)
+    check(value in choices.__args__, config, f"{field} must be one of {choices.__args__}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class AdapterConfig:
     """Base of every adapter config. ``name`` is the string users pass instead of the class (``"seq_bn"``)."""

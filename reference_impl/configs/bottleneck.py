@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .base import AdapterConfig, check, register_config
+from .base import AdapterConfig, check, check_choice, register_config
 
 
 NonLinearity = Literal["relu", "gelu", "tanh", "swish", "silu", "identity"]
@@ -46,16 +46,8 @@ class BnConfig(AdapterConfig):
             self,
             f"reduction_factor must be > 0, got {self.reduction_factor!r}",
         )
-        check(
-            self.non_linearity in NonLinearity.__args__,
-            self,
-            f"non_linearity must be one of {NonLinearity.__args__}, got {self.non_linearity!r}",
-        )
-        check(
-            self.init_weights in BottleneckInit.__args__,
-            self,
-            f"init_weights must be one of {BottleneckInit.__args__}, got {self.init_weights!r}",
-        )
+        check_choice(self, "non_linearity", NonLinearity)
+        check_choice(self, "init_weights", BottleneckInit)
 
     @property
     def identity_at_init(self) -> bool:

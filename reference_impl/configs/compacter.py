@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .base import AdapterConfig, check, register_config
+from .base import AdapterConfig, check, check_choice, register_config
 from .bottleneck import DoubleSeqBnConfig, NonLinearity, SeqBnConfig
 
 
@@ -45,16 +45,8 @@ class PhmOptions(AdapterConfig):
             self,
             f"phm_rank must be >= 1, got {self.phm_rank!r}",
         )
-        check(
-            self.phm_c_init in RuleInit.__args__,
-            self,
-            f"phm_c_init must be one of {RuleInit.__args__}, got {self.phm_c_init!r}",
-        )
-        check(
-            self.hypercomplex_nonlinearity in BlockInit.__args__,
-            self,
-            f"hypercomplex_nonlinearity must be one of {BlockInit.__args__}, got {self.hypercomplex_nonlinearity!r}",
-        )
+        check_choice(self, "phm_c_init", RuleInit)
+        check_choice(self, "hypercomplex_nonlinearity", BlockInit)
         check(self.phm_init_range > 0, self, f"phm_init_range must be > 0, got {self.phm_init_range!r}")
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .base import AdapterConfig, check, register_config
+from .base import AdapterConfig, check, check_choice, register_config
 
 
 LoRAInit = Literal["lora", "bert"]
@@ -70,11 +70,7 @@ class LoRAConfig(LoRABaseConfig):
         check(isinstance(self.r, int) and self.r > 0, self, f"r (the rank) must be a positive integer, got {self.r!r}")
         check(self.alpha > 0, self, f"alpha must be > 0, got {self.alpha!r}")
         check(0.0 <= self.dropout < 1.0, self, f"dropout must be in [0, 1), got {self.dropout!r}")
-        check(
-            self.init_weights in LoRAInit.__args__,
-            self,
-            f"init_weights must be one of {LoRAInit.__args__}, got {self.init_weights!r}",
-        )
+        check_choice(self, "init_weights", LoRAInit)
 
     @property
     def scaling(self) -> float:
@@ -117,11 +113,7 @@ class IA3Config(LoRABaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check(
-            self.init_weights in IA3Init.__args__,
-            self,
-            f"init_weights must be one of {IA3Init.__args__}, got {self.init_weights!r}",
-        )
+        check_choice(self, "init_weights", IA3Init)
 
     @property
     def identity_at_init(self) -> bool:

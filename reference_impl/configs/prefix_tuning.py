@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .base import AdapterConfig, check, register_config
+from .base import AdapterConfig, check, check_choice, register_config
 
 
 PrefixNonLinearity = Literal["tanh", "relu", "gelu", "swish", "silu"]
@@ -51,9 +51,5 @@ class PrefixTuningConfig(AdapterConfig):
             self,
             f"bottleneck_size must be a positive integer, got {self.bottleneck_size!r}",
         )
-        check(
-            self.non_linearity in PrefixNonLinearity.__args__,
-            self,
-            f"non_linearity must be one of {PrefixNonLinearity.__args__}, got {self.non_linearity!r}",
-        )
+        check_choice(self, "non_linearity", PrefixNonLinearity)
         check(0.0 <= self.dropout < 1.0, self, f"dropout must be in [0, 1), got {self.dropout!r}")

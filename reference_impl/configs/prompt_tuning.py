@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .base import AdapterConfig, check, register_config
+from .base import AdapterConfig, check, check_choice, register_config
 
 
 PromptInit = Literal["random_uniform", "from_string"]
@@ -45,14 +45,8 @@ class PromptTuningConfig(AdapterConfig):
             self,
             f"prompt_length must be a positive integer, got {self.prompt_length!r}",
         )
-        check(
-            self.prompt_init in PromptInit.__args__,
-            self,
-            f"prompt_init must be one of {PromptInit.__args__}, got {self.prompt_init!r}",
-        )
-        check(
-            self.combine in Combine.__args__, self, f"combine must be one of {Combine.__args__}, got {self.combine!r}"
-        )
+        check_choice(self, "prompt_init", PromptInit)
+        check_choice(self, "combine", Combine)
         check(
             self.random_uniform_scale > 0, self, f"random_uniform_scale must be > 0, got {self.random_uniform_scale}"
         )

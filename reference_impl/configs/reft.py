@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from .base import AdapterConfig, check, register_config
+from .base import AdapterConfig, check, check_choice, register_config
 
 
 ReftInit = Literal["reft", "identity"]
@@ -63,11 +63,7 @@ class ReftConfig(AdapterConfig):
             self,
             f"non_linearity must be one of {REFT_ACTIVATIONS}, got {self.non_linearity!r}",
         )
-        check(
-            self.init_weights in ReftInit.__args__,
-            self,
-            f"init_weights must be one of {ReftInit.__args__}, got {self.init_weights!r}",
-        )
+        check_choice(self, "init_weights", ReftInit)
         check(
             not (self.init_weights == "identity" and self.subtract_projection and self.linear_source is False),
             self,
