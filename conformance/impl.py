@@ -1,72 +1,88 @@
-"""The one seam between the checks and the implementation under test (the reference implementation by default)."""
+"""The implementation under test, as the checks reach it: module-level calls that go to the current
+``conformance.interface.Implementation`` (the reference implementation unless ``use`` chose another)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import torch
+
+from .interface import Implementation
+
+
+_CURRENT: Implementation | None = None
+
+
+def current() -> Implementation:
+    global _CURRENT
+    if _CURRENT is None:
+        from .impls.reference import IMPLEMENTATION
+
+        _CURRENT = IMPLEMENTATION
+    return _CURRENT
+
+
+def use(implementation: Implementation) -> None:
+    global _CURRENT
+    _CURRENT = implementation
 
 
 def init(model: Any, spec: Any) -> Any:
-    from reference_impl import init as reference_init
-
-    return reference_init(model, spec=spec)
+    return current().init(model, spec)
 
 
 def adapter_setup(setup: Any) -> Any:
-    from reference_impl import AdapterSetup
-
-    return AdapterSetup(setup)
+    return current().adapter_setup(setup)
 
 
 def make_config(data: dict[str, Any]) -> Any:
-    from reference_impl import resolve_config
-
-    return resolve_config(data)
-
-
-def supports_block(config: dict[str, Any], block: str) -> bool:
-    """Whether the implementation lets adapters of ``config`` take part in the composition block ``block``."""
-    from reference_impl.methods import family_of
-
-    return block in family_of(make_config(config)).supported_blocks
+    return current().make_config(data)
 
 
 def composition() -> Any:
-    """The module with the composition blocks (Stack, Parallel, Fuse, Split, BatchSplit, Average)."""
-    import reference_impl
+    """The namespace with the composition blocks (Stack, Parallel, Fuse, Split, BatchSplit, Average)."""
+    return current().composition()
 
-    return reference_impl
+
+def adapter_parameters(model: Any, name: str) -> dict[str, torch.nn.Parameter]:
+    return current().adapter_parameters(model, name)
+
+
+def adapter_weights(model: Any, name: str) -> dict[str, torch.Tensor]:
+    """Adapter ``name``'s tensors under the suite's canonical names (conformance.weights)."""
+    return current().adapter_weights(model, name)
+
+
+def set_adapter_weights(model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
+    current().set_adapter_weights(model, name, weights)
+
+
+def fusion_weights(model: Any, fusion: str) -> dict[str, torch.Tensor]:
+    return current().fusion_weights(model, fusion)
+
+
+def supports_block(config: dict[str, Any], block: str) -> bool:
+    """Whether the implementation claims adapters of ``config`` take part in the composition block ``block``."""
+    claimed = current().claimed_blocks(config)
+    return claimed is not None and block in claimed
 
 
 def load_model(directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
-    """A model saved with its adapters by ``save_pretrained``, and its loading info (missing / unexpected keys)."""
-    from reference_impl import load_model as reference_load
-
-    return reference_load(directory, model_class, spec=spec, output_loading_info=True)
+    return current().load_model(directory, model_class, spec)
 
 
 def adapter_model_from_config(spec: Any, config: Any = None) -> Any:
-    """The implementation's adapter model with flexible heads (no head yet) for ``spec``'s architecture."""
-    from reference_impl import AutoAdapterModel
-
-    return AutoAdapterModel.from_config(spec.make_config() if config is None else config, spec)
+    return current().adapter_model_from_config(spec, config)
 
 
 def adapter_model_from_static(static: Any, head_name: str = "default") -> Any:
-    """A static head model (``BertForSequenceClassification``) as an adapter model whose head ``head_name`` is its head."""
-    from reference_impl.heads import from_static
-
-    return from_static(static, head_name)
+    return current().adapter_model_from_static(static, head_name)
 
 
 def static_from_adapter_model(model: Any, head_name: str, class_name: str) -> Any:
-    """Head ``head_name`` of an adapter model and its base model as an instance of transformers' ``class_name``."""
-    from reference_impl.heads import to_static
-
-    return to_static(model, head_name, class_name)
+    return current().static_from_adapter_model(model, head_name, class_name)
 
 
 def load_adapter_model(path: Any) -> Any:
-    """An adapter model from a directory: its own ``save_pretrained``, or a transformers checkpoint."""
-    from reference_impl import AutoAdapterModel
-
-    return AutoAdapterModel.from_pretrained(path)
+    return current().load_adapter_model(path)

@@ -1,0 +1,1 @@
+"""Implementations under test, each behind ``conformance.interface.Implementation``; chosen with ``--impl``."""

@@ -1,0 +1,80 @@
+"""The reference implementation (``reference_impl``) behind the suite's interface. This package is the one place of
+the suite that knows the reference's internals: it translates them to the suite's canonical weight names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from conformance.interface import Implementation
+
+from .weights import read_weights, write_weights
+
+
+class ReferenceImplementation(Implementation):
+    name = "reference"
+    package = "adapter-conformance"
+
+    def init(self, model: torch.nn.Module, spec: Any) -> torch.nn.Module:
+        from reference_impl import init
+
+        return init(model, spec=spec)
+
+    def make_config(self, data: dict[str, Any]) -> Any:
+        from reference_impl import resolve_config
+
+        return resolve_config(data)
+
+    def adapter_setup(self, setup: Any) -> Any:
+        from reference_impl import AdapterSetup
+
+        return AdapterSetup(setup)
+
+    def composition(self) -> Any:
+        import reference_impl
+
+        return reference_impl
+
+    def adapter_parameters(self, model: Any, name: str) -> dict[str, torch.nn.Parameter]:
+        return model.adapter_parameters(name)
+
+    def adapter_weights(self, model: Any, name: str) -> dict[str, torch.Tensor]:
+        return read_weights(model, name)
+
+    def set_adapter_weights(self, model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
+        write_weights(model, name, weights)
+
+    def claimed_blocks(self, config: dict[str, Any]) -> frozenset[str] | None:
+        from reference_impl.methods import family_of
+
+        return frozenset(family_of(self.make_config(config)).supported_blocks)
+
+    def load_model(self, directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
+        from reference_impl import load_model
+
+        return load_model(directory, model_class, spec=spec, output_loading_info=True)
+
+    def adapter_model_from_config(self, spec: Any, config: Any = None) -> Any:
+        from reference_impl import AutoAdapterModel
+
+        return AutoAdapterModel.from_config(spec.make_config() if config is None else config, spec)
+
+    def adapter_model_from_static(self, static: Any, head_name: str = "default") -> Any:
+        from reference_impl.heads import from_static
+
+        return from_static(static, head_name)
+
+    def static_from_adapter_model(self, model: Any, head_name: str, class_name: str) -> Any:
+        from reference_impl.heads import to_static
+
+        return to_static(model, head_name, class_name)
+
+    def load_adapter_model(self, path: Any) -> Any:
+        from reference_impl import AutoAdapterModel
+
+        return AutoAdapterModel.from_pretrained(path)
+
+
+IMPLEMENTATION = ReferenceImplementation()

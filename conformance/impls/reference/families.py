@@ -1,0 +1,1 @@
+"""Imports every family translation module of the reference implementation (each registers itself)."""

@@ -1,0 +1,89 @@
+"""The interface between the checks and an implementation under test.
+
+The checks talk to an implementation only through this interface and the adapter API of the model it returns
+(``add_adapter``, ``set_active_adapters``, ... as AdapterHub ``adapters`` names them). Weights are exchanged under
+the suite's canonical names (``conformance.weights``), never under an implementation's module names, so that the
+same checks certify the reference implementation, AdapterHub ``adapters`` or a third party alike.
+
+A new implementation subclasses ``Implementation`` in a module of its own and is chosen with ``--impl=mypkg.module``
+(the module's ``IMPLEMENTATION``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+
+class Implementation(ABC):
+    """One adapter implementation under test."""
+
+    name: str = ""  # the --impl value and the stamp in result files
+    package: str = ""  # the distribution that must be installed (named in the usage error when it is missing)
+    # Behaviour that differs from the suite's expectation by the implementation's design: {feature or check: reason}.
+    # Shown like an architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
+    gaps: Mapping[str, str] = {}
+
+    # ----- models -----
+    @abstractmethod
+    def init(self, model: torch.nn.Module, spec: Any) -> torch.nn.Module:
+        """``model`` (a plain transformers model of ``spec``'s architecture) with the adapter API."""
+
+    @abstractmethod
+    def make_config(self, data: dict[str, Any]) -> Any:
+        """The implementation's config object for a config dict of the suite (``{"config": "lora", "r": 4}``)."""
+
+    @abstractmethod
+    def adapter_setup(self, setup: Any) -> Any:
+        """A context manager that activates ``setup`` for the forward passes inside it."""
+
+    @abstractmethod
+    def composition(self) -> Any:
+        """A namespace with the composition blocks ``Stack, Parallel, Fuse, Split, BatchSplit, Average``."""
+
+    # ----- weights, under the suite's canonical names (conformance.weights) -----
+    @abstractmethod
+    def adapter_parameters(self, model: Any, name: str) -> dict[str, torch.nn.Parameter]:
+        """Every trainable tensor of adapter ``name``, keyed by the implementation's own names (opaque to checks)."""
+
+    @abstractmethod
+    def adapter_weights(self, model: Any, name: str) -> dict[str, torch.Tensor]:
+        """Adapter ``name``'s effective tensors under canonical names, detached copies (see conformance.weights)."""
+
+    @abstractmethod
+    def set_adapter_weights(self, model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
+        """Write canonical tensors into adapter ``name``. A name the implementation cannot write (a tensor that
+        is derived, e.g. through a parametrisation) raises ``KeyError`` naming it."""
+
+    def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
+        """AdapterFusion ``fusion``'s (``"a,b"``) tensors under canonical names."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose fusion weights")
+
+    # ----- what the implementation claims; the suite compares claims with its own expectations -----
+    def claimed_blocks(self, config: dict[str, Any]) -> frozenset[str] | None:
+        """The composition blocks the implementation says adapters of ``config`` take part in; None: no claim."""
+        return None
+
+    # ----- whole models and heads -----
+    @abstractmethod
+    def load_model(self, directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
+        """A model saved with its adapters by ``save_pretrained``, and its loading info (missing / unexpected keys)."""
+
+    @abstractmethod
+    def adapter_model_from_config(self, spec: Any, config: Any = None) -> Any:
+        """The adapter model with flexible heads (no head yet) for ``spec``'s architecture."""
+
+    @abstractmethod
+    def adapter_model_from_static(self, static: Any, head_name: str = "default") -> Any:
+        """A static head model as an adapter model whose head ``head_name`` is its head."""
+
+    @abstractmethod
+    def static_from_adapter_model(self, model: Any, head_name: str, class_name: str) -> Any:
+        """Head ``head_name`` of an adapter model and its base model as an instance of transformers' ``class_name``."""
+
+    @abstractmethod
+    def load_adapter_model(self, path: Any) -> Any:
+        """An adapter model from a directory: its own ``save_pretrained``, or a transformers checkpoint."""

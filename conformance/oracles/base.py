@@ -1,0 +1,98 @@
+"""The contract of the oracles: an adapter, by its definition, is a set of edits to a plain model.
+
+An ``Edit`` changes the output of one module of the plain model (a forward hook). Oracles build their edits from
+an adapter's canonical weights and the config dict the suite added it with; ``conformance.oracles.compose`` applies
+the edits of several adapters as a composition block says (Stack, Average, Split, ...). A ``Region`` tells an edit
+which rows (batch) or positions (sequence) of the full activation the branch it runs for sees, so that tensors an
+oracle captured elsewhere in the forward pass can be sliced alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from architectures.live import get_path
+
+
+@dataclass(frozen=True)
+class Region:
+    """The part of a full activation a branch sees: ``[start, stop)`` along ``dim`` (None: all of it)."""
+
+    dim: int | None = None
+    start: int = 0
+    stop: int = 0
+
+    def take(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.dim is None:
+            return tensor
+        return tensor.narrow(self.dim, self.start, self.stop - self.start)
+
+
+WHOLE = Region()
+
+# (module args, module output, region) -> the new output. ``output`` is the module's main output tensor (the first
+# element where the module returns a tuple), already restricted to the region; ``args`` are the full inputs.
+EditFn = Callable[[tuple[Any, ...], torch.Tensor, Region], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One adapter's change to the output of the module at ``path`` (relative to the model ``install`` gets)."""
+
+    path: str
+    fn: EditFn
+    stage: int = 1  # 0: an update computed from the module's input (LoRA); 1: a transform of the output (bottleneck)
+
+
+@dataclass
+class Captures:
+    """Tensors an oracle reads off the plain forward pass (e.g. the residual stream before a layer norm)."""
+
+    values: dict[str, torch.Tensor] = field(default_factory=dict)
+    paths: list[tuple[str, Callable[[tuple[Any, ...]], torch.Tensor], str]] = field(default_factory=list)
+
+    def on_input(self, path: str, pick: Callable[[tuple[Any, ...]], torch.Tensor], name: str) -> None:
+        """Record ``pick(args)`` of the module at ``path`` under ``name`` each time it runs."""
+        self.paths.append((path, pick, name))
+
+
+def main_tensor(output: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any]]:
+    """The main tensor of a module output and a function that puts a replacement back in its place."""
+    if isinstance(output, tuple):
+        return output[0], lambda new: (new, *output[1:])
+    return output, lambda new: new
+
+
+@contextlib.contextmanager
+def installed(model: torch.nn.Module, edits: Sequence[Edit], captures: Captures | None = None) -> Iterator[None]:
+    """The plain ``model`` with ``edits`` applied (each module's edits in stage order, then in the given order)."""
+    handles = []
+    try:
+        for path, pick, name in captures.paths if captures else ():
+
+            def pre(module, args, pick=pick, name=name):
+                captures.values[name] = pick(args)
+
+            handles.append(get_path(model, path).register_forward_pre_hook(pre))
+        by_path: dict[str, list[Edit]] = {}
+        for edit in edits:
+            by_path.setdefault(edit.path, []).append(edit)
+        for path, group in by_path.items():
+            ordered = sorted(group, key=lambda e: e.stage)
+
+            def hook(module, args, output, ordered=ordered):
+                main, put = main_tensor(output)
+                for edit in ordered:
+                    main = edit.fn(args, main, WHOLE)
+                return put(main)
+
+            handles.append(get_path(model, path).register_forward_hook(hook))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
