@@ -83,7 +83,7 @@ def run(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor
 def randomize_adapter(model: Any, name: str, seed: int, std: float = 0.1) -> None:
     """Give adapter ``name`` non-trivial weights, so that it visibly changes the outputs."""
     generator = torch.Generator().manual_seed(seed)
-    for _, param in sorted(model.adapter_parameters(name).items()):
+    for _, param in sorted(impl.adapter_parameters(model, name).items()):
         param.copy_(torch.randn(param.shape, generator=generator) * std)
 
 

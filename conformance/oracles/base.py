@@ -68,6 +68,36 @@ def main_tensor(output: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any
     return output, lambda new: new
 
 
+class MethodOracle:
+    """A method's definition, applied to a plain model of the spec's architecture.
+
+    ``weights`` are the adapter's canonical tensors (``conformance.weights``); ``config`` is the config dict the
+    suite added the adapter with. Defaults of fields the dict leaves out are the method's published defaults (as
+    AdapterHub ``adapters`` documents them), written in the oracle module, never read from the implementation.
+    """
+
+    def edits(
+        self, model: torch.nn.Module, spec: Any, weights: dict[str, torch.Tensor], config: dict[str, Any]
+    ) -> tuple[list[Edit], Captures | None]:
+        """The forward hooks that make ``model`` (the plain model, base or head class) behave as with the adapter."""
+        return [], None
+
+    def prepare_inputs(
+        self,
+        model: torch.nn.Module,
+        spec: Any,
+        weights: dict[str, torch.Tensor],
+        config: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The model inputs that give the adapter's effect (prefix as past_key_values, prompt as inputs_embeds)."""
+        return inputs
+
+    def finish_output(self, output: torch.Tensor, config: dict[str, Any], inputs: dict[str, Any]) -> torch.Tensor:
+        """The compared output from the plain model's (e.g. without prompt positions)."""
+        return output
+
+
 @contextlib.contextmanager
 def installed(model: torch.nn.Module, edits: Sequence[Edit], captures: Captures | None = None) -> Iterator[None]:
     """The plain ``model`` with ``edits`` applied (each module's edits in stage order, then in the given order)."""

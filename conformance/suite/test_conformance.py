@@ -14,6 +14,7 @@ from conformance.checks.composition import (
     StackChecks,
     UnsupportedBlockChecks,
 )
+from conformance.checks.definition import DefinitionChecks
 from conformance.checks.full_model import FullModelChecks
 from conformance.checks.generation import GenerationChecks
 from conformance.checks.heads import HeadChecks, HeadTypeChecks
@@ -30,6 +31,10 @@ class TestLifecycle(LifecycleChecks):
 
 
 class TestForward(ForwardChecks):
+    pass
+
+
+class TestDefinition(DefinitionChecks):
     pass
 
 
