@@ -56,6 +56,8 @@ def resolve_fusion_config(config: str | Mapping[str, Any] | FusionConfig) -> Fus
 
 
 class Fusion(nn.Module):
+    """``residual + sum_i softmax_i(Q(query) . K(up_i) / temperature) V(up_i)`` over the fused adapters i."""
+
     def __init__(self, config: FusionConfig, hidden_size: int):
         super().__init__()
         self.temperature = config.temperature
@@ -67,14 +69,15 @@ class Fusion(nn.Module):
                 self.value.weight.copy_(torch.eye(hidden_size))
         self.last_scores: torch.Tensor | None = None
 
-    def forward(self, hidden: torch.Tensor, adapter_outputs: torch.Tensor) -> torch.Tensor:
-        """``hidden`` (..., H) is the output before the adapters, ``adapter_outputs`` (k, ..., H) theirs."""
-        query = self.query(hidden) if self.query is not None else hidden
-        keys = self.key(adapter_outputs) if self.key is not None else adapter_outputs
+    def forward(self, query: torch.Tensor, ups: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``query`` (..., H) is the last fused adapter's input, ``ups`` (k, ..., H) the adapters' bottleneck outputs,
+        ``residual`` (..., H) what the fused output is added to."""
+        query = self.query(query) if self.query is not None else query
+        keys = self.key(ups) if self.key is not None else ups
         scores = torch.softmax((query.unsqueeze(0) * keys).sum(-1) / self.temperature, dim=0)
-        values = self.value(adapter_outputs) if self.value is not None else adapter_outputs
+        values = self.value(ups) if self.value is not None else ups
         self.last_scores = scores.detach()
-        return (scores.unsqueeze(-1) * values).sum(0)
+        return residual + (scores.unsqueeze(-1) * values).sum(0)
 
     def regularization_loss(self) -> torch.Tensor:
         if self.value is None:

@@ -23,8 +23,8 @@ class AdapterSite(nn.ModuleDict):
     """Adapters on one module, as ``site[family][adapter_name]``, applied to the module's output.
 
     Within the active setup, adapters of stage 0 (updates computed from the module's input, LoRA) run before those of
-    stage 1 (transformations of the output, bottleneck adapters), each stage in setup order. A site that feeds
-    parallel adapters hands its input to the sites listed in ``_feeds``.
+    stage 1 (transformations of the output, bottleneck adapters), each stage in setup order. A site on the module
+    whose input is a sub-layer's residual input hands that input to the bottleneck sites listed in ``_feeds``.
     """
 
     def __init__(self, state: AdapterState, layer_index: int, location: str):
@@ -33,7 +33,7 @@ class AdapterSite(nn.ModuleDict):
         self.layer_index = layer_index
         self.location = location
         self._feeds: list[AdapterSite] = []
-        self.parallel_input: torch.Tensor | None = None
+        self.residual_input: torch.Tensor | None = None
 
     def family(self, name: str) -> nn.ModuleDict:
         if name not in self:
@@ -56,7 +56,7 @@ class AdapterSite(nn.ModuleDict):
 
     def hook(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         for site in self._feeds:
-            site.parallel_input = args[0]
+            site.residual_input = args[0]
         setup = context_setup() or self._state.active
         if setup is None or not len(self):
             return None
@@ -64,7 +64,7 @@ class AdapterSite(nn.ModuleDict):
         x = args[0] if args else None
         for stage in STAGES:
             main = self._compose(setup, x, main, stage)
-        self.parallel_input = None  # do not keep activations alive past this forward
+        self.residual_input = None  # do not keep activations alive past this forward
         return main if rest is None else (main, *rest)
 
     # ----- composition: each block type says how its children share one adapter layer -----
@@ -92,12 +92,12 @@ class AdapterSite(nn.ModuleDict):
             raise ValueError(f"{block!r} covers {sum(sizes)} along the {what}, but the input has {output.shape[dim]}")
         outs = output.split(sizes, dim=dim)
         xs = _split_like(x, sizes, dim)
-        whole_parallel_input = self.parallel_input
+        whole_residual_input = self.residual_input
         parts = []
-        for child, xi, oi, pi in zip(block, xs, outs, _split_like(whole_parallel_input, sizes, dim), strict=True):
-            self.parallel_input = pi  # a parallel adapter's source is sliced like the output it adds to
+        for child, xi, oi, pi in zip(block, xs, outs, _split_like(whole_residual_input, sizes, dim), strict=True):
+            self.residual_input = pi  # the residual is sliced like the output it belongs to
             parts.append(self._compose(child, xi, oi, stage))
-        self.parallel_input = whole_parallel_input
+        self.residual_input = whole_residual_input
         return torch.cat(parts, dim=dim)
 
     def _parallel(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
@@ -118,11 +118,28 @@ class AdapterSite(nn.ModuleDict):
         return sum(w * o for w, o in zip(block.weights, outs, strict=True))
 
     def _fuse(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
+        """AdapterFusion as AdapterHub defines it: attention from the last adapter's input (the query) over the
+        adapters' bottleneck outputs (keys and values), added to the last adapter's residual."""
         fusions = self[FUSION] if FUSION in self else {}
         if stage == 0 or block.name not in fusions:
             return output  # this layer has no fused adapters (or no stage-0 part of them)
-        outs = torch.stack([self._compose(child, x, output, stage) for child in block])
-        return fusions[block.name](output, outs)
+        ups, query, residual, last = [], None, None, None
+        for child in block:
+            if isinstance(child, str):
+                last = self._fusable(child)
+                query, residual, up = last.parts(output, self)
+            else:  # a Stack child: its bottleneck output is what it adds to the residual
+                up = self._compose(child, x, output, stage) - residual if residual is not None else None
+                if up is None:
+                    raise ValueError(f"{block!r}: put an adapter before the Stack {child!r} in the fusion")
+            ups.append(up)
+        return last.finish(fusions[block.name](query, torch.stack(ups), residual), self)
+
+    def _fusable(self, name: str) -> Any:
+        for family_name, family in self.items():
+            if family_name != FUSION and name in family and hasattr(family[name], "parts"):
+                return family[name]
+        raise ValueError(f"adapter {name!r} has no bottleneck adapter at {self.location} to fuse")
 
 
 def _split_like(value: Any, sizes: list[int], dim: int) -> list[Any]:

@@ -10,16 +10,26 @@ from .base import AdapterConfig, check, check_choice, register_config
 
 NonLinearity = Literal["relu", "gelu", "tanh", "swish", "silu", "identity"]
 BottleneckInit = Literal["bert", "mam"]
+ResidualBeforeLn = Literal[True, False, "post_add"]
 
 
 @dataclass(frozen=True)
 class BnConfig(AdapterConfig):
-    """A bottleneck adapter: down-projection, non-linearity, up-projection, added to its input (residual).
+    """A bottleneck adapter: down-projection, non-linearity, up-projection times ``scaling``, plus a residual.
 
-    ``mh_adapter`` places one after the attention output, ``output_adapter`` one after the FFN output; ``is_parallel``
-    feeds the adapter with the FFN input instead and adds ``scaling`` times its output to the FFN output.
+    ``mh_adapter`` places one after the attention block, ``output_adapter`` one after the FFN. Where it sits in the
+    sub-layer follows AdapterHub ``adapters`` (``h``: the sub-layer's output, ``r``: its residual input, the
+    residual stream; ``LN``: the sub-layer's layer norm in post-norm models, none in pre-norm ones):
+
+    - ``original_ln_before``: the adapter reads ``LN(h + r)`` (``h + r`` in pre-norm models), else ``h``;
+    - ``residual_before_ln``: the adapter's own residual is ``h`` (True), its input (False), or ``h + r``
+      (``"post_add"``);
+    - ``original_ln_after``: the model then applies its residual and layer norm to the result as usual; False: the
+      sub-layer outputs the adapter's result as it is (pre-norm models only);
+    - ``is_parallel``: the adapter reads ``r`` and adds ``scaling`` times its output to ``h`` (He et al., 2021).
+
     ``reduction_factor`` divides the hidden size to give the bottleneck size. ``init_weights='mam'`` zero-initialises
-    the up-projection, so the adapter starts as the identity; ``'bert'`` draws both projections from N(0, 0.01).
+    the up-projection, so the adapter starts as the identity; ``'bert'`` draws both projections from N(0, 0.02).
     """
 
     method: ClassVar[str] = "bottleneck"
@@ -27,6 +37,9 @@ class BnConfig(AdapterConfig):
     mh_adapter: bool = False
     output_adapter: bool = True
     is_parallel: bool = False
+    original_ln_before: bool = False
+    original_ln_after: bool = True
+    residual_before_ln: ResidualBeforeLn = True
     reduction_factor: float = 16
     non_linearity: NonLinearity = "relu"
     scaling: float = 1.0
@@ -46,6 +59,12 @@ class BnConfig(AdapterConfig):
             self,
             f"reduction_factor must be > 0, got {self.reduction_factor!r}",
         )
+        check_choice(self, "residual_before_ln", ResidualBeforeLn)
+        check(
+            not (self.is_parallel and self.original_ln_before),
+            self,
+            "a parallel adapter reads the sub-layer's input, never its layer-normed output; set original_ln_before=False",
+        )
         check_choice(self, "non_linearity", NonLinearity)
         check_choice(self, "init_weights", BottleneckInit)
 
@@ -60,6 +79,7 @@ class SeqBnConfig(BnConfig):
     """Pfeiffer et al. (2020): one sequential bottleneck adapter after each FFN."""
 
     name: ClassVar[str] = "seq_bn"
+    original_ln_before: bool = True
 
 
 @register_config

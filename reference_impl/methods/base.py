@@ -28,7 +28,8 @@ class Placement:
     layer_index: int
     location: str  # e.g. "encoder.self_attention.output", "decoder.ffn_out"
     out_index: torch.Tensor | None = None  # LoRA on a fused qkv: the output features it covers
-    feeder: nn.Module | None = None  # parallel bottleneck: the module whose input feeds the adapter
+    feeder: nn.Module | None = None  # bottleneck: the module whose input is the sub-layer's residual input
+    norm: nn.Module | None = None  # bottleneck in a post-norm model: the sub-layer's layer norm
     hooked: bool = True  # False: a model-level module on a holder site (no hook); its family runs it (attach)
 
 

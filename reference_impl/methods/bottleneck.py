@@ -32,9 +32,11 @@ def bottleneck_size(config: BnConfig, hidden_size: int) -> int:
 
 
 class Bottleneck(SiteAdapter):
-    """``x + scaling * up(act(down(source)))`` where ``source`` is ``x`` (sequential) or the FFN input (parallel).
+    """A bottleneck adapter on the output ``h`` of a sub-layer's last projection (see ``BnConfig`` for placement).
 
-    ``projection`` builds ``down`` and ``up`` (nn.Linear by default; Compacter's PHM layers otherwise).
+    The site hands it the sub-layer's residual input ``r`` (``site.residual_input``); ``norm`` is the sub-layer's
+    layer norm in post-norm models (applied after the residual, so ``original_ln_before`` needs it), None in pre-norm
+    ones. ``projection`` builds ``down`` and ``up`` (nn.Linear by default; Compacter's PHM layers otherwise).
     """
 
     stage = 1
@@ -45,6 +47,7 @@ class Bottleneck(SiteAdapter):
         hidden_size: int,
         generator: torch.Generator | None = None,
         projection: Projection | None = None,
+        norm: nn.Module | None = None,
     ):
         super().__init__()
         size = bottleneck_size(config, hidden_size)
@@ -54,6 +57,10 @@ class Bottleneck(SiteAdapter):
         self.up = make(size, hidden_size, "up")
         self.scaling = config.scaling
         self.is_parallel = config.is_parallel
+        self.original_ln_before = config.original_ln_before
+        self.original_ln_after = config.original_ln_after
+        self.residual_before_ln = config.residual_before_ln
+        self.__dict__["_norm"] = norm  # the model's own module, not a submodule of the adapter
         if projection is None:
             self.reset_parameters(config.init_weights, generator)
 
@@ -66,19 +73,40 @@ class Bottleneck(SiteAdapter):
             self.down.weight.uniform_(-bound, bound, generator=generator)
             nn.init.zeros_(self.up.weight)
         else:  # "bert": near-identity, not identity
-            self.down.weight.normal_(0.0, 0.01, generator=generator)
-            self.up.weight.normal_(0.0, 0.01, generator=generator)
+            self.down.weight.normal_(0.0, 0.02, generator=generator)
+            self.up.weight.normal_(0.0, 0.02, generator=generator)
 
-    def forward(self, hidden: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
-        source = hidden if source is None else source
-        return hidden + self.scaling * self.up(self.activation(self.down(source)))
+    def bottleneck(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scaling * self.up(self.activation(self.down(x)))
 
-    def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
-        if not self.is_parallel:
-            return self(output)
-        if site.parallel_input is None:
-            raise RuntimeError(f"parallel adapter at {site.location} ran before its FFN input was seen")
-        return self(output, site.parallel_input)
+    def parts(self, h: torch.Tensor, site: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the adapter's input, its residual, its scaled bottleneck output) for the sub-layer output ``h``."""
+        r = site.residual_input
+        if r is None:
+            raise RuntimeError(f"bottleneck adapter at {site.location} ran before its sub-layer's input was seen")
+        if self.is_parallel:
+            return r, h, self.bottleneck(r)
+        x = residual = h
+        if self.original_ln_before:
+            x = h + r
+            if self.residual_before_ln == "post_add":
+                residual = x
+            norm = self.__dict__["_norm"]
+            if norm is not None:
+                x = norm.forward(x)  # forward, not __call__: the model's hooks on its norm are not ours to run
+        if self.residual_before_ln is False:
+            residual = x
+        return x, residual, self.bottleneck(x)
+
+    def finish(self, result: torch.Tensor, site: Any) -> torch.Tensor:
+        """What the hooked projection outputs so that the sub-layer ends as ``original_ln_after`` says."""
+        if self.original_ln_after:
+            return result
+        return result - site.residual_input  # the pre-norm layer adds r back: its output is ``result``
+
+    def apply(self, x: Any, output: torch.Tensor, site: Any) -> torch.Tensor:
+        _, residual, up = self.parts(output, site)
+        return self.finish(residual + up, site)
 
 
 @register_family
@@ -87,19 +115,40 @@ class BottleneckFamily(MethodFamily):
     supported_blocks = frozenset({"Stack", "Fuse", "Parallel", "Split", "BatchSplit", "Average"})
 
     def placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
+        if not config.original_ln_after and any(s.norm_position == "post" for s in state.layout.stacks):
+            raise ValueError(
+                f"{type(config).__name__}: original_ln_after=False would skip the layer norm of a post-norm model "
+                f"({state.spec.name}); the reference supports it on pre-norm models only"
+            )
         for layer in iter_layers(state, model):
             if layer.index in config.leave_out:
                 continue
             stack = layer.stack
+            pre_norm = stack.norm_position == "pre"
+            attention = stack.self_attention
             if config.mh_adapter:
-                output = stack.self_attention.output
-                yield Placement(layer.find(output), layer.index, f"{stack.name}.self_attention.output")
+                # the sub-layer's residual input: what its pre-norm reads, or (post-norm) what its projections read
+                source = stack.attention_norm if pre_norm else (attention.qkv or attention.q)
+                yield Placement(
+                    layer.find(attention.output),
+                    layer.index,
+                    f"{stack.name}.self_attention.output",
+                    feeder=layer.find(source),
+                    norm=None if pre_norm else layer.find(stack.attention_norm),
+                )
             if config.output_adapter:
-                feeder = layer.find(stack.ffn_in) if config.is_parallel else None
-                yield Placement(layer.find(stack.ffn_out), layer.index, f"{stack.name}.ffn_out", feeder=feeder)
+                source = stack.ffn_norm if pre_norm else stack.ffn_in
+                yield Placement(
+                    layer.find(stack.ffn_out),
+                    layer.index,
+                    f"{stack.name}.ffn_out",
+                    feeder=layer.find(source),
+                    norm=None if pre_norm else layer.find(stack.ffn_norm),
+                )
 
     def build(self, config: BnConfig, placement: Placement, state: AdapterState, generator: Any) -> Bottleneck:
-        return Bottleneck(config, state.hidden_size, generator, self.projection(config, state, generator))
+        projection = self.projection(config, state, generator)
+        return Bottleneck(config, state.hidden_size, generator, projection, placement.norm)
 
     def projection(self, config: BnConfig, state: AdapterState, generator: Any) -> Projection | None:
         """How subclasses build the down- and up-projections; None: nn.Linear."""

@@ -43,7 +43,7 @@ class Gated(SiteAdapter):
         if self.stage == 0:
             source = x
         else:
-            source = site.parallel_input if getattr(self.inner, "is_parallel", False) else output
+            source = self.inner.parts(output, site)[0]  # the bottleneck adapter's input
         gate = gate_of(self.gate, source)
         record_gate(self._name(site), site.layer_index, site.location, gate)
         adapted = self.inner.apply(x, output, site)

@@ -46,6 +46,11 @@ class ReferenceImplementation(Implementation):
     def set_adapter_weights(self, model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
         write_weights(model, name, weights)
 
+    def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
+        from .bottleneck import read_fusion
+
+        return read_fusion(model, fusion)
+
     def claimed_blocks(self, config: dict[str, Any]) -> frozenset[str] | None:
         from reference_impl.methods import family_of
 
