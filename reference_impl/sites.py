@@ -62,10 +62,26 @@ class AdapterSite(nn.ModuleDict):
             return None
         main, rest = (output[0], output[1:]) if isinstance(output, tuple) else (output, None)
         x = args[0] if args else None
-        for stage in STAGES:
+        for stage in self._stages(setup):
             main = self._compose(setup, x, main, stage)
         self.residual_input = None  # do not keep activations alive past this forward
         return main if rest is None else (main, *rest)
+
+    def _stages(self, setup: Any) -> list[int]:
+        """The stages the setup's adapters have here: a block runs only where an adapter of it acts (an Average of
+        unchanged outputs would scale them by its weights' sum)."""
+        names = {setup} if isinstance(setup, str) else set(setup.flatten())
+        return [
+            stage
+            for stage in STAGES
+            if any(
+                module.stage == stage
+                for family_name, family in self.items()
+                if family_name != FUSION
+                for name, module in family.items()
+                if name in names
+            )
+        ]
 
     # ----- composition: each block type says how its children share one adapter layer -----
     def _compose(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""Composition blocks: each block's output equals the hand-composed reference built from single-adapter runs.
+"""Composition blocks: each block's output equals the composition oracle's (``conformance.oracles.compose``), which
+applies the adapters' definitions as the block says, from their canonical weights on a plain model. Consistency
+checks between runs of the implementation (spellings, single-adapter ends, heads, generate) come on top.
 
 Each check class counts towards its block's column and runs for every method whose adapters the implementation
 lets take part in that block.
@@ -11,10 +13,12 @@ import torch
 
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.oracles import compose as oracle
 
 
 ATOL = 1e-5  # batched runs of different sizes may round differently
+ORACLE_ATOL = 1e-5
 
 
 def _two_adapters(spec, method, seed):
@@ -32,6 +36,27 @@ def _run_with(model, setup, inputs):
 
 def _assert_close(actual, expected, what):
     torch.testing.assert_close(actual, expected, atol=ATOL, rtol=0, msg=lambda m: f"{what}: {m}")
+
+
+def _expected(spec, method, model, tree, inputs, fusions=None):
+    """The composition oracle's output for ``tree`` over the model's adapters (all added with ``method.config``)."""
+    names = [tree] if isinstance(tree, str) else tree.names()
+    adapters = {name: (method.config, impl.adapter_weights(model, name)) for name in names}
+    return oracle.composed_output(plain_model(spec), spec, tree, adapters, inputs, fusions)
+
+
+def _assert_matches_oracle(spec, method, model, tree, inputs, fusions=None):
+    """The implementation with ``tree`` active outputs what the composition oracle says; returns that output."""
+    expected = _expected(spec, method, model, tree, inputs, fusions)
+    actual = _run_with(model, oracle.to_impl(tree, impl.composition()), inputs)
+    torch.testing.assert_close(
+        actual,
+        expected,
+        atol=tolerance(spec, "oracle", ORACLE_ATOL),
+        rtol=1e-4,
+        msg=lambda m: f"{tree!r} against the composition oracle: {m}",
+    )
+    return expected
 
 
 @pytest.mark.feature("stack")
@@ -60,6 +85,14 @@ class StackChecks:
         _assert_close(_run_with(model, blocks.Stack("a", "identity"), inputs), single, "Stack(a, identity)")
         _assert_close(_run_with(model, blocks.Stack("identity", "a"), inputs), single, "Stack(identity, a)")
 
+    def test_stack_matches_oracle_in_both_orders(self, spec, method, check_seed):
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed)
+        forward = _assert_matches_oracle(spec, method, model, oracle.Stack("a", "b"), inputs)
+        _assert_matches_oracle(spec, method, model, oracle.Stack("b", "a"), inputs)
+        single = _expected(spec, method, model, "a", inputs)
+        assert not torch.allclose(forward, single, atol=1e-4), "the oracle says b changes nothing after a"
+
     def test_stack_uses_both_adapters(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -72,6 +105,18 @@ class StackChecks:
 @pytest.mark.feature("parallel")
 @requires("block:Parallel")
 class ParallelChecks:
+    def test_parallel_matches_oracle(self, spec, method, check_seed):
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed)
+        _assert_matches_oracle(spec, method, model, oracle.Parallel("a", "b"), inputs)
+
+    def test_parallel_after_shared_adapter_matches_oracle(self, spec, method, check_seed):
+        model = _two_adapters(spec, method, check_seed)
+        model.add_adapter("shared", impl.make_config(method.config))
+        randomize_adapter(model, "shared", check_seed + 7)
+        inputs = make_inputs(spec, check_seed)
+        _assert_matches_oracle(spec, method, model, oracle.Stack("shared", oracle.Parallel("a", "b")), inputs)
+
     def test_parallel_branches_equal_single_runs(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -143,6 +188,11 @@ class ParallelChecks:
 @pytest.mark.feature("batch_split")
 @requires("block:BatchSplit")
 class BatchSplitChecks:
+    def test_batch_split_matches_oracle(self, spec, method, check_seed):
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed, batch=3)
+        _assert_matches_oracle(spec, method, model, oracle.BatchSplit("a", "b", batch_sizes=[1, 2]), inputs)
+
     def test_batch_split_equals_single_runs_on_slices(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -173,16 +223,19 @@ class SplitChecks:
             split = _run_with(model, blocks.Split("a", "b", splits=sizes), inputs)
             _assert_close(split, _run_with(model, alone, inputs), f"Split(a, b, splits={sizes})")
 
-    def test_split_mixes_both_adapters(self, spec, method, check_seed):
-        blocks = impl.composition()
+    def test_split_matches_oracle(self, spec, method, check_seed):
         model = _two_adapters(spec, method, check_seed)
         inputs = make_inputs(spec, check_seed)
         length = _sequence_length(model, inputs)
         half = length // 2
-        split = _run_with(model, blocks.Split("a", "b", splits=[half, length - half]), inputs)
+        split = _assert_matches_oracle(
+            spec, method, model, oracle.Split("a", "b", splits=[half, length - half]), inputs
+        )
         for single in ("a", "b"):
-            assert not torch.allclose(split, _run_with(model, single, inputs), atol=1e-4)
-        same = _run_with(model, blocks.Split("a", "a", splits=[half, length - half]), inputs)
+            assert not torch.allclose(split, _expected(spec, method, model, single, inputs), atol=1e-4), (
+                f"the oracle says the split equals {single} alone: the split is not a real one"
+            )
+        same = _run_with(model, impl.composition().Split("a", "a", splits=[half, length - half]), inputs)
         _assert_close(same, _run_with(model, "a", inputs), "Split(a, a)")
 
 
@@ -220,6 +273,21 @@ class AverageChecks:
             averaged = _run_with(model, blocks.Average("a", "b", weights=weights), inputs)
             _assert_close(averaged, _run_with(model, alone, inputs), f"Average(a, b, weights={weights})")
 
+    def test_average_matches_oracle(self, spec, method, check_seed):
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed)
+        _assert_matches_oracle(spec, method, model, oracle.Average("a", "b"), inputs)
+        _assert_matches_oracle(spec, method, model, oracle.Average("a", "b", weights=[0.2, 0.8]), inputs)
+        _assert_matches_oracle(spec, method, model, oracle.Average("a", "b", weights=[1.0, 3.0]), inputs)
+
+    def test_unnormalized_average_matches_oracle(self, spec, method, check_seed):
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed)
+        raw = oracle.Average("a", "b", weights=[0.3, 0.9], normalize_weights=False)
+        expected = _assert_matches_oracle(spec, method, model, raw, inputs)
+        normalized = _expected(spec, method, model, oracle.Average("a", "b", weights=[0.3, 0.9]), inputs)
+        assert not torch.allclose(expected, normalized, atol=1e-4), "weights not summing to 1 must matter"
+
     def test_average_weights_are_normalized(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -228,11 +296,12 @@ class AverageChecks:
         _assert_close(_run_with(model, blocks.Average("a", "b", weights=[3.0, 3.0]), inputs), equal, "weights 3, 3")
         unnormalized = blocks.Average("a", "b", weights=[0.5, 0.5], normalize_weights=False)
         _assert_close(_run_with(model, unnormalized, inputs), equal, "weights 0.5, 0.5 unnormalized")
-        for single in ("a", "b"):
-            assert not torch.allclose(equal, _run_with(model, single, inputs), atol=1e-4)
         _assert_close(
             _run_with(model, blocks.Average("a", "a"), inputs), _run_with(model, "a", inputs), "Average(a, a)"
         )
+
+
+FUSION_STD = 0.5  # large enough that the attention over the adapters is far from uniform
 
 
 @pytest.mark.feature("fusion")
@@ -248,6 +317,28 @@ class FusionChecks:
         model.load_adapter(tmp_path / "a", load_as="b")
         model.add_adapter_fusion(blocks.Fuse("a", "b"), "dynamic")
         return model
+
+    def _fused_pair(self, spec, method, seed, config):
+        """Two different adapters and a fusion of them with random, non-trivial query, key and value maps."""
+        blocks = impl.composition()
+        model = _two_adapters(spec, method, seed)
+        model.add_adapter_fusion(blocks.Fuse("a", "b"), config)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for _, param in sorted(model.fusion_parameters(blocks.Fuse("a", "b")).items()):
+                param.copy_(torch.randn(param.shape, generator=generator) * FUSION_STD)
+        return model
+
+    @pytest.mark.parametrize("temperature", [1.0, 3.0])
+    def test_fusion_matches_oracle(self, spec, method, check_seed, temperature):
+        config = {"temperature": temperature}  # the dynamic fusion: query, key and value maps
+        model = self._fused_pair(spec, method, check_seed, config)
+        inputs = make_inputs(spec, check_seed)
+        fusion = oracle.Fusion(impl.fusion_weights(model, "a,b"), temperature=temperature)
+        fused = _assert_matches_oracle(spec, method, model, oracle.Fuse("a", "b"), inputs, {"a,b": fusion})
+        uniform = oracle.Fusion(fusion.weights, temperature=1e9)  # the same maps, every adapter weighted alike
+        flat = _expected(spec, method, model, oracle.Fuse("a", "b"), inputs, {"a,b": uniform})
+        assert not torch.allclose(fused, flat, atol=1e-4), "the fusion's attention must matter in this check"
 
     def test_fusion_of_equal_adapters_equals_one(self, spec, method, check_seed, tmp_path):
         blocks = impl.composition()

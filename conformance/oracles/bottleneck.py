@@ -20,6 +20,7 @@ Tensors (``conformance.weights``): ``<layer>.<site>.down.weight`` (b x h), ``dow
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ class BottleneckEdit(Edit):
 
     parts: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
     finish: Callable[[torch.Tensor, Region], torch.Tensor] | None = None
+    place: str = ""  # "<layer>.<site>": where the adapter's (and a fusion's) canonical tensors are
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ class BottleneckOracle(MethodOracle):
             residual_name = f"{place.layer}.{place.site}.residual"
             captures.on_input(place.source, lambda args: args[0], residual_name)
             norm = None if place.norm is None else get_path(model, place.norm)
-            edits.append(self._edit(place.output, tensors, settings, captures, residual_name, norm))
+            edit = self._edit(place.output, tensors, settings, captures, residual_name, norm)
+            edits.append(dataclasses.replace(edit, place=f"{place.layer}.{place.site}"))
         extra = sorted(set(weights) - used)
         if extra:
             raise KeyError(f"canonical tensors at places the config does not adapt: {extra[:4]}")
