@@ -2,6 +2,7 @@
 
 from conformance.checks import ForwardChecks, LifecycleChecks, MergeChecks, PersistenceChecks, TrainingChecks
 from conformance.checks.averaging import WeightAveragingChecks
+from conformance.checks.bottleneck import BottleneckPlacementChecks
 from conformance.checks.checkpointing import GradientCheckpointingChecks
 from conformance.checks.class_conversion import ClassConversionChecks, HeadMapChecks
 from conformance.checks.compacter import CompacterChecks
@@ -35,6 +36,10 @@ class TestForward(ForwardChecks):
 
 
 class TestDefinition(DefinitionChecks):
+    pass
+
+
+class TestBottleneckPlacement(BottleneckPlacementChecks):
     pass
 
 
