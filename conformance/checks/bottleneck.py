@@ -21,6 +21,13 @@ VARIANTS = {
     "double_seq_bn-original_ln_before": {"config": "double_seq_bn", "original_ln_before": True},
     "double_seq_bn-scaling=2.5": {"config": "double_seq_bn", "scaling": 2.5, "non_linearity": "tanh"},
     "par_bn-scaling=1": {"config": "par_bn", "scaling": 1.0, "mh_adapter": False},
+    "seq_bn-ln_before-ln_after": {"config": "seq_bn", "ln_before": True, "ln_after": True},
+    "double_seq_bn-adapter_residual_before_ln": {
+        "config": "double_seq_bn",
+        "ln_after": True,
+        "adapter_residual_before_ln": True,
+    },
+    "par_bn-ln_after": {"config": "par_bn", "ln_after": True},
     "compacter++-shared_W_phm": {"config": "compacter++", "shared_W_phm": True, "factorized_phm_rule": True},
     "compacter-own_rules": {"config": "compacter", "shared_phm_rule": False, "factorized_phm_W": False},
 }

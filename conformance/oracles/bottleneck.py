@@ -9,12 +9,14 @@ ones) and ``LN`` the spec's norm of the sub-layer in post-norm models (none in p
     sequential: x = LN(h + r) if original_ln_before (h + r without LN), else h
                 residual = h if residual_before_ln is True; x if False; h + r if "post_add"
     parallel:   x = r, residual = h
-    up = scaling * W_up act(W_down x + b_down) + b_up            (PHM: W = sum_i kron(phm_rule[i], phm_W[i]))
-    the projection then outputs residual + up, and the model adds r (and applies LN) as it always does;
+    up = scaling * (W_up act(W_down ln_before(x) + b_down) + b_up)   (PHM: W = sum_i kron(phm_rule[i], phm_W[i]))
+    result = residual + ln_after(up); ln_after(residual + up) if adapter_residual_before_ln (sequential only)
+    the projection then outputs the result, and the model adds r (and applies LN) as it always does;
     original_ln_after=False: the sub-layer outputs residual + up itself (pre-norm models).
 
 Tensors (``conformance.weights``): ``<layer>.<site>.down.weight`` (b x h), ``down.bias``, ``up.weight`` (h x b),
-``up.bias``; PHM: ``down.phm_rule`` (n x n x n), ``down.phm_W`` (n x in/n x out/n) instead of ``down.weight``
+``up.bias``, the adapter's own norms ``ln_before.weight`` / ``.bias``, ``ln_after.weight`` / ``.bias``
+(``ln_before`` / ``ln_after``: LayerNorm over the hidden features, eps 1e-5, as AdapterHub builds them); PHM: ``down.phm_rule`` (n x n x n), ``down.phm_W`` (n x in/n x out/n) instead of ``down.weight``
 (``y = x @ sum_i kron(phm_rule[i], phm_W[i]) + bias``), likewise ``up``.
 """
 
@@ -42,6 +44,9 @@ SEQUENTIAL = {
     "original_ln_before": True,
     "original_ln_after": True,
     "residual_before_ln": True,
+    "ln_before": False,
+    "ln_after": False,
+    "adapter_residual_before_ln": False,
     "scaling": 1.0,
     "non_linearity": "relu",
     "leave_out": (),
@@ -65,6 +70,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 SITES = ("attention_adapter", "ffn_adapter")
+ADAPTER_NORM_EPS = 1e-5
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,14 @@ IGNORED = {"reduction_factor", "init_weights", "init_weights_seed", "dropout"} |
 }
 
 
+def adapter_norm(tensors: dict[str, torch.Tensor], name: str, wanted: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The adapter's own layer norm ``name`` (identity when the config has none)."""
+    if not wanted:
+        return lambda x: x
+    weight, bias = tensors[f"{name}.weight"], tensors[f"{name}.bias"]
+    return lambda x: F.layer_norm(x, weight.shape, weight.to(x.dtype), bias.to(x.dtype), ADAPTER_NORM_EPS)
+
+
 def kronecker_sum(rule: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
     """``sum_i kron(rule[i], blocks[i])``: the (in, out) matrix of a PHM layer."""
     return sum(torch.kron(rule[i], blocks[i]) for i in range(rule.shape[0]))
@@ -198,8 +212,11 @@ class BottleneckOracle(MethodOracle):
         norm: torch.nn.Module | None,
     ) -> BottleneckEdit:
         down, up = projection(tensors, "down"), projection(tensors, "up")
+        ln_before = adapter_norm(tensors, "ln_before", settings["ln_before"])
+        ln_after = adapter_norm(tensors, "ln_after", settings["ln_after"])
         act = ACTIVATIONS[settings["non_linearity"]]
         scaling = settings["scaling"]
+        residual_first = settings["adapter_residual_before_ln"] and not settings["is_parallel"]
 
         def parts(args: Any, h: torch.Tensor, region: Region) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             r = region.take(captures.values[residual_name])
@@ -215,7 +232,7 @@ class BottleneckOracle(MethodOracle):
                         x = norm.forward(x)  # the model's own norm, without the hooks on it
                 if settings["residual_before_ln"] is False:
                     residual = x
-            return x, residual, scaling * up(act(down(x)))
+            return x, residual, scaling * up(act(down(ln_before(x))))
 
         def finish(result: torch.Tensor, region: Region) -> torch.Tensor:
             if settings["original_ln_after"]:
@@ -226,6 +243,7 @@ class BottleneckOracle(MethodOracle):
 
         def fn(args: Any, h: torch.Tensor, region: Region) -> torch.Tensor:
             _, residual, delta = parts(args, h, region)
-            return finish(residual + delta, region)
+            result = ln_after(residual + delta) if residual_first else residual + ln_after(delta)
+            return finish(result, region)
 
         return BottleneckEdit(path, fn, stage=1, parts=parts, finish=finish)

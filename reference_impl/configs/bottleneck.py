@@ -26,7 +26,9 @@ class BnConfig(AdapterConfig):
       (``"post_add"``);
     - ``original_ln_after``: the model then applies its residual and layer norm to the result as usual; False: the
       sub-layer outputs the adapter's result as it is (pre-norm models only);
-    - ``is_parallel``: the adapter reads ``r`` and adds ``scaling`` times its output to ``h`` (He et al., 2021).
+    - ``is_parallel``: the adapter reads ``r`` and adds ``scaling`` times its output to ``h`` (He et al., 2021);
+    - ``ln_before`` / ``ln_after``: a layer norm of the adapter's own before its down-projection / after its
+      up-projection; ``adapter_residual_before_ln``: add the adapter's residual before ``ln_after``, not after.
 
     ``reduction_factor`` divides the hidden size to give the bottleneck size. ``init_weights='mam'`` zero-initialises
     the up-projection, so the adapter starts as the identity; ``'bert'`` draws both projections from N(0, 0.02).
@@ -40,6 +42,9 @@ class BnConfig(AdapterConfig):
     original_ln_before: bool = False
     original_ln_after: bool = True
     residual_before_ln: ResidualBeforeLn = True
+    ln_before: bool = False
+    ln_after: bool = False
+    adapter_residual_before_ln: bool = False
     reduction_factor: float = 16
     non_linearity: NonLinearity = "relu"
     scaling: float = 1.0

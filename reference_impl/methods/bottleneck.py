@@ -52,6 +52,9 @@ class Bottleneck(SiteAdapter):
         super().__init__()
         size = bottleneck_size(config, hidden_size)
         make = projection or (lambda in_features, out_features, role: nn.Linear(in_features, out_features))
+        self.ln_before = nn.LayerNorm(hidden_size) if config.ln_before else None
+        self.ln_after = nn.LayerNorm(hidden_size) if config.ln_after else None
+        self.adapter_residual_before_ln = config.adapter_residual_before_ln
         self.down = make(hidden_size, size, "down")
         self.activation = _ACTIVATIONS[config.non_linearity]()
         self.up = make(size, hidden_size, "up")
@@ -77,7 +80,17 @@ class Bottleneck(SiteAdapter):
             self.up.weight.normal_(0.0, 0.02, generator=generator)
 
     def bottleneck(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ln_before is not None:
+            x = self.ln_before(x)
         return self.scaling * self.up(self.activation(self.down(x)))
+
+    def combine(self, residual: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+        """The adapter's result: its output (after ``ln_after``, if any) plus its residual."""
+        if self.ln_after is None:
+            return residual + up
+        if self.adapter_residual_before_ln and not self.is_parallel:
+            return self.ln_after(residual + up)
+        return residual + self.ln_after(up)
 
     def parts(self, h: torch.Tensor, site: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(the adapter's input, its residual, its scaled bottleneck output) for the sub-layer output ``h``."""
@@ -106,7 +119,7 @@ class Bottleneck(SiteAdapter):
 
     def apply(self, x: Any, output: torch.Tensor, site: Any) -> torch.Tensor:
         _, residual, up = self.parts(output, site)
-        return self.finish(residual + up, site)
+        return self.finish(self.combine(residual, up), site)
 
 
 @register_family

@@ -3,7 +3,8 @@
 Sites: ``<layer>.attention_adapter`` (after the attention block) and ``<layer>.ffn_adapter`` (after the FFN).
 Linear bottlenecks: ``down.weight`` (b x h), ``down.bias``, ``up.weight`` (h x b), ``up.bias``. PHM bottlenecks
 (Compacter): ``down.phm_rule`` (n x n x n), ``down.phm_W`` (n x h/n x b/n), ``down.bias`` and the same for ``up``,
-with ``y = x @ sum_i kron(phm_rule[i], phm_W[i]) + bias``; a low-rank or factorised tensor is given as its product
+with ``y = x @ sum_i kron(phm_rule[i], phm_W[i]) + bias``; the adapter's own layer norms: ``ln_before.weight``,
+``ln_before.bias``, ``ln_after.weight``, ``ln_after.bias``; a low-rank or factorised tensor is given as its product
 (read only), a tensor shared by every layer (``shared_phm_rule``, ``shared_W_phm``) is repeated under every layer
 and site that uses it (written only when every copy given is the same). Fusion layers: ``<layer>.<site>.fusion.``
 ``query.weight``, ``query.bias``, ``key.weight``, ``key.bias``, ``value.weight`` where the fusion has them.
@@ -63,6 +64,11 @@ def _targets(model: Any, name: str, family: str) -> dict[str, tuple[torch.Tensor
     """canonical name -> (value, where to write it: a parameter, ("shared", owner, attribute) or None)."""
     found: dict[str, tuple[torch.Tensor, Any]] = {}
     for layer, site, module in bottlenecks(model, name, family):
+        for norm in ("ln_before", "ln_after"):
+            if getattr(module, norm, None) is not None:
+                for tensor in ("weight", "bias"):
+                    param = getattr(getattr(module, norm), tensor)
+                    found[key(layer, site, f"{norm}.{tensor}")] = (param, param)
         for role in ROLES:
             projection = getattr(module, role)
             if isinstance(projection, torch.nn.Linear):
