@@ -200,7 +200,7 @@ class _Composer:
         if not all(len(edits) == 1 and isinstance(edits[0], BottleneckEdit) for edits in found):
             raise NotImplementedError(f"{node!r} at {path}: AdapterFusion is defined over one bottleneck per adapter")
         ups = []
-        for (edit,) in found:
+        for (edit,) in found:  # the query and residual are the last adapter's, as in AdapterHub
             query, residual, up = edit.parts(args, out, window)
             ups.append(up)
         last = found[-1][0]
@@ -225,11 +225,11 @@ def _linear(tensors: Mapping[str, torch.Tensor], part: str, x: torch.Tensor) -> 
     return x @ weight.T.to(x.dtype) + (0 if bias is None else bias.to(x.dtype))
 
 
-def _has_parallel(tree: Any) -> int:
+def _parallel_channels(tree: Any) -> int:
     if isinstance(tree, str):
         return 0
     here = len(tree.children) if isinstance(tree, Parallel) else 0
-    return max([here] + [_has_parallel(child) for child in tree.children])
+    return max([here] + [_parallel_channels(child) for child in tree.children])
 
 
 @torch.no_grad()
@@ -261,7 +261,7 @@ def composed_output(
         if captured is not None:
             captures.append(captured)
     composer = _Composer(tree, edits, fusions or {})
-    channels = _has_parallel(tree)
+    channels = _parallel_channels(tree)
     if channels:
         inputs = {
             k: v.repeat(channels, *([1] * (v.dim() - 1))) if torch.is_tensor(v) else v for k, v in inputs.items()
