@@ -252,7 +252,8 @@ def composed_output(
         oracle = oracle_for(config["config"])
         if type(oracle).prepare_inputs is not MethodOracle.prepare_inputs:
             raise NotImplementedError(
-                f"{config['config']} changes the inputs: the composition oracle cannot compose it"
+                f"{config['config']} changes the model's inputs (prefix keys and values, prompt embeddings); the "
+                "composition oracle composes module edits only, so it has no definition of a block over it yet"
             )
         found, captured = oracle.edits(model, spec, weights, config)
         edits[name] = {}
