@@ -19,6 +19,7 @@ from conformance.checks.full_model import FullModelChecks
 from conformance.checks.generation import GenerationChecks
 from conformance.checks.heads import HeadChecks, HeadTypeChecks
 from conformance.checks.invertible import InvertibleChecks
+from conformance.checks.placement import PlacementChecks
 from conformance.checks.prefix_tuning import PrefixTuningChecks
 from conformance.checks.prompt_tuning import PromptTuningChecks
 from conformance.checks.reft import ReftChecks
@@ -35,6 +36,10 @@ class TestForward(ForwardChecks):
 
 
 class TestDefinition(DefinitionChecks):
+    pass
+
+
+class TestPlacement(PlacementChecks):
     pass
 
 
