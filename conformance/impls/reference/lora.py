@@ -7,24 +7,25 @@ projection's site holds one per matrix (``FusedProjectionAdapter.matrices``). A 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
+
+from architectures.live import get_path
 
 from .weights import register
 
 
 FAMILY = "lora"
 
-# canonical tensor -> the reference's parameter holding it; a variant has the ones its adapters have
-TENSORS: dict[str, Callable[[Any], torch.nn.Parameter]] = {
-    "A": lambda adapter: adapter.lora_A.weight,  # (r, in): lora_A is nn.Linear(in, r), whatever the projection
-    "B": lambda adapter: adapter.lora_B.weight,  # (out, r)
-    "magnitude": lambda adapter: adapter.magnitude,
-    "scale": lambda adapter: adapter.scale,
+# canonical tensor -> where a ProjectionAdapter keeps it; each variant has those its formula needs
+PARAMETERS = {
+    "A": "lora_A.weight",  # (r, in): lora_A is nn.Linear(in, r), whether the projection is a Linear or a Conv1D
+    "B": "lora_B.weight",  # (out, r)
+    "magnitude": "magnitude",  # (out,)
+    "scale": "scale",  # (out,)
 }
-HOLDERS = {"A": "lora_A", "B": "lora_B", "magnitude": "magnitude", "scale": "scale"}
 
 
 def _canonical_site(location: str) -> str:
@@ -58,9 +59,9 @@ def _parameters(model: Any, name: str) -> dict[str, torch.nn.Parameter]:
 
     found = {}
     for layer, site, adapter in _adapters(model, name):
-        for tensor, holder in HOLDERS.items():
-            if hasattr(adapter, holder):
-                found[key(layer, site, tensor)] = TENSORS[tensor](adapter)
+        for tensor, path in PARAMETERS.items():
+            if hasattr(adapter, path.partition(".")[0]):
+                found[key(layer, site, tensor)] = get_path(adapter, path)
     return found
 
 
