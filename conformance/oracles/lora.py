@@ -240,12 +240,18 @@ class LoRAFamilyOracle(MethodOracle):
     def edits(
         self, model: torch.nn.Module, spec: Any, weights: dict[str, torch.Tensor], config: dict[str, Any]
     ) -> tuple[list[Edit], None]:
+        """One stage-0 edit per adapted matrix, on its projection module (a fused qkv gets one per matrix, on disjoint
+        features): LoRA adds ``s B A x`` to the matrix's output features, DoRA rescales them, IA3 scales them. Inside
+        a composition block each edit reads the input rows or positions of its branch (``Region``)."""
         definition = resolve(config)
         adapted = [p for p in projections(model, spec) if definition.adapts(p)]
         expected = {key(p.layer, p.site, t) for p in adapted for t in TENSORS[definition.formula]}
         extra = sorted(set(weights) - expected)
         if extra:
-            raise ValueError(f"{config['config']} with this config adapts no place for the tensors {extra}")
+            raise ValueError(
+                f"the implementation has tensors {extra}, but {config['config']} with this config adapts no such "
+                "place (a left-out layer, a matrix not in attn_matrices, an FFN projection not asked for?)"
+            )
         formula = FORMULAS[definition.formula]
         found = [
             Edit(p.path, formula(p, _checked_tensors(p, definition, weights), definition.scaling), stage=0)
