@@ -62,6 +62,19 @@ class PredictionHead(nn.Module):
             if layer.bias is not None:
                 layer.bias.zero_()
 
+    @torch.no_grad()
+    def resize_output(self, size: int) -> None:
+        """An untied LM head follows a resized vocabulary: old rows kept, new rows initialised as the head's were."""
+        old = self.output
+        new = nn.Linear(old.in_features, size, bias=old.bias is not None).to(old.weight.device, old.weight.dtype)
+        keep = min(size, old.out_features)
+        new.weight.normal_(0.0, float(old.weight.std()) or 0.02)
+        new.weight[:keep] = old.weight[:keep]
+        if new.bias is not None:
+            new.bias.zero_()
+            new.bias[:keep] = old.bias[:keep]
+        self.output = new
+
     def own_parameters(self) -> dict[str, nn.Parameter]:
         """The head's parameters without the output weight it shares with the input embeddings."""
         params = dict(self.named_parameters())
