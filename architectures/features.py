@@ -37,6 +37,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("average", "Average", anchor=False),
     Feature("heads", "Heads", anchor=False),
     Feature("class_conversion", "Class<br> conversion", anchor=False),
+    Feature("adapter_model", "Adapter<br> model", anchor=False),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 

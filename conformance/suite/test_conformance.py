@@ -1,6 +1,7 @@
 """Every conformance check, over every selected architecture and method (see conformance.checks)."""
 
 from conformance.checks import ForwardChecks, LifecycleChecks, MergeChecks, PersistenceChecks, TrainingChecks
+from conformance.checks.adapter_model import AdapterModelChecks
 from conformance.checks.averaging import WeightAveragingChecks
 from conformance.checks.checkpointing import GradientCheckpointingChecks
 from conformance.checks.class_conversion import ClassConversionChecks, HeadMapChecks
@@ -135,4 +136,8 @@ class TestReft(ReftChecks):
 
 
 class TestUnions(UnionChecks):
+    pass
+
+
+class TestAdapterModel(AdapterModelChecks):
     pass

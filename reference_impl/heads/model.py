@@ -241,9 +241,22 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
             self._active_head = name
 
     # ----- forward -----
-    def forward(self, input_ids: torch.Tensor | None = None, *, head: str | None = None, **inputs: Any) -> Any:
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        *,
+        head: str | None = None,
+        return_dict: bool | None = None,
+        **inputs,
+    ) -> Any:
         """Run the base model and the head: ``head``, else the head of the adapters in an ``AdapterSetup`` block,
-        else ``active_head``. Without a head, the base model's outputs. Labels give a loss as in transformers."""
+        else ``active_head``. Without a head, the base model's outputs. Labels give a loss as in transformers;
+        ``return_dict=False`` gives the outputs as a tuple, as transformers' models do."""
+        outputs = self._forward(input_ids, head, **inputs)
+        wants_dict = self.config.use_return_dict if return_dict is None else return_dict
+        return outputs if wants_dict or not hasattr(outputs, "to_tuple") else outputs.to_tuple()
+
+    def _forward(self, input_ids: torch.Tensor | None, head: str | None, **inputs: Any) -> Any:
         labels = {key: inputs.pop(key) for key in LABEL_INPUTS if inputs.get(key) is not None}
         if input_ids is not None:
             inputs["input_ids"] = input_ids

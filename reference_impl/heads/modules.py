@@ -172,6 +172,13 @@ def causal_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 # ----- outputs -----
 
 
+# What a seq2seq LM head passes on from the base model's output, as transformers' ForConditionalGeneration does.
+SEQ2SEQ_PASSED_ON = (
+    "decoder_hidden_states", "decoder_attentions", "cross_attentions", "encoder_last_hidden_state",
+    "encoder_hidden_states", "encoder_attentions",
+)  # fmt: skip
+
+
 def head_output(
     config: HeadConfig,
     head: PredictionHead,
@@ -212,8 +219,7 @@ def head_output(
             loss=loss,
             logits=logits,
             past_key_values=getattr(outputs, "past_key_values", None),
-            decoder_hidden_states=getattr(outputs, "decoder_hidden_states", None),
-            encoder_last_hidden_state=getattr(outputs, "encoder_last_hidden_state", None),
+            **{key: getattr(outputs, key, None) for key in SEQ2SEQ_PASSED_ON},
         )
     logits = head(pool(config, outputs, hidden, input_ids, model_config))
     if kind == "multiple_choice":
