@@ -63,6 +63,10 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
     def get_input_embeddings(self) -> nn.Module:
         return self.base_model.get_input_embeddings()
 
+    def get_encoder(self) -> nn.Module:
+        """The encoder of an encoder-decoder base model (generate() runs it once, before decoding)."""
+        return self.base_model.get_encoder()
+
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.base_model.set_input_embeddings(value)
 
