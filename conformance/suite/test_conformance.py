@@ -16,6 +16,7 @@ from conformance.checks.composition import (
     UnsupportedBlockChecks,
 )
 from conformance.checks.definition import DefinitionChecks
+from conformance.checks.ecosystem import AccelerateChecks, Bfloat16Checks, CompileChecks, TrainerChecks
 from conformance.checks.full_model import FullModelChecks
 from conformance.checks.generation import GenerationChecks
 from conformance.checks.heads import HeadChecks, HeadTypeChecks
@@ -140,4 +141,20 @@ class TestUnions(UnionChecks):
 
 
 class TestAdapterModel(AdapterModelChecks):
+    pass
+
+
+class TestAccelerate(AccelerateChecks):
+    pass
+
+
+class TestCompile(CompileChecks):
+    pass
+
+
+class TestBfloat16(Bfloat16Checks):
+    pass
+
+
+class TestTrainer(TrainerChecks):
     pass

@@ -248,14 +248,32 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
         *,
         head: str | None = None,
         return_dict: bool | None = None,
-        **inputs,
+        **inputs: Any,
     ) -> Any:
         """Run the base model and the head: ``head``, else the head of the adapters in an ``AdapterSetup`` block,
         else ``active_head``. Without a head, the base model's outputs. Labels give a loss as in transformers;
-        ``return_dict=False`` gives the outputs as a tuple, as transformers' models do."""
+        ``return_dict=False`` gives the outputs as a tuple, as transformers' models do. The named arguments are the
+        inputs of the families' models (the Trainer keeps dataset columns by these names); others pass through."""
+        named = {
+            "attention_mask": attention_mask, "token_type_ids": token_type_ids, "position_ids": position_ids,
+            "inputs_embeds": inputs_embeds, "pixel_values": pixel_values, "decoder_input_ids": decoder_input_ids,
+            "decoder_attention_mask": decoder_attention_mask, "labels": labels, "start_positions": start_positions,
+            "end_positions": end_positions,
+        }  # fmt: skip
+        inputs.update({key: value for key, value in named.items() if value is not None})
         outputs = self._forward(input_ids, head, **inputs)
         wants_dict = self.config.use_return_dict if return_dict is None else return_dict
         return outputs if wants_dict or not hasattr(outputs, "to_tuple") else outputs.to_tuple()
