@@ -1,6 +1,7 @@
 """Every conformance check, over every selected architecture and method (see conformance.checks)."""
 
 from conformance.checks import ForwardChecks, LifecycleChecks, MergeChecks, PersistenceChecks, TrainingChecks
+from conformance.checks.adapter_model import AdapterModelChecks
 from conformance.checks.averaging import WeightAveragingChecks
 from conformance.checks.bottleneck import BottleneckPlacementChecks
 from conformance.checks.checkpointing import GradientCheckpointingChecks
@@ -16,10 +17,12 @@ from conformance.checks.composition import (
     UnsupportedBlockChecks,
 )
 from conformance.checks.definition import DefinitionChecks
+from conformance.checks.ecosystem import AccelerateChecks, Bfloat16Checks, CompileChecks, TrainerChecks
 from conformance.checks.full_model import FullModelChecks
 from conformance.checks.generation import GenerationChecks
 from conformance.checks.heads import HeadChecks, HeadTypeChecks
 from conformance.checks.invertible import InvertibleChecks
+from conformance.checks.placement import PlacementChecks
 from conformance.checks.prefix_tuning import PrefixTuningChecks
 from conformance.checks.prompt_tuning import PromptTuningChecks
 from conformance.checks.reft import ReftChecks
@@ -40,6 +43,10 @@ class TestDefinition(DefinitionChecks):
 
 
 class TestBottleneckPlacement(BottleneckPlacementChecks):
+    pass
+
+
+class TestPlacement(PlacementChecks):
     pass
 
 
@@ -140,4 +147,24 @@ class TestReft(ReftChecks):
 
 
 class TestUnions(UnionChecks):
+    pass
+
+
+class TestAdapterModel(AdapterModelChecks):
+    pass
+
+
+class TestAccelerate(AccelerateChecks):
+    pass
+
+
+class TestCompile(CompileChecks):
+    pass
+
+
+class TestBfloat16(Bfloat16Checks):
+    pass
+
+
+class TestTrainer(TrainerChecks):
     pass

@@ -1,3 +1,6 @@
 """Imports every family translation module of the reference implementation (each registers itself)."""
 
-from . import bottleneck  # noqa: F401
+from . import (
+    bottleneck,  # noqa: F401
+    lora,  # noqa: F401
+)
