@@ -57,29 +57,29 @@ def _option(config: dict[str, Any], name: str) -> Any:
 
 @dataclass(frozen=True)
 class Prefixed:
-    """One attention that gets a prefix: its module, projections and the prefix (length x kv_dim each)."""
+    """One attention of the model: its module, projections and its prefix (length x kv_dim each; None: none)."""
 
     layer: int
     kind: str
     attention: torch.nn.Module
     keys_module: torch.nn.Module | None  # None for a fused qkv projection
     values_module: torch.nn.Module | None
-    keys: torch.Tensor
-    values: torch.Tensor
+    keys: torch.Tensor | None
+    values: torch.Tensor | None
 
     @property
     def length(self) -> int:
-        return self.keys.shape[0]
+        return 0 if self.keys is None else self.keys.shape[0]
 
 
-def prefixed_attentions(
+def attentions(
     model: torch.nn.Module, spec: Any, weights: dict[str, torch.Tensor], config: dict[str, Any]
-) -> tuple[list[Prefixed], int]:
-    """Every attention the config gives a prefix, with its tensors; and how many attentions the model has."""
+) -> list[Prefixed]:
+    """Every attention of the model, with the prefix the config gives it (read from ``weights``) or None."""
     if _option(config, "use_gating"):
         raise NotImplementedError("the suite has no oracle for gated prefixes (use_gating=True) yet")
     length, leave_out = _option(config, "prefix_length"), set(_option(config, "leave_out"))
-    found, total, index = [], 0, 0
+    found, index = [], 0
     layout = resolve_layout(spec, model)
     for stack in layout.stacks:
         is_encoder = spec.is_encoder_decoder and stack.cross_attention is None
@@ -90,21 +90,11 @@ def prefixed_attentions(
             ):
                 if attention is None:
                     continue
-                total += 1
                 wanted = _option(config, "cross_prefix") if kind == "cross_attention" else True
                 wanted = wanted and not (is_encoder and not _option(config, "encoder_prefix"))
-                if not wanted or index in leave_out:
-                    continue
-                names = [key(index, f"{kind}.prefix", t) for t in ("key", "value")]
-                missing = [n for n in names if n not in weights]
-                if missing:
-                    raise KeyError(f"the config gives layer {index}'s {kind} a prefix; the adapter has no {missing}")
-                keys, values = (weights[n] for n in names)
-                if keys.shape[0] != length or values.shape != keys.shape:
-                    raise ValueError(
-                        f"{names}: shapes {tuple(keys.shape)}, {tuple(values.shape)}; the config asks for "
-                        f"prefix_length={length}"
-                    )
+                keys = values = None
+                if wanted and index not in leave_out:
+                    keys, values = _prefix(weights, index, kind, length)
                 fused = attention.fused
                 found.append(
                     Prefixed(
@@ -118,7 +108,20 @@ def prefixed_attentions(
                     )
                 )
             index += 1
-    return found, total
+    return found
+
+
+def _prefix(weights: dict[str, torch.Tensor], layer: int, kind: str, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    names = [key(layer, f"{kind}.prefix", t) for t in ("key", "value")]
+    missing = [n for n in names if n not in weights]
+    if missing:
+        raise KeyError(f"the config gives layer {layer}'s {kind} a prefix; the adapter has no {missing}")
+    keys, values = (weights[n] for n in names)
+    if keys.shape[0] != length or values.shape != keys.shape:
+        raise ValueError(
+            f"{names}: shapes {tuple(keys.shape)}, {tuple(values.shape)}; the config asks for prefix_length={length}"
+        )
+    return keys, values
 
 
 def _heads(model: torch.nn.Module, flat: torch.Tensor, query_heads: bool = False) -> torch.Tensor:
@@ -128,6 +131,31 @@ def _heads(model: torch.nn.Module, flat: torch.Tensor, query_heads: bool = False
     if not query_heads:
         heads = getattr(config, "num_key_value_heads", None) or heads
     return flat.view(flat.shape[0], heads, -1).transpose(0, 1)
+
+
+def _kv_dim(model: torch.nn.Module) -> int:
+    config = model.config
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return heads * head_dim
+
+
+def _hide_placeholder(attention: Prefixed, length: int) -> Any:
+    """A pre-hook on a left-out decoder layer's attention: its mask hides the placeholder prefix in its cache."""
+    signature = inspect.signature(attention.attention.forward)
+
+    def hide(module, args, kwargs):
+        bound = signature.bind_partial(*args, **kwargs)
+        mask = bound.arguments.get("attention_mask")
+        if not isinstance(mask, torch.Tensor) or mask.dim() != 4:
+            raise NotImplementedError("a left-out decoder layer needs a 4-d attention mask to hide the prefix from")
+        hidden = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
+        bound.arguments["attention_mask"] = torch.cat(
+            [mask[..., :length].clone().fill_(hidden), mask[..., length:]], -1
+        )
+        return bound.args, bound.kwargs
+
+    return attention.attention.register_forward_pre_hook(hide, with_kwargs=True)
 
 
 def _pad_front(tensor: torch.Tensor, length: int, value: float | bool | int) -> torch.Tensor:
@@ -146,30 +174,22 @@ def _cache_argument(model: torch.nn.Module) -> str:
 
 @defines("prefix_tuning")
 class PrefixTuningOracle(MethodOracle):
-    @staticmethod
-    def uses_cache(spec: Any, targets: list[Prefixed], total: int) -> bool:
-        return spec.modality == "decoder" and len(targets) == total
-
     def prepare_inputs(self, model, spec, weights, config, inputs):
-        targets, total = prefixed_attentions(model, spec, weights, config)
-        if spec.modality == "decoder" and not self.uses_cache(spec, targets, total):
-            raise NotImplementedError(
-                "the prefix oracle hands a decoder's prefix over as its key/value cache, which every layer shares: "
-                "a decoder with left-out layers has no oracle yet"
-            )
-        if not self.uses_cache(spec, targets, total):
+        every = attentions(model, spec, weights, config)
+        if spec.modality != "decoder":
             return {**inputs, "use_cache": False} if spec.is_encoder_decoder else inputs
         from transformers import DynamicCache
 
         ids = inputs["input_ids"]
         batch, length = ids.shape
+        prefix = max(attention.length for attention in every)
         cache = DynamicCache()
-        for target in targets:
-            keys, values = (
-                _heads(model, t).unsqueeze(0).expand(batch, -1, -1, -1) for t in (target.keys, target.values)
-            )
-            cache.update(keys, values, target.layer)
-        prefix = targets[0].length
+        for attention in every:  # a left-out layer gets a placeholder that its own mask hides (see hooks)
+            flat = [attention.keys, attention.values]
+            if attention.keys is None:
+                flat = [torch.zeros(prefix, _kv_dim(model))] * 2
+            keys, values = (_heads(model, t).unsqueeze(0).expand(batch, -1, -1, -1) for t in flat)
+            cache.update(keys, values, attention.layer)
         mask = inputs.get("attention_mask")
         mask = torch.ones(batch, length, dtype=torch.long) if mask is None else mask
         inputs[_cache_argument(model)] = cache
@@ -179,18 +199,20 @@ class PrefixTuningOracle(MethodOracle):
 
     @contextlib.contextmanager
     def hooks(self, model, spec, weights, config, inputs) -> Iterator[None]:
-        targets, total = prefixed_attentions(model, spec, weights, config)
-        if self.uses_cache(spec, targets, total):
-            yield
-            return
+        every = attentions(model, spec, weights, config)
+        targets = [attention for attention in every if attention.keys is not None]
         handles: list[Any] = []
         try:
-            biases = self._plain_position_biases(model, targets, inputs)
-            for target in targets:
-                if target.keys_module is None:
-                    handles.extend(_mixed_with_prefix(model, target))
-                else:
-                    handles.extend(_prefix_in_front(target, biases.get(target.attention)))
+            if spec.modality == "decoder":
+                prefix = max(attention.length for attention in every)
+                handles.extend(_hide_placeholder(a, prefix) for a in every if a.keys is None)
+            else:
+                biases = self._plain_position_biases(model, targets, inputs)
+                for target in targets:
+                    if target.keys_module is None:
+                        handles.extend(_mixed_with_prefix(model, target))
+                    else:
+                        handles.extend(_prefix_in_front(target, biases.get(target.attention)))
             yield
         finally:
             for handle in handles:
