@@ -46,6 +46,8 @@ from .registry import defines
 
 
 DEFAULTS = {"prefix_length": 30, "leave_out": (), "encoder_prefix": True, "cross_prefix": True, "use_gating": False}
+# Fields that shape only how a prefix is trained or parametrised, not the effective prefix the tensors give
+TRAINING_FIELDS = ("config", "bottleneck_size", "non_linearity", "dropout", "flat", "init_weights_seed")
 MASK_NAMES = ("attention_mask", "mask", "encoder_attention_mask")
 CROSS_SOURCES = ("key_value_states", "encoder_hidden_states")  # what a cross-attention's keys are computed from
 BIAS_NAME = "position_bias"
@@ -76,6 +78,9 @@ def attentions(
     model: torch.nn.Module, spec: Any, weights: dict[str, torch.Tensor], config: dict[str, Any]
 ) -> list[Prefixed]:
     """Every attention of the model, with the prefix the config gives it (read from ``weights``) or None."""
+    unknown = sorted(set(config) - set(DEFAULTS) - set(TRAINING_FIELDS))
+    if unknown:
+        raise ValueError(f"the prefix-tuning oracle does not define the field(s) {unknown}")
     if _option(config, "use_gating"):
         raise NotImplementedError("the suite has no oracle for gated prefixes (use_gating=True) yet")
     length, leave_out = _option(config, "prefix_length"), set(_option(config, "leave_out"))

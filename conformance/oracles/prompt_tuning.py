@@ -38,6 +38,15 @@ from .registry import defines
 
 EMBEDDING = key(None, "prompt", "embedding")
 DEFAULTS = {"prompt_length": 10, "combine": "prefix"}  # AdapterHub's published defaults
+# Fields that shape only how the prompt starts, not where it goes
+INIT_FIELDS = (
+    "config",
+    "prompt_init",
+    "prompt_init_ids",
+    "prompt_init_text",
+    "random_uniform_scale",
+    "init_weights_seed",
+)
 
 
 def _option(config: dict[str, Any], name: str) -> Any:
@@ -69,6 +78,13 @@ def cut(seq: torch.Tensor, count: int, points: list[int]) -> torch.Tensor:
 class PromptTuningOracle(MethodOracle):
     @staticmethod
     def prompt(weights: dict[str, torch.Tensor], config: dict[str, Any]) -> torch.Tensor:
+        unknown = sorted(set(config) - set(DEFAULTS) - set(INIT_FIELDS))
+        if unknown:
+            raise ValueError(f"the prompt-tuning oracle does not define the field(s) {unknown}")
+        if _option(config, "combine") not in ("prefix", "prefix_after_bos", "suffix"):
+            raise ValueError(
+                f"combine={_option(config, 'combine')!r}: the oracle knows prefix, prefix_after_bos, suffix"
+            )
         prompt = weights[EMBEDDING]
         if prompt.shape[0] != _option(config, "prompt_length"):
             raise ValueError(
