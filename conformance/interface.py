@@ -56,7 +56,8 @@ class Implementation(ABC):
     @abstractmethod
     def set_adapter_weights(self, model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
         """Write canonical tensors into adapter ``name``. A name the implementation cannot write (a tensor that
-        is derived, e.g. through a parametrisation) raises ``KeyError`` naming it."""
+        is derived, e.g. through a parametrisation, or a prefix computed by prefix tuning's reparametrising MLP)
+        raises ``KeyError`` naming it."""
 
     def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
         """AdapterFusion ``fusion``'s (``"a,b"``) tensors under canonical names."""

@@ -13,6 +13,7 @@ from architectures.live import MODEL_SEED, model_class
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, main_output, make_inputs, plain_model, randomize_adapter, run
+from conformance.oracles.run import expected_output
 
 
 PADDED = 3  # padded positions in the first example of a batch
@@ -64,8 +65,29 @@ def model_with_attention(spec, implementation: str):
     return impl.init(model, spec)
 
 
+def config_variants(spec, method) -> list[dict]:
+    """The options prefix tuning's definition depends on, each on its own: which attentions get a prefix, its length,
+    and the flat (not reparametrised) form."""
+    variants = [{}, {"leave_out": [0]}, {"flat": True}, {"prefix_length": 3}]
+    if spec.is_encoder_decoder:
+        variants += [{"encoder_prefix": False}, {"cross_prefix": False}]
+    return [{**method.config, **options} for options in variants]
+
+
 @requires("prefix")
 class PrefixTuningChecks:
+    @requires("!union")  # a union's other parts have oracles of their own
+    def test_options_and_padding_match_oracle(self, spec, method, check_seed):
+        inputs, _ = padded_inputs(spec, check_seed) if spec.has_attention_mask else (make_inputs(spec, check_seed), 0)
+        for config in config_variants(spec, method):
+            model = adapter_model(spec)
+            model.add_adapter("a", impl.make_config(config), set_active=True)
+            randomize_adapter(model, "a", check_seed)
+            expected = expected_output(plain_model(spec), spec, config, impl.adapter_weights(model, "a"), inputs)
+            torch.testing.assert_close(
+                run(model, inputs), expected, atol=ATOL, rtol=1e-4, msg=lambda m, config=config: f"{config}: {m}"
+            )
+
     def test_left_out_layer_is_untouched(self, spec, method, check_seed):
         inputs = make_inputs(spec, check_seed)
         model = adapter_model(spec)

@@ -1,9 +1,8 @@
 """Prompt tuning: the model runs as if the prompt vectors were part of the input, padding stays masked, the outputs
 line up with the input, and a prompt can start from token embeddings.
 
-The reference for text models is the plain model run on ``inputs_embeds`` with the prompt inserted by hand and the
-attention mask extended; the prompt positions are then cut from its output (kept by encoder-decoder models, whose
-outputs are the decoder's).
+Each placement (``combine``) is compared with the suite's oracle (``conformance.oracles.prompt_tuning``); stacked
+prompts with the plain model run on ``inputs_embeds`` with the prompts inserted by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from architectures.live import get_path
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, lm_head_class, make_inputs, plain_model, randomize_adapter, run
+from conformance.oracles.prompt_tuning import EMBEDDING
+from conformance.oracles.run import expected_output
 
 
 LENGTH = 4
@@ -29,9 +30,7 @@ def _prompted(spec, seed: int, names=("a",), class_name: str | None = None, **op
 
 
 def _prompt(model, name: str = "a") -> torch.Tensor:
-    (module,) = model.get_adapter(name)[-1].values()
-    (param,) = module.parameters()
-    return param.detach()
+    return impl.adapter_weights(model, name)[EMBEDDING]
 
 
 def _insert(seq: torch.Tensor, piece: torch.Tensor, combine: str) -> torch.Tensor:
@@ -64,13 +63,17 @@ def _combines(spec) -> list[str]:
 
 @pytest.mark.feature("prompt_tuning")
 class PromptTuningChecks:
-    @requires("has_attention_mask")
-    def test_prompt_acts_as_inserted_input(self, spec, check_seed):
+    def test_every_placement_matches_oracle(self, spec, check_seed):
+        """Each ``combine`` on padded inputs (padding in front for decoders, behind otherwise) against the oracle."""
         inputs = make_inputs(spec, check_seed)
+        if spec.has_attention_mask:
+            inputs["attention_mask"] = inputs["attention_mask"].clone()
+            inputs["attention_mask"][0, : 3 if spec.modality == "decoder" else -3 :] = 0
         for combine in _combines(spec):
+            config = {"config": "prompt_tuning", "prompt_length": LENGTH, "combine": combine}
             model = _prompted(spec, check_seed, combine=combine)
             model.set_active_adapters("a")
-            expected = _by_hand(spec, inputs, [_prompt(model)], combine)
+            expected = expected_output(plain_model(spec), spec, config, impl.adapter_weights(model, "a"), inputs)
             torch.testing.assert_close(run(model, inputs), expected, atol=1e-5, rtol=1e-5, msg=combine)
 
     @requires("has_attention_mask")

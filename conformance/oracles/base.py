@@ -93,6 +93,18 @@ class MethodOracle:
         """The model inputs that give the adapter's effect (prefix as past_key_values, prompt as inputs_embeds)."""
         return inputs
 
+    def hooks(
+        self,
+        model: torch.nn.Module,
+        spec: Any,
+        weights: dict[str, torch.Tensor],
+        config: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hooks of the oracle's own that output edits cannot express (pre-hooks that widen an attention's mask, a
+        cut of the base model's outputs), in force around the forward pass; ``inputs`` are the unprepared inputs."""
+        return contextlib.nullcontext()
+
     def finish_output(self, output: torch.Tensor, config: dict[str, Any], inputs: dict[str, Any]) -> torch.Tensor:
         """The compared output from the plain model's (e.g. without prompt positions)."""
         return output

@@ -26,6 +26,6 @@ def expected_output(
     model = copy.deepcopy(plain)
     edits, captures = oracle.edits(model, spec, weights, config)
     prepared = oracle.prepare_inputs(model, spec, weights, config, dict(inputs))
-    with installed(model, edits, captures):
+    with installed(model, edits, captures), oracle.hooks(model, spec, weights, config, inputs):
         output = main_output(model(**prepared))
     return oracle.finish_output(output, config, inputs)

@@ -1,6 +1,3 @@
 """Imports every family translation module of the reference implementation (each registers itself)."""
 
-from . import (
-    bottleneck,  # noqa: F401
-    lora,  # noqa: F401
-)
+from . import bottleneck, lora, prefix, prompt  # noqa: F401

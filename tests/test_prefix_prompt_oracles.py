@@ -1,0 +1,134 @@
+"""The prefix- and prompt-tuning oracles' own rules: defaults, refusals, placement, and the softmax mixing formula."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+
+from architectures import registry
+from conformance.models import plain_model
+from conformance.oracles.prefix_tuning import Prefixed, PrefixTuningOracle, _mixed_with_prefix, attentions
+from conformance.oracles.prompt_tuning import EMBEDDING, PromptTuningOracle, cut, insert, insertion_points
+from conformance.weights import key
+
+
+LAYERS = 3  # the tiny BERT's
+
+
+def _prefix_weights(layers: int = LAYERS, length: int = 30, kv_dim: int = 32) -> dict[str, torch.Tensor]:
+    return {
+        key(i, "self_attention.prefix", t): torch.randn(length, kv_dim)
+        for i in range(layers)
+        for t in ("key", "value")
+    }
+
+
+def test_prefix_defaults_are_adapterhubs():
+    spec = registry.get("bert")
+    assert spec.make_config().num_hidden_layers == LAYERS
+    model = plain_model(spec)
+    found = attentions(model, spec, _prefix_weights(), {"config": "prefix_tuning"})
+    assert [a.length for a in found] == [30] * LAYERS  # prefix_length=30, no layer left out
+
+
+@pytest.mark.parametrize(
+    ("config", "error", "message"),
+    [
+        ({"config": "prefix_tuning", "use_gating": True}, NotImplementedError, "gated prefixes"),
+        ({"config": "prefix_tuning", "shared_gating": True}, ValueError, r"does not define the field\(s\) \['shared"),
+        ({"config": "prefix_tuning", "prefix_length": 4}, ValueError, "prefix_length=4"),
+        ({"config": "prefix_tuning", "leave_out": []}, KeyError, "layer 1's self_attention"),
+    ],
+)
+def test_prefix_oracle_refuses(config, error, message):
+    spec = registry.get("bert")
+    weights = _prefix_weights()
+    if "leave_out" in config:
+        weights = {k: v for k, v in weights.items() if not k.startswith("1.")}
+    with pytest.raises(error, match=message):
+        attentions(plain_model(spec), spec, weights, config)
+
+
+def test_a_left_out_layer_has_no_prefix_even_when_the_weights_hold_one():
+    spec = registry.get("bert")
+    found = attentions(plain_model(spec), spec, _prefix_weights(), {"config": "prefix_tuning", "leave_out": [0]})
+    assert [a.keys is None for a in found] == [True] + [False] * (LAYERS - 1)
+
+
+class ToyAttention(torch.nn.Module):
+    """Plain softmax attention that computes its scores itself, as DeBERTa's does (relative terms aside)."""
+
+    heads, head_dim = 2, 4
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = torch.nn.Linear(8, 24)
+
+    def split(self, hidden):
+        q, k, v = self.qkv(hidden).chunk(3, -1)
+        return [t.view(*hidden.shape[:2], self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v)]
+
+    def forward(self, hidden, bias):
+        q, k, v = self.split(hidden)
+        probs = torch.nn.functional.softmax(torch.matmul(q / 2, k.transpose(-1, -2)) + bias, dim=-1)
+        return (torch.matmul(probs, v).transpose(1, 2).flatten(2), None)
+
+
+def test_softmax_mixing_equals_attention_over_the_concatenated_keys():
+    torch.manual_seed(0)
+    attention, hidden = ToyAttention(), torch.randn(2, 5, 8)
+    bias = torch.randn(1, 2, 5, 5)
+    keys, values = torch.randn(3, 8), torch.randn(3, 8)
+    model = types.SimpleNamespace(config=types.SimpleNamespace(num_attention_heads=2))
+    target = Prefixed(0, "self_attention", attention, None, None, keys, values)
+    handles = _mixed_with_prefix(model, target)
+    try:
+        mixed = attention(hidden, bias)[0]
+    finally:
+        for handle in handles:
+            handle.remove()
+    q, k, v = attention.split(hidden)
+    prefix_k, prefix_v = (t.view(3, 2, 4).transpose(0, 1).expand(2, -1, -1, -1) for t in (keys, values))
+    scores = torch.cat(
+        [torch.matmul(q / 2, prefix_k.transpose(-1, -2)), torch.matmul(q / 2, k.transpose(-1, -2)) + bias], -1
+    )
+    want = (scores.softmax(-1) @ torch.cat([prefix_v, v], 2)).transpose(1, 2).flatten(2)
+    torch.testing.assert_close(mixed, want)
+    assert torch.matmul is not None and torch.nn.functional.softmax.__name__ == "softmax"  # restored
+
+
+def test_prompt_placements():
+    present = torch.tensor([[1, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 0]])
+    assert insertion_points(present, "prefix") == [0, 2, 0]
+    assert insertion_points(present, "prefix_after_bos") == [1, 3, 1]
+    assert insertion_points(present, "suffix") == [3, 4, 4]
+    seq = torch.arange(12.0).view(3, 4, 1)
+    piece = torch.full((2, 1), -1.0)
+    inserted = insert(seq, piece, [0, 2, 4])
+    assert inserted[1, :, 0].tolist() == [4.0, 5.0, -1.0, -1.0, 6.0, 7.0]
+    torch.testing.assert_close(cut(inserted, 2, [0, 2, 4]), seq)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"config": "prompt_tuning", "prompt_length": 3}, "prompt_length=3"),
+        ({"config": "prompt_tuning", "prompt_length": 4, "combine": "middle"}, "combine='middle'"),
+        (
+            {"config": "prompt_tuning", "prompt_length": 4, "position": 1},
+            r"does not define the field\(s\) \['position'\]",
+        ),
+    ],
+)
+def test_prompt_oracle_refuses(config, message):
+    with pytest.raises(ValueError, match=message):
+        PromptTuningOracle.prompt({EMBEDDING: torch.zeros(4, 32)}, config)
+
+
+def test_prefix_oracle_is_registered():
+    from conformance.oracles.registry import oracle_for
+
+    assert isinstance(oracle_for("prefix_tuning"), PrefixTuningOracle)
+    assert isinstance(oracle_for("prompt_tuning"), PromptTuningOracle)
