@@ -41,9 +41,9 @@ def _linears(coupling: Any) -> Iterator[tuple[str, torch.nn.Linear]]:
 
 
 def read(model: Any, name: str) -> dict[str, torch.Tensor]:
-    from .bottleneck import read_family
+    from . import bottleneck
 
-    found = read_family(model, name, FAMILY)
+    found = bottleneck.read(FAMILY)(model, name)
     coupling = _coupling(model, name)
     if coupling is not None:
         for tensor, linear in _linears(coupling):
@@ -54,9 +54,9 @@ def read(model: Any, name: str) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def write(model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
-    from .bottleneck import write_family
+    from . import bottleneck
 
-    write_family(model, name, {k: v for k, v in weights.items() if not k.startswith(f"model.{SITE}.")}, FAMILY)
+    bottleneck.write(FAMILY)(model, name, {k: v for k, v in weights.items() if not k.startswith(f"model.{SITE}.")})
     coupling = _coupling(model, name)
     if coupling is None:
         return
