@@ -22,7 +22,7 @@ suffix intervention applies. Layers: ``layers`` ("all" or indices) minus ``leave
 
 from __future__ import annotations
 
-import weakref
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,19 +105,49 @@ def positions(mask: torch.Tensor, prefix: int, suffix: int) -> tuple[torch.Tenso
 
 
 class Masks:
-    """The 2D attention mask of each stack for the run in progress (filled by ``prepare_inputs``)."""
+    """The 2D attention mask each stack got in the run in progress, read off the stack's input module."""
 
-    def __init__(self) -> None:
-        self.by_stack: dict[str, torch.Tensor | None] = {}
+    def __init__(self, captures: Captures):
+        self.captures = captures
 
     def of(self, stack: str, output: torch.Tensor, region: Region) -> torch.Tensor:
-        mask = self.by_stack.get(stack)
+        name = f"reft.mask.{stack}"
+        if name not in self.captures.values:
+            raise RuntimeError(f"the {stack} attention mask was not captured: install the oracle's captures (on_call)")
+        mask = self.captures.values[name]
         if mask is None:
             return torch.ones(output.shape[:2], dtype=torch.long)
         mask = region.take(mask)
         if mask.shape != output.shape[:2]:
             raise ValueError(f"the {stack} attention mask {tuple(mask.shape)} does not cover {tuple(output.shape)}")
         return mask
+
+
+def _path_of(model: nn.Module, module: nn.Module) -> str:
+    return next(name for name, candidate in model.named_modules() if candidate is module)
+
+
+def stack_inputs(model: nn.Module, spec: Any, stacks: tuple[Any, ...]) -> list[tuple[str, nn.Module]]:
+    """(stack name, the module that takes the stack's tokens and attention mask): the base model, or an
+    encoder-decoder's encoder and decoder."""
+    base = base_model(model)
+    if len(stacks) > 1:
+        return [(stacks[0].name, base.get_encoder()), (stacks[1].name, base.get_decoder())]
+    return [(stacks[0].name, base)]
+
+
+def mask_picker(module: nn.Module) -> Any:
+    """``pick(args, kwargs)``: the 2D attention mask of a call of ``module`` (None without one)."""
+    names = list(inspect.signature(module.forward).parameters)
+    at = names.index("attention_mask") if "attention_mask" in names else None
+
+    def pick(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+        mask = kwargs.get("attention_mask", args[at] if at is not None and len(args) > at else None)
+        if mask is not None and mask.dim() != 2:
+            raise NotImplementedError(f"a {mask.dim()}D attention mask: ReFT's positions are defined by a 2D one")
+        return mask
+
+    return pick
 
 
 def _layer_prefix(model: nn.Module) -> str:
@@ -130,13 +160,13 @@ def _layer_prefix(model: nn.Module) -> str:
 
 @defines(*VARIANTS)
 class ReftOracle(MethodOracle):
-    def __init__(self) -> None:
-        self._masks: weakref.WeakKeyDictionary[nn.Module, Masks] = weakref.WeakKeyDictionary()
-
     def edits(self, model, spec, weights, config) -> tuple[list[Edit], Captures | None]:
         options = ReftOptions.of(config)
         layout = resolve_layout(spec, model)
-        masks = self._masks.setdefault(model, Masks())
+        captures = Captures()
+        for stack, module in stack_inputs(model, spec, layout.stacks):
+            captures.on_call(_path_of(model, module), mask_picker(module), f"reft.mask.{stack}")
+        masks = Masks(captures)
         prefix = _layer_prefix(model)
         edits, index = [], 0
         for stack in layout.stacks:
@@ -148,15 +178,7 @@ class ReftOracle(MethodOracle):
         unused = sorted(name for name in weights if not _used(parse(name), options, index))
         if unused:
             raise AssertionError(f"{config['config']}: canonical tensors the definition has no place for: {unused}")
-        return edits, None
-
-    def prepare_inputs(self, model, spec, weights, config, inputs):
-        masks = self._masks.setdefault(model, Masks())
-        stacks = resolve_layout(spec, model).stacks
-        masks.by_stack[stacks[0].name] = inputs.get("attention_mask")
-        if len(stacks) > 1:  # an encoder-decoder: the decoder's positions are the decoder inputs'
-            masks.by_stack[stacks[1].name] = inputs.get("decoder_attention_mask")
-        return inputs
+        return edits, captures
 
 
 def _used(name: WeightKey, options: ReftOptions, layers: int) -> bool:

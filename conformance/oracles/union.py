@@ -113,7 +113,8 @@ def combined(captures: list[Captures | None]) -> Captures | None:
     if not present:
         return None
     paths = [(path, pick, f"{i}/{name}") for i, c in enumerate(present) for path, pick, name in c.paths]
-    return Captures(values=_Routed(present), paths=paths)
+    calls = [(path, pick, f"{i}/{name}") for i, c in enumerate(present) for path, pick, name in c.calls]
+    return Captures(values=_Routed(present), paths=paths, calls=calls)
 
 
 @defines("union", "mam", "unipelt")
