@@ -17,6 +17,7 @@ class MethodUnderTest:
     identity_config: dict[str, Any]
     resized: dict[str, Any] | None  # config changes that change the shapes of the adapter's weights, if any
     mergeable: bool = False  # merge_adapter / reset_adapter are defined
+    adapts_projections: bool = False  # a LoRA-family method: it changes linear projections (the placement probes)
     per_layer: bool = True  # the adapter has modules in (every non-left-out) transformer layer
     random_init: bool = True  # ``config`` draws some initial weights at random (so init_weights_seed matters)
     identity_at_init: bool = True  # ``identity_config`` starts as the identity (prefix tuning has no such config)
@@ -60,6 +61,7 @@ METHODS: dict[str, MethodUnderTest] = {
             identity_config={"config": "lora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
             mergeable=True,
+            adapts_projections=True,
         ),
         MethodUnderTest(
             "ia3",
@@ -67,6 +69,7 @@ METHODS: dict[str, MethodUnderTest] = {
             identity_config={"config": "ia3"},
             resized=None,  # a scaling vector's size is the projection's: no config change resizes it
             mergeable=True,
+            adapts_projections=True,
             random_init=False,  # every vector starts as ones
         ),
         MethodUnderTest(
@@ -75,6 +78,7 @@ METHODS: dict[str, MethodUnderTest] = {
             identity_config={"config": "dora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
             mergeable=True,
+            adapts_projections=True,
         ),
         # Prefix tuning and the unions that hold it: a prefix changes outputs from the start (no identity config);
         # the prefixes of all layers come from one pool per attention kind, a model-level module (not per layer).

@@ -1,3 +1,3 @@
 """Imports every family translation module of the reference implementation (each registers itself)."""
 
-from . import invertible, reft, union  # noqa: F401
+from . import invertible, lora, reft, union  # noqa: F401
