@@ -54,6 +54,22 @@ class Coupling:
             raise KeyError(f"the invertible adapter's canonical weights lack model.{SITE}.{missing}")
         self.kind, self.tensors, self.activation = kind, tensors, activation
 
+    def check_shapes(self, hidden: int, reduction_factor: float) -> None:
+        """Each subnet maps one half to (NICE) the other half or (Glow) twice it, through ``in // reduction``."""
+        first, second = hidden // 2, hidden - hidden // 2
+        width = 1 if self.kind == "nice" else 2
+        expected = {}
+        for subnet, source, target in (("F", second, first), ("G", first, second)):
+            inner = int(source // reduction_factor)
+            expected |= {f"{subnet}_down": (inner, source), f"{subnet}_down_bias": (inner,)}
+            expected |= {f"{subnet}_up": (width * target, inner), f"{subnet}_up_bias": (width * target,)}
+        found = {name: tuple(self.tensors[name].shape) for name in expected}
+        if found != expected:
+            raise AssertionError(
+                f"{self.kind} coupling, hidden size {hidden}, inv_adapter_reduction_factor {reduction_factor}: "
+                f"tensor shapes {expected}, got {found}"
+            )
+
     def subnet(self, which: str, x: torch.Tensor) -> torch.Tensor:
         t = self.tensors
         hidden = self.activation(x @ t[f"{which}_down"].T + t[f"{which}_down_bias"])
@@ -107,6 +123,7 @@ class InvertibleOracle(MethodOracle):
         edits, captures = oracle_for(bottleneck["config"]).edits(model, spec, rest, bottleneck)
         activation = ACTIVATIONS[config.get("non_linearity", DEFAULT_NON_LINEARITY[config["config"]])]()
         coupling = Coupling(config.get("inv_adapter", "nice"), mine, activation)
+        coupling.check_shapes(model.config.hidden_size, config.get("inv_adapter_reduction_factor", 2))
         return [*edits, *coupling_edits(model, spec, coupling)], captures
 
 

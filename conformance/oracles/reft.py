@@ -54,6 +54,7 @@ ORTHONORMAL_ATOL = 1e-4
 class ReftOptions:
     orthonormal: bool
     subtract: bool
+    r: int
     prefix_positions: int
     suffix_positions: int
     tied: bool
@@ -67,6 +68,7 @@ class ReftOptions:
         return cls(
             orthonormal=orthonormal,
             subtract=subtract,
+            r=config.get("r", 1),
             prefix_positions=config.get("prefix_positions", 3),
             suffix_positions=config.get("suffix_positions", 0),
             tied=config.get("tied_weights", False),
@@ -172,7 +174,7 @@ class ReftOracle(MethodOracle):
         for stack in layout.stacks:
             for position in range(len(layers_of(stack, model))):
                 if options.adapts(index):
-                    fn = _edit(index, stack.name, masks, options, weights, config["config"])
+                    fn = _edit(index, stack.name, masks, options, weights, config["config"], model.config.hidden_size)
                     edits.append(Edit(f"{prefix}{stack.path}.{position}", fn))
                 index += 1
         unused = sorted(name for name in weights if not _used(parse(name), options, index))
@@ -187,7 +189,9 @@ def _used(name: WeightKey, options: ReftOptions, layers: int) -> bool:
     return in_layers and name.site == "reft" and name.tensor in expected
 
 
-def _edit(layer: int, stack: str, masks: Masks, options: ReftOptions, weights: dict[str, torch.Tensor], variant):
+def _edit(
+    layer: int, stack: str, masks: Masks, options: ReftOptions, weights: dict[str, torch.Tensor], variant, hidden
+):
     units = {}
     for prefix, serves in options.units().items():
         names = [f"{layer}.reft.{prefix}{tensor}" for tensor in "RWb"]
@@ -195,6 +199,12 @@ def _edit(layer: int, stack: str, masks: Masks, options: ReftOptions, weights: d
         if missing:
             raise KeyError(f"{variant}: the adapter's canonical weights lack {missing}")
         R, W, b = (weights[name] for name in names)
+        shapes = {name: tuple(t.shape) for name, t in zip(names, (R, W, b), strict=True)}
+        expected = dict(zip(names, ((options.r, hidden), (options.r, hidden), (options.r,)), strict=True))
+        if shapes != expected:
+            raise AssertionError(
+                f"{variant} with r={options.r}, hidden size {hidden}: shapes {expected}, got {shapes}"
+            )
         if options.orthonormal:
             gram = R @ R.T
             if not torch.allclose(gram, torch.eye(R.shape[0], dtype=R.dtype), atol=ORTHONORMAL_ATOL):
