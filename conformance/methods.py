@@ -19,7 +19,6 @@ class MethodUnderTest:
     mergeable: bool = False  # merge_adapter / reset_adapter are defined
     adapts_projections: bool = False  # a LoRA-family method: it changes linear projections (the placement probes)
     per_layer: bool = True  # the adapter has modules in (every non-left-out) transformer layer
-    averageable: bool = True  # average_adapter(combine_strategy="linear") is defined; else it must refuse
     random_init: bool = True  # ``config`` draws some initial weights at random (so init_weights_seed matters)
     identity_at_init: bool = True  # ``identity_config`` starts as the identity (prefix tuning has no such config)
     prefix: bool = False  # the config adds prefix tuning: the prefix checks (padding, leave-out by layer) apply

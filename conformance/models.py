@@ -45,6 +45,11 @@ def adapter_model(spec: ArchitectureSpec, class_name: str | None = None) -> torc
     return impl.init(plain_model(spec, class_name), spec)
 
 
+def hidden_size(spec: ArchitectureSpec) -> int:
+    """The width of the spec's hidden states, read off its config (transformers maps d_model, n_embd, ...)."""
+    return spec.make_config().hidden_size
+
+
 def seed_for(check_id: str) -> int:
     """A stable seed per check, so that every check sees its own inputs and reruns see the same."""
     return zlib.crc32(check_id.encode())

@@ -16,6 +16,8 @@ Sites, relative to the layer (``AttentionSpec`` / ``LayerStackSpec`` fields of t
 - ``attention_adapter``, ``ffn_adapter``: a bottleneck adapter after the attention block / the FFN.
 - ``self_attention.prefix``, ``cross_attention.prefix``: prefix tuning's keys and values for that attention.
 - ``reft``: a ReFT intervention on the layer's output.
+- ``invertible`` (model level): an invertible adapter's coupling block on the token embeddings.
+- A gated part of a union (UniPELT) adds ``gate_weight`` and ``gate_bias`` at its own site.
 
 Each method family documents its tensors, shapes and formula in its oracle module (``conformance.oracles.<family>``);
 weight matrices are ``(out_features, in_features)`` as in ``nn.Linear``, whatever the implementation stores.

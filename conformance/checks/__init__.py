@@ -21,31 +21,7 @@ from .training import TrainingChecks
 from .unions import UnionChecks
 
 
-ALL_CHECKS = (
-    LifecycleChecks,
-    ForwardChecks,
-    PersistenceChecks,
-    TrainingChecks,
-    MergeChecks,
-    WeightAveragingChecks,
-    FullModelChecks,
-    GenerationChecks,
-    GradientCheckpointingChecks,
-    SeedChecks,
-    HeadChecks,
-    HeadTypeChecks,
-    ClassConversionChecks,
-    HeadMapChecks,
-    PrefixTuningChecks,
-    CompacterChecks,
-    InvertibleChecks,
-    PromptTuningChecks,
-    ReftChecks,
-    UnionChecks,
-)
-
 __all__ = [
-    "ALL_CHECKS",
     "ClassConversionChecks",
     "CompacterChecks",
     "HeadChecks",

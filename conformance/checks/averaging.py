@@ -1,7 +1,5 @@
-"""``average_adapter``: a new adapter whose weights are the weighted sum of other adapters' weights.
-
-Each method says whether averaging is defined for it (``averageable``); where it is not, the request must be refused.
-"""
+"""``average_adapter``: a new adapter whose weights are the weighted sum of other adapters' weights (every method's
+adapters can be averaged)."""
 
 from __future__ import annotations
 
@@ -9,7 +7,6 @@ import pytest
 import torch
 
 from conformance import impl
-from conformance.capabilities import requires
 from conformance.methods import METHODS
 from conformance.models import adapter_model, make_inputs, randomize_adapter, run
 
@@ -53,7 +50,6 @@ def other_method(spec, method):
 
 
 class WeightAveragingChecks:
-    @requires("averageable")
     def test_average_is_weighted_sum(self, spec, method, check_seed):
         model = model_with_sources(spec, method, check_seed)
         before = {n: {k: v.detach().clone() for k, v in model.adapter_parameters(n).items()} for n in SOURCES}
@@ -68,7 +64,6 @@ class WeightAveragingChecks:
             now = model.adapter_parameters(name)
             assert all(torch.equal(now[k], v) for k, v in before[name].items()), "averaging changed a source"
 
-    @requires("averageable")
     def test_average_of_one_behaves_like_it(self, spec, method, check_seed):
         inputs = make_inputs(spec, check_seed)
         model = model_with_sources(spec, method, check_seed)
@@ -78,7 +73,6 @@ class WeightAveragingChecks:
         model.set_active_adapters(SOURCES[1])
         assert torch.equal(averaged, run(model, inputs)), "an average of one adapter must behave like it"
 
-    @requires("averageable")
     def test_unfit_average_is_refused(self, spec, method, check_seed):
         model = model_with_sources(spec, method, check_seed)
         other = other_method(spec, method)
@@ -95,11 +89,3 @@ class WeightAveragingChecks:
                 model.average_adapter(AVERAGED, **request)
                 pytest.fail(f"average_adapter without {needs} must raise ValueError")
             assert_unchanged(model, before)
-
-    @requires("!averageable")
-    def test_average_is_refused_where_undefined(self, spec, method, check_seed):
-        model = model_with_sources(spec, method, check_seed)
-        before = snapshot(model)
-        with pytest.raises(ValueError, match="averag"):
-            model.average_adapter(AVERAGED, list(SOURCES), weights=list(WEIGHTS))
-        assert_unchanged(model, before)

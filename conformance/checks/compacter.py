@@ -6,10 +6,7 @@ import pytest
 import torch
 
 from conformance import impl
-from conformance.models import adapter_model, make_inputs, randomize_adapter, run
-
-
-HIDDEN_STATES = 32  # every tiny config has hidden size 32
+from conformance.models import adapter_model, hidden_size, make_inputs, randomize_adapter, run
 
 
 def _compacter(spec, seed: int, **options):
@@ -39,14 +36,14 @@ def _factor(params: dict, suffix: str) -> torch.Tensor:
 class CompacterChecks:
     def test_phm_weight_is_a_sum_of_kronecker_products(self, spec, check_seed):
         model = _compacter(spec, check_seed, shared_phm_rule=False)
-        x = torch.randn(3, HIDDEN_STATES, generator=torch.Generator().manual_seed(check_seed))
+        generator = torch.Generator().manual_seed(check_seed)
         for key, projection in _projections(model)[:2]:
             params = dict(projection.named_parameters())
             rule = _factor(params, "phm_rule")
             blocks = torch.bmm(_factor(params, "_left"), _factor(params, "_right"))
             expected = sum(torch.kron(rule[i], blocks[i]) for i in range(rule.shape[0]))
             assert expected.shape == (projection.in_features, projection.out_features), key
-            inputs = x if projection.in_features == HIDDEN_STATES else x[:, : projection.in_features]
+            inputs = torch.randn(3, projection.in_features, generator=generator)
             with torch.no_grad():
                 torch.testing.assert_close(projection(inputs), inputs @ expected + params["bias"], msg=key)
 
@@ -88,19 +85,26 @@ class CompacterChecks:
         def count(name):
             return sum(p.numel() for p in model.adapter_parameters(name).values())
 
-        # per layer, a rank-1 factorised PHM pair has 4*(8+2) + 4*(2+8) weights and 8 + 32 biases; the shared
-        # rules are 4*4*4. A linear pair has 2*32*8 weights and the same biases.
+        # per layer (hidden size h, bottleneck b = h / 4, n = phm_dim = 4), a rank-1 factorised PHM pair has
+        # n*(h/n + b/n) weights each way and b + h biases; the shared rules are n*n*n. A linear pair has 2*h*b weights
+        # and the same biases.
+        h, n = hidden_size(spec), 4
+        b = h // 4
         layers = len(model.get_adapter("phm")) - 1
-        assert count("phm") == layers * (80 + 40) + 64
-        assert count("linear") == layers * (512 + 40)
+        assert count("phm") == layers * (2 * (h + b) + (b + h)) + n**3
+        assert count("linear") == layers * (2 * h * b + b + h)
 
     def test_indivisible_phm_dim_is_refused(self, spec, check_seed):
         model = adapter_model(spec)
         inputs = make_inputs(spec, check_seed)
         before = run(model, inputs)
         keys = set(model.state_dict())
+        h = hidden_size(spec)
+        phm_dim = next(n for n in range(2, h) if h % n or (h // 4) % n)  # divides neither h nor the bottleneck h / 4
         with pytest.raises(ValueError, match="phm_dim"):
-            model.add_adapter("a", impl.make_config({"config": "compacter", "reduction_factor": 4, "phm_dim": 3}))
+            model.add_adapter(
+                "a", impl.make_config({"config": "compacter", "reduction_factor": 4, "phm_dim": phm_dim})
+            )
         assert not model.adapters_config and set(model.state_dict()) == keys, "a refused adapter must leave nothing"
         assert torch.equal(run(model, inputs), before)
 

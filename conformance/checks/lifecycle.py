@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+import torch
+
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, plain_model
+from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run
 
 
 class LifecycleChecks:
@@ -20,26 +23,31 @@ class LifecycleChecks:
         assert not set(params) & base_names, "adapter parameters must be new, not base-model weights"
 
     def test_add_twice_needs_overwrite(self, spec, method):
+        name = "sentiment_adapter"  # distinctive: a message that names it says which adapter was meant
         model = adapter_model(spec)
-        model.add_adapter("a", impl.make_config(method.config))
-        before = dict(model.adapter_parameters("a"))
-        try:
-            model.add_adapter("a", impl.make_config(method.config))
-        except ValueError as err:
-            assert "a" in str(err)
-        else:
-            raise AssertionError("adding an adapter under a taken name must raise ValueError")
-        assert model.adapter_parameters("a").keys() == before.keys()
-        model.add_adapter("a", impl.make_config(method.config), overwrite_ok=True)
-        assert model.adapter_parameters("a").keys() == before.keys()
+        model.add_adapter(name, impl.make_config(method.config))
+        before = dict(model.adapter_parameters(name))
+        with pytest.raises(ValueError) as refused:
+            model.add_adapter(name, impl.make_config(method.config))
+        message = str(refused.value)
+        assert name in message and "overwrite_ok" in message, (
+            f"the error must name the adapter and say to pass overwrite_ok=True: {message!r}"
+        )
+        assert model.adapter_parameters(name).keys() == before.keys()
+        model.add_adapter(name, impl.make_config(method.config), overwrite_ok=True)
+        assert model.adapter_parameters(name).keys() == before.keys()
 
-    def test_delete_leaves_nothing(self, spec, method):
+    def test_delete_leaves_nothing(self, spec, method, check_seed):
         model = adapter_model(spec)
+        inputs = make_inputs(spec, check_seed)
         reference = dict(plain_model(spec).state_dict())
         hooks_before = _hook_counts(model)
         model.add_adapter("a", impl.make_config(method.config))
+        randomize_adapter(model, "a", check_seed)
         model.set_active_adapters("a")
+        assert not torch.equal(run(model, inputs), run(plain_model(spec), inputs)), "the adapter changed nothing"
         model.delete_adapter("a")
+        assert torch.equal(run(model, inputs), run(plain_model(spec), inputs)), "outputs after delete must be plain"
         assert "a" not in model.adapters_config
         assert model.active_adapters is None
         assert dict(model.state_dict()).keys() == reference.keys()

@@ -1,8 +1,9 @@
-"""ReFT: the intervention formula, LoReFT's orthonormal projection, which positions and layers are edited (with
-padding on either side, in cached decoding steps), and tied weights.
+"""ReFT: the output by the definition (every variant, prefix / suffix positions, tied or not, with padding on either
+side), LoReFT's orthonormal projection, which positions and layers are edited, cached decoding steps, tied weights.
 
-Positions are checked on the first layer's output: a hook registered before the adapter sees the layer's own output,
-one registered after it sees the intervened output.
+Weights are read through the suite's canonical names; the expected output is the suite's oracle
+(``conformance.oracles.reft``). Positions are checked on the first layer's output: a hook registered before the
+adapter sees the layer's own output, one registered after it sees the intervened output.
 """
 
 from __future__ import annotations
@@ -12,45 +13,56 @@ import inspect
 import pytest
 import torch
 
-from architectures.live import layers_of
+from architectures.live import layers_of, resolve_layout
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.oracles.run import expected_output
+from conformance.weights import parse
 
 
 VARIANTS = ("loreft", "noreft", "direft")
+# Which positions are edited, by how many units: the configs the definition is checked on.
+POSITIONS = {
+    "prefix": {"prefix_positions": 2},
+    "suffix": {"prefix_positions": 0, "suffix_positions": 2},
+    "untied": {"prefix_positions": 2, "suffix_positions": 2},
+    "tied": {"prefix_positions": 2, "suffix_positions": 2, "tied_weights": True},
+    "tanh": {"prefix_positions": 3, "non_linearity": "tanh"},
+}
 ATOL = 1e-5
+ORACLE_ATOL = 1e-5
+
+
+def _config(**config):
+    return {"config": "loreft", "r": 2, "dropout": 0.0, **config}
 
 
 def _reft(spec, seed: int, name: str = "a", model=None, **config):
     model = model or adapter_model(spec)
-    model.add_adapter(name, impl.make_config({"config": "loreft", "r": 2, "dropout": 0.0, **config}))
+    model.add_adapter(name, impl.make_config(_config(**config)))
     randomize_adapter(model, name, seed, std=0.3)
     return model
 
 
-def _units(model, name: str = "a"):
-    """The intervention units of adapter ``name``: modules with a projection R (``rotation()``)."""
-    units = []
-    for modules in model.get_adapter(name).values():
-        for module in modules.values():
-            units += [m for m in module.modules() if hasattr(m, "rotation") and m not in units]
-    assert units, "found no intervention unit (a module with rotation())"
-    return units
+def _projections(model, name: str = "a") -> dict[str, torch.Tensor]:
+    """Every canonical ``R`` of adapter ``name`` (``R``, ``prefix_R``, ``suffix_R`` per layer)."""
+    found = {k: v for k, v in impl.adapter_weights(model, name).items() if parse(k).tensor.endswith("R")}
+    assert found, "the adapter has no canonical R tensor"
+    return found
 
 
-def _first_layer(model):
-    stack = model.adapter_state.layout.stacks[0]
-    return layers_of(stack, model)[0]
+def _first_layer(spec, model):
+    return layers_of(resolve_layout(spec, model).stacks[0], model)[0]
 
 
 def _main(output):
     return output[0] if isinstance(output, tuple) else output
 
 
-def _layer_outputs(model, inputs):
+def _layer_outputs(spec, model, inputs):
     """(raw, intervened) output of the first layer for ``inputs``."""
-    layer, seen = _first_layer(model), {}
+    layer, seen = _first_layer(spec, model), {}
     handles = [
         layer.register_forward_hook(lambda m, a, out: seen.__setitem__("raw", _main(out).detach()), prepend=True),
         layer.register_forward_hook(lambda m, a, out: seen.__setitem__("edited", _main(out).detach())),
@@ -90,29 +102,27 @@ def _expected_positions(inputs, length: int, prefix: int, suffix: int):
 
 @pytest.mark.feature("reft")
 class ReftChecks:
+    @pytest.mark.parametrize("positions", list(POSITIONS))
     @pytest.mark.parametrize("variant", VARIANTS)
-    def test_unit_computes_the_intervention(self, spec, check_seed, variant):
-        model = _reft(spec, check_seed, config=variant)
-        unit = _units(model)[0]
-        h = torch.randn(2, 5, 32, generator=torch.Generator().manual_seed(check_seed))
-        rotation = unit.rotation().detach()
-        source = unit.learned_source(h).detach()
-        if variant != "direft":  # LoReFT and NoReFT subtract the projection: h + R^T (W h + b - R h)
-            source = source - h @ rotation.T
-        with torch.no_grad():
-            torch.testing.assert_close(unit(h), h + source @ rotation, atol=ATOL, rtol=ATOL)
+    def test_output_matches_the_definition(self, spec, check_seed, variant, positions):
+        config = _config(config=variant, **POSITIONS[positions])
+        inputs = _padded(spec, check_seed)
+        model = _reft(spec, check_seed, **config)
+        model.set_active_adapters("a")
+        expected = expected_output(plain_model(spec), spec, config, impl.adapter_weights(model, "a"), inputs)
+        atol = tolerance(spec, "oracle", ORACLE_ATOL)
+        torch.testing.assert_close(run(model, inputs), expected, atol=atol, rtol=1e-4)
 
     def test_loreft_projection_is_orthonormal(self, spec, check_seed):
         model = _reft(spec, check_seed, r=4)  # randomised weights: R must still have orthonormal rows
         _reft(spec, check_seed + 1, name="b", model=model, r=4)
         model.average_adapter("mean", ["a", "b"], weights=[0.5, 0.5])
         for name in ("a", "mean"):
-            for unit in _units(model, name):
-                rotation = unit.rotation()
+            for key, rotation in _projections(model, name).items():
                 identity = torch.eye(rotation.shape[0])
-                torch.testing.assert_close(rotation @ rotation.T, identity, atol=ATOL, rtol=0, msg=name)
+                torch.testing.assert_close(rotation @ rotation.T, identity, atol=ATOL, rtol=0, msg=f"{name}: {key}")
         free = _reft(spec, check_seed, config="noreft", r=4)
-        rotation = _units(free)[0].rotation()
+        rotation = next(iter(_projections(free).values()))
         assert not torch.allclose(rotation @ rotation.T, torch.eye(4), atol=1e-2), "NoReFT must not be constrained"
 
     @pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
@@ -120,27 +130,22 @@ class ReftChecks:
         inputs = _padded(spec, check_seed)
         model = _reft(spec, check_seed, config="noreft", prefix_positions=2, suffix_positions=2, tied_weights=tied)
         model.set_active_adapters("a")
-        raw, edited = _layer_outputs(model, inputs)
+        raw, edited = _layer_outputs(spec, model, inputs)
         prefix, suffix = _expected_positions(inputs, raw.shape[1], 2, 2)
         changed = (edited - raw).abs().amax(-1) > 1e-6
         assert torch.equal(changed, prefix | suffix), f"edited positions {changed.int().tolist()}"
-        units = _units(model)
-        first_layer = min(model.get_adapter("a"))
-        assert len(units) == (1 if tied else 2) * len(model.get_adapter("a")), "tied: one unit per layer, else two"
-        prefix_unit = units[0]
-        suffix_unit = units[0] if tied else units[1]
-        assert first_layer == 0
-        with torch.no_grad():
-            torch.testing.assert_close(edited[prefix], prefix_unit(raw)[prefix], atol=ATOL, rtol=ATOL)
-            torch.testing.assert_close(
-                edited[suffix & ~prefix], suffix_unit(raw)[suffix & ~prefix], atol=ATOL, rtol=ATOL
-            )
+        tensors = {parse(k).tensor for k in impl.adapter_weights(model, "a")}
+        expected = {"R", "W", "b"} if tied else {f"{p}_{t}" for p in ("prefix", "suffix") for t in "RWb"}
+        assert tensors == expected, "tied: one R, W, b per layer; untied: prefix_ and suffix_ ones"
 
     def test_layers_choose_where_to_intervene(self, spec, check_seed):
+        def layers(name):
+            return sorted({parse(k).layer for k in impl.adapter_weights(model, name)})
+
         model = _reft(spec, check_seed, layers=[1])
-        assert sorted(model.get_adapter("a")) == [1]
+        assert layers("a") == [1]
         _reft(spec, check_seed, name="b", model=model, layers=[0, 1], leave_out=[0])
-        assert sorted(model.get_adapter("b")) == [1], "leave_out removes layers from layers"
+        assert layers("b") == [1], "leave_out removes layers from layers"
         with pytest.raises(ValueError, match="layers"):
             model.add_adapter("c", impl.make_config({"config": "loreft", "layers": [99]}))
         assert "c" not in model.adapters_config

@@ -56,9 +56,38 @@ class Captures:
     values: dict[str, torch.Tensor] = field(default_factory=dict)
     paths: list[tuple[str, Callable[[tuple[Any, ...]], torch.Tensor], str]] = field(default_factory=list)
 
+    # like ``paths``, with ``pick(args, kwargs)``: for what a module gets as a keyword (a model's attention mask)
+    calls: list[tuple[str, Callable[[tuple[Any, ...], dict[str, Any]], Any], str]] = field(default_factory=list)
+
     def on_input(self, path: str, pick: Callable[[tuple[Any, ...]], torch.Tensor], name: str) -> None:
         """Record ``pick(args)`` of the module at ``path`` under ``name`` each time it runs."""
         self.paths.append((path, pick, name))
+
+    def on_call(self, path: str, pick: Callable[[tuple[Any, ...], dict[str, Any]], Any], name: str) -> None:
+        """Record ``pick(args, kwargs)`` of the module at ``path`` ("": the model itself) each time it runs."""
+        self.calls.append((path, pick, name))
+
+    def register(self, model: torch.nn.Module) -> list[Any]:
+        """Install the recording pre-hooks on ``model``; returns their handles."""
+        handles = []
+        for path, pick, name in self.paths:
+
+            def pre(module, args, pick=pick, name=name):
+                self.values[name] = pick(args)
+
+            handles.append(module_at(model, path).register_forward_pre_hook(pre))
+        for path, pick, name in self.calls:
+
+            def pre_call(module, args, kwargs, pick=pick, name=name):
+                self.values[name] = pick(args, kwargs)
+
+            handles.append(module_at(model, path).register_forward_pre_hook(pre_call, with_kwargs=True))
+        return handles
+
+
+def module_at(model: torch.nn.Module, path: str) -> torch.nn.Module:
+    """The module at ``path`` in ``model``; "" is the model itself."""
+    return model if path == "" else get_path(model, path)
 
 
 def main_tensor(output: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any]]:
@@ -115,12 +144,8 @@ def installed(model: torch.nn.Module, edits: Sequence[Edit], captures: Captures 
     """The plain ``model`` with ``edits`` applied (each module's edits in stage order, then in the given order)."""
     handles = []
     try:
-        for path, pick, name in captures.paths if captures else ():
-
-            def pre(module, args, pick=pick, name=name):
-                captures.values[name] = pick(args)
-
-            handles.append(get_path(model, path).register_forward_pre_hook(pre))
+        if captures is not None:
+            handles += captures.register(model)
         by_path: dict[str, list[Edit]] = {}
         for edit in edits:
             by_path.setdefault(edit.path, []).append(edit)

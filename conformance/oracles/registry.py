@@ -13,7 +13,7 @@ from .base import MethodOracle
 ORACLES: dict[str, MethodOracle] = {}
 
 # Every oracle module; each registers the config names it defines.
-MODULES: tuple[str, ...] = ("bottleneck", "lora", "prefix_tuning", "prompt_tuning")
+MODULES: tuple[str, ...] = ("bottleneck", "lora", "prefix_tuning", "prompt_tuning", "reft", "invertible", "union")
 
 
 def defines(*config_names: str) -> Callable[[type[MethodOracle]], type[MethodOracle]]:

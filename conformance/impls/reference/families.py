@@ -1,3 +1,3 @@
 """Imports every family translation module of the reference implementation (each registers itself)."""
 
-from . import bottleneck, lora, prefix, prompt  # noqa: F401
+from . import bottleneck, invertible, lora, prefix, prompt, reft, union  # noqa: F401

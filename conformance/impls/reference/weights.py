@@ -40,6 +40,8 @@ def families_of(model: Any, name: str) -> Iterator[str]:
             seen.append(family.name)
     if not seen:
         seen.append(family_of(config).name)
+    if getattr(config, "gated", False):
+        seen.append("union_gates")  # UniPELT: the gates around its parts (conformance.impls.reference.union)
     yield from seen
 
 
