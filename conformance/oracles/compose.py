@@ -270,12 +270,7 @@ def composed_output(
     handles = []
     try:
         for captured in captures:
-            for path, pick, name in captured.paths:
-
-                def record(module, args, pick=pick, name=name, captured=captured):
-                    captured.values[name] = pick(args)
-
-                handles.append(get_path(model, path).register_forward_pre_hook(record))
+            handles += captured.register(model)
         for path in dict.fromkeys(p for by_path in edits.values() for p in by_path):
             handles.append(get_path(model, path).register_forward_hook(composer.hook(path)))
         return main_output(model(**inputs))

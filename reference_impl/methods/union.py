@@ -22,7 +22,8 @@ from .gating import gate_of, install_output_hooks, record_gate, remove_output_ho
 
 
 class Gated(SiteAdapter):
-    """An adapter whose effect on the output is scaled by a gate: ``output + gate * (adapter(output) - output)``.
+    """An adapter whose contribution is scaled by a gate: LoRA's update (``output + gate * (adapted - output)``), a
+    bottleneck's output (``residual + gate * up``, then the sub-layer ends as the config says; UniPELT's ``G_A h_A``).
 
     The gate, ``sigmoid(linear(source))`` for each token, reads what the adapter reads: the module's input for stage-0
     adapters (LoRA), the adapter's input for stage-1 ones (the output, or the FFN input when parallel).
@@ -40,14 +41,18 @@ class Gated(SiteAdapter):
             self.gate.bias.uniform_(-bound, bound, generator=generator)
 
     def apply(self, x: Any, output: torch.Tensor, site: Any) -> torch.Tensor:
-        if self.stage == 0:
-            source = x
-        else:
-            source = self.inner.parts(output, site)[0]  # the bottleneck adapter's input
+        if self.stage == 0:  # LoRA: the gate scales the update, W x + b + g * delta
+            gate = self._gate(x, site)
+            adapted = self.inner.apply(x, output, site)
+            return output + gate.to(output.dtype) * (adapted - output)  # (batch, sequence, 1): a gate per token
+        source, residual, up = self.inner.parts(output, site)  # a bottleneck: the gate scales its output only
+        gate = self._gate(source, site)
+        return self.inner.finish(residual + gate.to(up.dtype) * up, site)
+
+    def _gate(self, source: torch.Tensor, site: Any) -> torch.Tensor:
         gate = gate_of(self.gate, source)
         record_gate(self._name(site), site.layer_index, site.location, gate)
-        adapted = self.inner.apply(x, output, site)
-        return output + gate.to(output.dtype) * (adapted - output)  # (batch, sequence, 1): a gate per token
+        return gate
 
     def _name(self, site: Any) -> str:
         return next(name for name, module in site[self.family_name].items() if module is self)
