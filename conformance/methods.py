@@ -1,4 +1,5 @@
-"""The adapter methods under test: the configs the checks use for each, as data. Capabilities live in the specs."""
+"""The adapter methods under test: the configs the checks use for each, as data. What each method is expected to do
+(blocks, merging, identity at init, ...) is in ``conformance.expectations``; gaps live in the specs."""
 
 from __future__ import annotations
 
@@ -16,11 +17,6 @@ class MethodUnderTest:
     config: dict[str, Any]
     identity_config: dict[str, Any]
     resized: dict[str, Any] | None  # config changes that change the shapes of the adapter's weights, if any
-    mergeable: bool = False  # merge_adapter / reset_adapter are defined
-    per_layer: bool = True  # the adapter has modules in (every non-left-out) transformer layer
-    averageable: bool = True  # average_adapter(combine_strategy="linear") is defined; else it must refuse
-    random_init: bool = True  # ``config`` draws some initial weights at random (so init_weights_seed matters)
-    identity_at_init: bool = True  # ``identity_config`` starts as the identity (prefix tuning has no such config)
     prefix: bool = False  # the config adds prefix tuning: the prefix checks (padding, leave-out by layer) apply
     parts: tuple[dict[str, Any], ...] = ()  # a union's parts, each a config of its own: the union checks apply
     gated: bool = False  # UniPELT: every part has a gate, reported with output_adapter_gating_scores=True
@@ -60,22 +56,18 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "lora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "lora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
-            mergeable=True,
         ),
         MethodUnderTest(
             "ia3",
             config={"config": "ia3", "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "ia3"},
             resized=None,  # a scaling vector's size is the projection's: no config change resizes it
-            mergeable=True,
-            random_init=False,  # every vector starts as ones
         ),
         MethodUnderTest(
             "dora",
             config={"config": "dora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "dora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
-            mergeable=True,
         ),
         # Prefix tuning and the unions that hold it: a prefix changes outputs from the start (no identity config);
         # the prefixes of all layers come from one pool per attention kind, a model-level module (not per layer).
@@ -84,8 +76,6 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
             identity_config={},
             resized={"prefix_length": 3},
-            per_layer=False,
-            identity_at_init=False,
             prefix=True,
         ),
         MethodUnderTest(
@@ -97,8 +87,6 @@ METHODS: dict[str, MethodUnderTest] = {
             },
             identity_config={},
             resized={"adapter": {"config": "par_bn", "reduction_factor": 2}},
-            per_layer=False,
-            identity_at_init=False,
             prefix=True,
             parts=(
                 {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
@@ -115,8 +103,6 @@ METHODS: dict[str, MethodUnderTest] = {
             },
             identity_config={},
             resized={"lora": {"config": "lora", "r": 2, "init_weights": "bert"}},
-            per_layer=False,
-            identity_at_init=False,
             prefix=True,
             parts=(
                 {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16, "use_gating": True},
@@ -159,8 +145,6 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "prompt_tuning", "prompt_length": 4},
             identity_config={},
             resized={"prompt_length": 6},
-            per_layer=False,
-            identity_at_init=False,  # prepending any vector changes what the tokens attend to
         ),
         # Suffix positions move as generation without the cache re-runs a longer input, so the configs the generic
         # checks use intervene on prefix positions; the ReFT checks cover suffix positions and tied weights.

@@ -1,7 +1,8 @@
 """Composition blocks: each block's output equals the hand-composed reference built from single-adapter runs.
 
-Each check class counts towards its block's column and runs for every method whose adapters the implementation
-lets take part in that block.
+Each check class counts towards its block's column and applies to every method the expectations manifest
+(``conformance.expectations``) says takes part in that block; for the others it is recorded as not applicable.
+The implementation must claim and accept every block the manifest expects, and refuse every other one.
 """
 
 from __future__ import annotations
@@ -34,9 +35,29 @@ def _assert_close(actual, expected, what):
     torch.testing.assert_close(actual, expected, atol=ATOL, rtol=0, msg=lambda m: f"{what}: {m}")
 
 
+def _assert_claimed_and_accepted(spec, method, seed, kind):
+    """The manifest expects ``method`` in block ``kind``: the implementation must claim it and accept it."""
+    claimed = impl.claimed_blocks(method.config)
+    assert claimed is None or kind in claimed, (
+        f"the implementation claims {sorted(claimed)} for {method.name}, without {kind}, which the expectations "
+        f"manifest expects"
+    )
+    model = _two_adapters(spec, method, seed)
+    try:
+        if kind == "Fuse":
+            model.add_adapter_fusion(_block(kind))
+        model.set_active_adapters(_block(kind))
+    except ValueError as err:
+        pytest.fail(f"the implementation refused {kind} for {method.name}, which the manifest expects: {err}")
+    assert model.active_adapters is not None, f"{kind} was accepted but did not become active"
+
+
 @pytest.mark.feature("stack")
 @requires("block:Stack")
 class StackChecks:
+    def test_stack_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Stack")
+
     def test_stack_spellings_agree(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -72,6 +93,9 @@ class StackChecks:
 @pytest.mark.feature("parallel")
 @requires("block:Parallel")
 class ParallelChecks:
+    def test_parallel_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Parallel")
+
     def test_parallel_branches_equal_single_runs(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -143,6 +167,9 @@ class ParallelChecks:
 @pytest.mark.feature("batch_split")
 @requires("block:BatchSplit")
 class BatchSplitChecks:
+    def test_batch_split_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "BatchSplit")
+
     def test_batch_split_equals_single_runs_on_slices(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -164,6 +191,9 @@ class BatchSplitChecks:
 @pytest.mark.feature("split")
 @requires("block:Split")
 class SplitChecks:
+    def test_split_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Split")
+
     def test_split_ends_equal_single_adapters(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -212,6 +242,9 @@ def _all_layers(model):
 @pytest.mark.feature("average")
 @requires("block:Average")
 class AverageChecks:
+    def test_average_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Average")
+
     def test_average_with_one_weight_equals_that_adapter(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -238,6 +271,9 @@ class AverageChecks:
 @pytest.mark.feature("fusion")
 @requires("block:Fuse")
 class FusionChecks:
+    def test_fuse_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Fuse")
+
     def _fused_copies(self, spec, method, seed, tmp_path):
         """A model with adapter a and b = a copy of a, fused: at init the fusion must return a's output."""
         blocks = impl.composition()
@@ -316,9 +352,13 @@ def _block(kind):
 
 
 class UnsupportedBlockChecks:
-    """A block the method does not take part in is refused up front with an error naming the block."""
+    """A block the manifest says the method takes no part in is refused up front with an error naming the block."""
 
     def _assert_refused(self, spec, method, seed, kind):
+        claimed = impl.claimed_blocks(method.config)
+        assert claimed is None or kind not in claimed, (
+            f"the implementation claims {kind} for {method.name}; the expectations manifest says it is undefined"
+        )
         model = _two_adapters(spec, method, seed)
         with pytest.raises(ValueError, match=kind):
             if kind == "Fuse":
