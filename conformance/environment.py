@@ -10,7 +10,7 @@ from pathlib import Path
 from architectures.versions import installed
 
 
-def environment(impl: str = "reference_impl") -> dict[str, str | None]:
+def environment(impl: str = "reference") -> dict[str, str | None]:
     return {
         "python": platform.python_version(),
         "torch": installed("torch") or "not installed",

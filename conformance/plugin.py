@@ -29,6 +29,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--feature", action="append", default=[], metavar="NAME", help="Matrix features to check (default: all)"
     )
     group.addoption("--results", default=None, metavar="PATH", help="Write the conformance results (JSON) to PATH")
+    group.addoption(
+        "--impl",
+        default="reference",
+        metavar="NAME",
+        help="The implementation under test: reference (default), adapters (AdapterHub), or a module path (mypkg.impl)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         # Tiny models gain nothing from intra-op threads; xdist workers fighting over the cores lose a lot.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _use_implementation(config)
     if _wants_selection(config):
         _selection(config)  # bad names fail now, with a UsageError, not at collection
     if not hasattr(config, "workerinput"):
@@ -52,6 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
         # The controller alone records; under xdist it sees every worker's reports.
         config.stash[RECORDER] = Recorder()
         config.pluginmanager.register(config.stash[RECORDER], "conformance-recorder")
+
+
+def _use_implementation(config: pytest.Config) -> None:
+    from . import impl
+    from .implementations import ImplementationError, load
+
+    try:
+        impl.use(load(config.getoption("impl")))
+    except ImplementationError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 def _wants_selection(config: pytest.Config) -> bool:
@@ -73,13 +90,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
     lines = [
         f"adapter-conformance: transformers {installed('transformers')}, torch {installed('torch')}, "
-        f"impl reference_impl"
+        f"impl {_implementation_name()}"
     ]
     if _wants_selection(config):
         selection = _selection(config)
         lines.append(f"architectures: {', '.join(s.name for s in selection.specs)}")
         lines.append(f"methods: {', '.join(m.name for m in selection.methods)}")
     return lines
+
+
+def _implementation_name() -> str:
+    from . import impl
+
+    return impl.current().name
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -211,7 +234,7 @@ def _results_payload(config: pytest.Config) -> dict[str, Any]:
     selection = _selection(config)
     archs = {c["arch"] for c in checks}
     return {
-        "environment": environment(),
+        "environment": environment(_implementation_name()),
         "selection": {"arches": [s.name for s in selection.specs], "methods": [m.name for m in selection.methods]},
         "architectures": {
             s.name: {"modality": s.modality, "gaps": dict(s.gaps)} for s in selection.specs if s.name in archs

@@ -1,0 +1,36 @@
+"""The suite's config dicts as AdapterHub ``adapters`` configs.
+
+The suite names methods as AdapterHub does (``seq_bn``, ``lora``, ``mam``, ...) and uses AdapterHub's field names, so
+a dict translates by loading its name with the other fields as overrides; the unions take their parts as configs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+# Union methods: the dict keys that hold a part's config dict, as AdapterHub's union classes name their arguments.
+UNION_PARTS: dict[str, tuple[str, ...]] = {
+    "mam": ("prefix_tuning", "adapter"),
+    "unipelt": ("prefix_tuning", "adapter", "lora"),
+}
+
+
+def to_adapters_config(data: dict[str, Any]) -> Any:
+    import adapters
+
+    if "config" not in data:
+        raise ValueError(f"a config dict names its method under 'config' (e.g. {{'config': 'lora'}}); got {data!r}")
+    fields = dict(data)
+    name = fields.pop("config")
+    if name in UNION_PARTS:
+        parts = {key: to_adapters_config(fields.pop(key)) for key in UNION_PARTS[name] if key in fields}
+        if fields:
+            raise ValueError(
+                f"{name}: AdapterHub's union takes only its parts {UNION_PARTS[name]}, not {sorted(fields)}"
+            )
+        union = {"mam": adapters.MAMConfig, "unipelt": adapters.UniPELTConfig}[name]
+        return union(**parts)
+    if name not in adapters.ADAPTER_CONFIG_MAP:
+        raise ValueError(f"AdapterHub has no adapter config named {name!r}")
+    return adapters.AdapterConfig.load(name, **fields)
