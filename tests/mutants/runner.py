@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,8 +34,9 @@ class Outcome:
     name: str
     selection: str
     status: str  # KILLED, SURVIVED, or BROKEN (the entry or its selection is out of date, or the run crashed)
-    seconds: float
+    seconds: float  # wall-clock
     detail: str = ""
+    cpu: float = 0.0  # CPU seconds of the selection's process (what the catalogue's budget counts)
 
 
 def copy_repository(destination: Path) -> None:
@@ -70,7 +72,7 @@ def pytest_command(mutant: Mutant) -> list[str]:
 def run(mutant: Mutant, baseline: bool = False) -> Outcome:
     """Run ``mutant``'s selection on a mutated copy (an unmutated one with ``baseline``)."""
     selection = " ".join(mutant.selection())
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
         copy = Path(tmp)
         copy_repository(copy)
@@ -85,14 +87,19 @@ def run(mutant: Mutant, baseline: bool = False) -> Outcome:
             )
         except subprocess.TimeoutExpired:
             return Outcome(mutant.name, selection, BROKEN, time.perf_counter() - started, f"timed out ({TIMEOUT}s)")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
     if done.returncode == 0:
-        return Outcome(mutant.name, selection, SURVIVED, seconds, tail)
+        return Outcome(mutant.name, selection, SURVIVED, seconds, tail, cpu)
     if done.returncode == 1:
-        return Outcome(mutant.name, selection, KILLED, seconds, _first_failure(done.stdout))
+        return Outcome(mutant.name, selection, KILLED, seconds, _first_failure(done.stdout), cpu)
     what = "selected no check" if done.returncode == 5 else f"pytest exited with {done.returncode}"
-    return Outcome(mutant.name, selection, BROKEN, seconds, f"{what}:\n{tail}")
+    return Outcome(mutant.name, selection, BROKEN, seconds, f"{what}:\n{tail}", cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _first_failure(stdout: str) -> str:
@@ -102,11 +109,17 @@ def _first_failure(stdout: str) -> str:
     return ""
 
 
+def _caught_by(outcome: Outcome) -> str:
+    """The first failing check of a killed mutant, without its file: ``TestMerge::test_merge[bert-lora]``."""
+    words = outcome.detail.split()
+    return words[1].split("::", 1)[-1] if outcome.status == KILLED and len(words) > 1 else ""
+
+
 def kill_table(outcomes: list[Outcome]) -> list[str]:
-    rows = [("mutant", "selection", "result", "seconds")]
-    rows += [(o.name, o.selection, o.status, f"{o.seconds:.1f}") for o in outcomes]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows = [("mutant", "selection", "result", "seconds", "cpu s", "caught by")]
+    rows += [(o.name, o.selection, o.status, f"{o.seconds:.1f}", f"{o.cpu:.1f}", _caught_by(o)) for o in outcomes]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     killed = sum(o.status == KILLED for o in outcomes)
-    total = sum(o.seconds for o in outcomes)
-    return [*lines, f"{killed} of {len(outcomes)} mutants killed in {total:.0f} s"]
+    wall, cpu = sum(o.seconds for o in outcomes), sum(o.cpu for o in outcomes)
+    return [*lines, f"{killed} of {len(outcomes)} mutants killed; {wall:.0f} s wall-clock, {cpu:.0f} s CPU"]
