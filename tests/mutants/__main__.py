@@ -13,6 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutants", description=__doc__)
     parser.add_argument("names", nargs="*", help="entries to run (default: all)")
     parser.add_argument("--baseline", action="store_true", help="run the selections on unmutated code")
+    parser.add_argument(
+        "--no-confirm", action="store_true", help="do not re-run the check that caught a mutant on unmutated code"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print the end of each run's output")
     args = parser.parse_args(argv)
     known = {m.name: m for m in MUTANTS}
@@ -21,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mutant(s) {unknown}; known: {', '.join(known)}")
     outcomes = []
     for mutant in [known[n] for n in args.names] or MUTANTS:
-        outcome = run(mutant, baseline=args.baseline)
+        outcome = run(mutant, baseline=args.baseline, confirm=not args.no_confirm)
         outcomes.append(outcome)
         print(f"{outcome.name}: {outcome.status} ({outcome.seconds:.1f} s)", file=sys.stderr, flush=True)
         if args.verbose or outcome.status == BROKEN:

@@ -374,7 +374,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "            x = self.activation(layer(self.dropout(x)))",
         "            x = layer(self.dropout(x))",
         "bert",
-        "ClassConversion and BertForSequenceClassification",
+        "ClassConversion and BertForMaskedLM",
         (),
         "a flexible head's hidden layers lose their activation",
     ),

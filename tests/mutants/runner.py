@@ -69,8 +69,9 @@ def pytest_command(mutant: Mutant) -> list[str]:
     return command + mutant.selection()
 
 
-def run(mutant: Mutant, baseline: bool = False) -> Outcome:
-    """Run ``mutant``'s selection on a mutated copy (an unmutated one with ``baseline``)."""
+def run(mutant: Mutant, baseline: bool = False, confirm: bool = False) -> Outcome:
+    """Run ``mutant``'s selection on a mutated copy (an unmutated one with ``baseline``). With ``confirm``, the check
+    that caught the mutant runs again on the unmutated copy and must pass there, or the kill means nothing."""
     selection = " ".join(mutant.selection())
     started, cpu_before = time.perf_counter(), _children_cpu()
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
@@ -79,22 +80,49 @@ def run(mutant: Mutant, baseline: bool = False) -> Outcome:
         problem = None if baseline else apply(mutant, copy)
         if problem:
             return Outcome(mutant.name, selection, BROKEN, 0.0, problem)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
-        env.update(PYTHONPATH=str(copy), OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
-        try:
-            done = subprocess.run(
-                pytest_command(mutant), cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT
-            )
-        except subprocess.TimeoutExpired:
+        done = _pytest(copy, pytest_command(mutant))
+        if done is None:
             return Outcome(mutant.name, selection, BROKEN, time.perf_counter() - started, f"timed out ({TIMEOUT}s)")
+        caught = _first_failure(done.stdout)
+        if done.returncode == 1 and confirm:
+            (copy / mutant.file).write_text((ROOT / mutant.file).read_text(encoding="utf-8"), encoding="utf-8")
+            nodeid = caught.split()[1]
+            again = _pytest(copy, _command_for(mutant, nodeid))
+            if again is None or again.returncode != 0:
+                return Outcome(
+                    mutant.name,
+                    selection,
+                    BROKEN,
+                    time.perf_counter() - started,
+                    f"{nodeid} fails without the mutant too: it cannot vouch for the kill",
+                    _children_cpu() - cpu_before,
+                )
     seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
     if done.returncode == 0:
         return Outcome(mutant.name, selection, SURVIVED, seconds, tail, cpu)
     if done.returncode == 1:
-        return Outcome(mutant.name, selection, KILLED, seconds, _first_failure(done.stdout), cpu)
+        return Outcome(mutant.name, selection, KILLED, seconds, caught, cpu)
     what = "selected no check" if done.returncode == 5 else f"pytest exited with {done.returncode}"
     return Outcome(mutant.name, selection, BROKEN, seconds, f"{what}:\n{tail}", cpu)
+
+
+def _command_for(mutant: Mutant, nodeid: str) -> list[str]:
+    """The selection's command narrowed to the one check ``nodeid``."""
+    command = pytest_command(mutant)
+    at = command.index("-k")
+    command = [*command[:at], *command[at + 2 :]]
+    command[command.index("conformance/suite")] = nodeid
+    return command
+
+
+def _pytest(copy: Path, command: list[str]) -> subprocess.CompletedProcess[str] | None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    env.update(PYTHONPATH=str(copy), OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    try:
+        return subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _children_cpu() -> float:
