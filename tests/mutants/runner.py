@@ -73,21 +73,21 @@ def run(mutant: Mutant, baseline: bool = False, confirm: bool = False) -> Outcom
     """Run ``mutant``'s selection on a mutated copy (an unmutated one with ``baseline``). With ``confirm``, the check
     that caught the mutant runs again on the unmutated copy and must pass there, or the kill means nothing."""
     selection = " ".join(mutant.selection())
-    started, cpu_before = time.perf_counter(), _children_cpu()
+    started, cpu_before = time.perf_counter(), children_cpu()
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
         copy = Path(tmp)
         copy_repository(copy)
         problem = None if baseline else apply(mutant, copy)
         if problem:
             return Outcome(mutant.name, selection, BROKEN, 0.0, problem)
-        done = _pytest(copy, pytest_command(mutant))
+        done = run_pytest(copy, pytest_command(mutant))
         if done is None:
             return Outcome(mutant.name, selection, BROKEN, time.perf_counter() - started, f"timed out ({TIMEOUT}s)")
         caught = _first_failure(done.stdout)
         if done.returncode == 1 and confirm:
             (copy / mutant.file).write_text((ROOT / mutant.file).read_text(encoding="utf-8"), encoding="utf-8")
             nodeid = caught.split()[1]
-            again = _pytest(copy, _command_for(mutant, nodeid))
+            again = run_pytest(copy, _command_for(mutant, nodeid))
             if again is None or again.returncode != 0:
                 return Outcome(
                     mutant.name,
@@ -95,9 +95,9 @@ def run(mutant: Mutant, baseline: bool = False, confirm: bool = False) -> Outcom
                     BROKEN,
                     time.perf_counter() - started,
                     f"{nodeid} fails without the mutant too: it cannot vouch for the kill",
-                    _children_cpu() - cpu_before,
+                    children_cpu() - cpu_before,
                 )
-    seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu_before
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
     if done.returncode == 0:
         return Outcome(mutant.name, selection, SURVIVED, seconds, tail, cpu)
@@ -116,7 +116,7 @@ def _command_for(mutant: Mutant, nodeid: str) -> list[str]:
     return command
 
 
-def _pytest(copy: Path, command: list[str]) -> subprocess.CompletedProcess[str] | None:
+def run_pytest(copy: Path, command: list[str]) -> subprocess.CompletedProcess[str] | None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
     env.update(PYTHONPATH=str(copy), OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     try:
@@ -125,7 +125,7 @@ def _pytest(copy: Path, command: list[str]) -> subprocess.CompletedProcess[str] 
         return None
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
