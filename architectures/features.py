@@ -37,6 +37,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature("average", "Average", anchor=False),
     Feature("heads", "Heads", anchor=False),
     Feature("class_conversion", "Class<br> conversion", anchor=False),
+    Feature("adapter_model", "Adapter<br> model", anchor=False),
+    Feature("accelerate", "accelerate", anchor=False),
+    Feature("torch_compile", "torch.<br>compile", anchor=False),
+    Feature("bfloat16", "bfloat16", anchor=False),
+    Feature("trainer", "Trainer", anchor=False),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 

@@ -63,6 +63,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "supports_sdpa": ("has an SDPA attention implementation", "has no SDPA attention implementation"),
     "supports_gradient_checkpointing": ("supports gradient checkpointing", "does not support gradient checkpointing"),
     "prefix": ("holds prefix tuning", "holds no prefix tuning"),
+    "adapts_projections": ("adapts linear projections", "adapts no linear projection"),
     "union": ("is a union of methods", "is not a union of methods"),
     "gated": ("gates its parts", "has no gates"),
     "labelled": ("names its labels", "names no labels"),

@@ -61,7 +61,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     certify.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     certify.set_defaults(handler=certify_command)
+
+    parity = commands.add_parser(
+        "train-parity",
+        help="train every adapter method beside full fine-tuning on a small learnable task; table and loss plot",
+        description="Benchmark, not a test: per method, accuracy relative to full fine-tuning, trainable share, step "
+        "time, and the loss curves (<out>/<arch>.parity.png with matplotlib installed).",
+    )
+    parity.add_argument("--arch", action="append", default=[], metavar="NAME", help="architectures (comma list)")
+    parity.add_argument("--method", action="append", default=[], metavar="NAME", help="methods (default: all)")
+    parity.add_argument("--impl", default="reference", metavar="NAME", help="implementation under test")
+    parity.add_argument("--steps", type=int, default=150, help="training steps per run (default 150)")
+    parity.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"where reports go (default: {DEFAULT_OUT})")
+    parity.set_defaults(handler=parity_command)
     return parser
+
+
+def parity_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from architectures import registry
+
+    from . import impl
+    from .implementations import ImplementationError, load
+    from .methods import METHODS
+    from .parity import train_parity, write_report
+
+    names = [n.strip() for value in args.arch for n in value.split(",") if n.strip()]
+    methods = [n.strip() for value in args.method for n in value.split(",") if n.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if not names or unknown:
+        problem = f"unknown methods {unknown}; valid: {', '.join(METHODS)}" if unknown else "name --arch"
+        print(f"adapter-conformance train-parity: error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        impl.use(load(args.impl))
+        specs = [registry.load_builtin_module(name) for name in names]
+    except (ImplementationError, KeyError, ValueError) as err:
+        print(f"adapter-conformance train-parity: error: {err}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    for spec in specs:
+        runs = train_parity(spec, methods or None, steps=args.steps)
+        for path in write_report(spec, runs, Path(args.out)):
+            print(f"wrote {path}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ class MethodUnderTest:
     config: dict[str, Any]
     identity_config: dict[str, Any]
     resized: dict[str, Any] | None  # config changes that change the shapes of the adapter's weights, if any
+    adapts_projections: bool = False  # a LoRA-family method: it changes linear projections (the placement probes)
     prefix: bool = False  # the config adds prefix tuning: the prefix checks (padding, leave-out by layer) apply
     parts: tuple[dict[str, Any], ...] = ()  # a union's parts, each a config of its own: the union checks apply
     gated: bool = False  # UniPELT: every part has a gate, reported with output_adapter_gating_scores=True
@@ -56,18 +57,21 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "lora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "lora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
+            adapts_projections=True,
         ),
         MethodUnderTest(
             "ia3",
             config={"config": "ia3", "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "ia3"},
             resized=None,  # a scaling vector's size is the projection's: no config change resizes it
+            adapts_projections=True,
         ),
         MethodUnderTest(
             "dora",
             config={"config": "dora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "dora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
+            adapts_projections=True,
         ),
         # Prefix tuning and the unions that hold it: a prefix changes outputs from the start (no identity config);
         # the prefixes of all layers come from one pool per attention kind, a model-level module (not per layer).

@@ -13,7 +13,7 @@ from .base import MethodOracle
 ORACLES: dict[str, MethodOracle] = {}
 
 # Every oracle module; each registers the config names it defines.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("lora",)
 
 
 def defines(*config_names: str) -> Callable[[type[MethodOracle]], type[MethodOracle]]:

@@ -1,6 +1,7 @@
 """Every conformance check, over every selected architecture and method (see conformance.checks)."""
 
 from conformance.checks import ForwardChecks, LifecycleChecks, MergeChecks, PersistenceChecks, TrainingChecks
+from conformance.checks.adapter_model import AdapterModelChecks
 from conformance.checks.averaging import WeightAveragingChecks
 from conformance.checks.checkpointing import GradientCheckpointingChecks
 from conformance.checks.class_conversion import ClassConversionChecks, HeadMapChecks
@@ -15,10 +16,12 @@ from conformance.checks.composition import (
     UnsupportedBlockChecks,
 )
 from conformance.checks.definition import DefinitionChecks
+from conformance.checks.ecosystem import AccelerateChecks, Bfloat16Checks, CompileChecks, TrainerChecks
 from conformance.checks.full_model import FullModelChecks
 from conformance.checks.generation import GenerationChecks
 from conformance.checks.heads import HeadChecks, HeadTypeChecks
 from conformance.checks.invertible import InvertibleChecks
+from conformance.checks.placement import PlacementChecks
 from conformance.checks.prefix_tuning import PrefixTuningChecks
 from conformance.checks.prompt_tuning import PromptTuningChecks
 from conformance.checks.reft import ReftChecks
@@ -35,6 +38,10 @@ class TestForward(ForwardChecks):
 
 
 class TestDefinition(DefinitionChecks):
+    pass
+
+
+class TestPlacement(PlacementChecks):
     pass
 
 
@@ -135,4 +142,24 @@ class TestReft(ReftChecks):
 
 
 class TestUnions(UnionChecks):
+    pass
+
+
+class TestAdapterModel(AdapterModelChecks):
+    pass
+
+
+class TestAccelerate(AccelerateChecks):
+    pass
+
+
+class TestCompile(CompileChecks):
+    pass
+
+
+class TestBfloat16(Bfloat16Checks):
+    pass
+
+
+class TestTrainer(TrainerChecks):
     pass

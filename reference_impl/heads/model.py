@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
 
 from architectures import registry
 from architectures.heads import DEFAULT_POOLING, LM_HEADS, SEQUENCE_HEADS, head_types
@@ -27,37 +29,76 @@ LABEL_INPUTS = ("labels", "start_positions", "end_positions")
 CHOICE_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
 
 
-class AdapterModel(ModelAdaptersMixin, nn.Module):
-    """A base model (``BertModel``, ``T5Model``, ...) with adapters and flexible prediction heads.
+class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
+    """A base model (``BertModel``, ``T5Model``, ...) with adapters and flexible prediction heads: a transformers
+    ``PreTrainedModel`` (``generate()``, gradient checkpointing, ``.to(dtype)``, attention implementations).
 
     The base model sits under its transformers prefix (``bert``, ``transformer``, ...), so its weights have the same
     names as in the static head classes. Heads live in ``heads``; ``active_head`` is the one ``forward`` runs, and it
     follows the active adapters: activating an adapter that has a head of the same name activates that head.
+    Each architecture has its own subclass (``adapter_model_class``), carrying its base class's capabilities;
+    ``AdapterModel(config)`` builds that subclass.
     """
 
+    supports_gradient_checkpointing = True
+
+    def __new__(cls, config: Any = None, spec: ArchitectureSpec | None = None, base_model: nn.Module | None = None):
+        if cls is AdapterModel:  # (copies and unpickling call __new__ on the subclass, without arguments)
+            cls = adapter_model_class(spec or spec_for(config))
+        return super().__new__(cls)
+
     def __init__(self, config: Any, spec: ArchitectureSpec | None = None, base_model: nn.Module | None = None):
-        super().__init__()
         spec = spec or spec_for(config)
         base_class = model_class(spec)
         if base_model is not None and type(base_model) is not base_class:
             raise ValueError(f"base_model must be a {base_class.__name__}, got {type(base_model).__name__}")
-        self.base_model_prefix = base_class.base_model_prefix
-        setattr(self, self.base_model_prefix, base_model if base_model is not None else base_class(config))
+        base = base_model if base_model is not None else base_class(config)
+        super().__init__(base.config)  # one config object: the base model and the adapter model share it
+        setattr(self, self.base_model_prefix, base)
         self.heads = nn.ModuleDict()
         self._active_head: str | None = None
         init(self, spec)
 
     # ----- the base model -----
-    @property
-    def base_model(self) -> nn.Module:
-        return getattr(self, self.base_model_prefix)
-
-    @property
-    def config(self) -> Any:
-        return self.base_model.config
-
     def get_input_embeddings(self) -> nn.Module:
         return self.base_model.get_input_embeddings()
+
+    def get_encoder(self) -> nn.Module:
+        """The encoder of an encoder-decoder base model (generate() runs it once, before decoding)."""
+        return self.base_model.get_encoder()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.base_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        head = self.heads[self._active_head] if self._active_head in self.heads else None
+        return head.output if head is not None and head.config.head_type in LM_HEADS else None
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Nothing: the base model arrives initialised (or loaded) and heads initialise themselves."""
+
+    def tie_weights(self, *args: Any, **kwargs: Any) -> None:
+        """Heads with ``tie_output`` share the input embeddings' weight (again, after the embeddings changed)."""
+        embeddings = self.get_input_embeddings()
+        for head in self.heads.values():
+            if head.config.tie_output:
+                head.output.weight = embeddings.weight
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, *args: Any, **kwargs: Any) -> nn.Embedding:
+        """Resize the base model's embeddings; tied LM heads follow, untied ones are resized alike."""
+        embeddings = self.base_model.resize_token_embeddings(new_num_tokens, *args, **kwargs)
+        for head in self.heads.values():
+            if head.config.head_type in LM_HEADS and not head.config.tie_output:
+                head.resize_output(embeddings.weight.shape[0])
+        self.tie_weights()
+        return embeddings
+
+    def prepare_inputs_for_generation(self, input_ids: torch.Tensor, **kwargs: Any) -> dict[str, Any]:
+        return (
+            self.base_model.prepare_inputs_for_generation(input_ids, **kwargs)
+            if hasattr(self.base_model, "prepare_inputs_for_generation")
+            else GenerationMixin.prepare_inputs_for_generation(self, input_ids, **kwargs)
+        )
 
     # ----- adding and removing heads -----
     @property
@@ -204,9 +245,40 @@ class AdapterModel(ModelAdaptersMixin, nn.Module):
             self._active_head = name
 
     # ----- forward -----
-    def forward(self, input_ids: torch.Tensor | None = None, *, head: str | None = None, **inputs: Any) -> Any:
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        *,
+        head: str | None = None,
+        return_dict: bool | None = None,
+        **inputs: Any,
+    ) -> Any:
         """Run the base model and the head: ``head``, else the head of the adapters in an ``AdapterSetup`` block,
-        else ``active_head``. Without a head, the base model's outputs. Labels give a loss as in transformers."""
+        else ``active_head``. Without a head, the base model's outputs. Labels give a loss as in transformers;
+        ``return_dict=False`` gives the outputs as a tuple, as transformers' models do. The named arguments are the
+        inputs of the families' models (the Trainer keeps dataset columns by these names); others pass through."""
+        named = {
+            "attention_mask": attention_mask, "token_type_ids": token_type_ids, "position_ids": position_ids,
+            "inputs_embeds": inputs_embeds, "pixel_values": pixel_values, "decoder_input_ids": decoder_input_ids,
+            "decoder_attention_mask": decoder_attention_mask, "labels": labels, "start_positions": start_positions,
+            "end_positions": end_positions,
+        }  # fmt: skip
+        inputs.update({key: value for key, value in named.items() if value is not None})
+        outputs = self._forward(input_ids, head, **inputs)
+        wants_dict = self.config.use_return_dict if return_dict is None else return_dict
+        return outputs if wants_dict or not hasattr(outputs, "to_tuple") else outputs.to_tuple()
+
+    def _forward(self, input_ids: torch.Tensor | None, head: str | None, **inputs: Any) -> Any:
         labels = {key: inputs.pop(key) for key in LABEL_INPUTS if inputs.get(key) is not None}
         if input_ids is not None:
             inputs["input_ids"] = input_ids
@@ -447,6 +519,24 @@ def _flatten_choices(inputs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             keep = 2 if key == "inputs_embeds" else 1
             flat[key] = value.reshape(-1, *value.shape[-keep:])
     return ids.shape[1], flat
+
+
+# Class attributes of the base class that say what transformers may do with the model (attention implementations,
+# device placement); the adapter model inherits them so that transformers treats it like its base class.
+_CAPABILITIES = (
+    "config_class", "base_model_prefix", "main_input_name", "_no_split_modules", "_supports_sdpa",
+    "_supports_flash_attn", "_supports_flex_attn", "_supports_attention_backend", "_can_compile_fullgraph",
+    "_supports_cache_class", "_supports_static_cache", "_is_stateful", "input_modalities",
+)  # fmt: skip
+
+
+@cache
+def adapter_model_class(spec: ArchitectureSpec) -> type[AdapterModel]:
+    """The adapter model class of ``spec``'s architecture (``BertAdapterModel``), built once."""
+    base_class = model_class(spec)
+    attributes = {name: getattr(base_class, name) for name in _CAPABILITIES if hasattr(base_class, name)}
+    name = base_class.__name__.removesuffix("Model") + "AdapterModel"
+    return type(name, (AdapterModel,), {**attributes, "__module__": __name__, "__qualname__": name})
 
 
 class AutoAdapterModel:

@@ -62,6 +62,19 @@ class PredictionHead(nn.Module):
             if layer.bias is not None:
                 layer.bias.zero_()
 
+    @torch.no_grad()
+    def resize_output(self, size: int) -> None:
+        """An untied LM head follows a resized vocabulary: old rows kept, new rows initialised as the head's were."""
+        old = self.output
+        new = nn.Linear(old.in_features, size, bias=old.bias is not None).to(old.weight.device, old.weight.dtype)
+        keep = min(size, old.out_features)
+        new.weight.normal_(0.0, float(old.weight.std()) or 0.02)
+        new.weight[:keep] = old.weight[:keep]
+        if new.bias is not None:
+            new.bias.zero_()
+            new.bias[:keep] = old.bias[:keep]
+        self.output = new
+
     def own_parameters(self) -> dict[str, nn.Parameter]:
         """The head's parameters without the output weight it shares with the input embeddings."""
         params = dict(self.named_parameters())
@@ -159,6 +172,13 @@ def causal_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 # ----- outputs -----
 
 
+# What a seq2seq LM head passes on from the base model's output, as transformers' ForConditionalGeneration does.
+SEQ2SEQ_PASSED_ON = (
+    "decoder_hidden_states", "decoder_attentions", "cross_attentions", "encoder_last_hidden_state",
+    "encoder_hidden_states", "encoder_attentions",
+)  # fmt: skip
+
+
 def head_output(
     config: HeadConfig,
     head: PredictionHead,
@@ -199,8 +219,7 @@ def head_output(
             loss=loss,
             logits=logits,
             past_key_values=getattr(outputs, "past_key_values", None),
-            decoder_hidden_states=getattr(outputs, "decoder_hidden_states", None),
-            encoder_last_hidden_state=getattr(outputs, "encoder_last_hidden_state", None),
+            **{key: getattr(outputs, key, None) for key in SEQ2SEQ_PASSED_ON},
         )
     logits = head(pool(config, outputs, hidden, input_ids, model_config))
     if kind == "multiple_choice":

@@ -27,7 +27,8 @@ class Placement:
     module: nn.Module
     layer_index: int
     location: str  # e.g. "encoder.self_attention.output", "decoder.ffn_out"
-    out_index: torch.Tensor | None = None  # LoRA on a fused qkv: the output features it covers
+    # LoRA on a fused qkv: the output features of each adapted matrix ({"q": index, "v": index})
+    fused_outputs: Mapping[str, torch.Tensor] | None = None
     feeder: nn.Module | None = None  # parallel bottleneck: the module whose input feeds the adapter
     hooked: bool = True  # False: a model-level module on a holder site (no hook); its family runs it (attach)
 

@@ -1,7 +1,9 @@
 """The LoRA family: adapters that change a linear projection (nn.Linear or transformers' Conv1D, transposed weight).
 
 One placement logic and one merge/reset logic serve every member; what a member does to the projection is its
-variant, a strategy object: ``Additive`` (LoRA), ``Scaling`` (IA3), ``WeightDecomposed`` (DoRA).
+variant, a strategy object: ``Additive`` (LoRA), ``Scaling`` (IA3), ``WeightDecomposed`` (DoRA). A fused qkv
+projection gets one ``ProjectionAdapter`` per adapted matrix (its own A and B, as AdapterHub has), each rewriting the
+output features of its matrix.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class ProjectionAdapter(SiteAdapter):
         super().__init__()
         self.in_features, self.out_features, self.transposed = projection_shape(projection)
         self.covered = self.out_features if out_index is None else len(out_index)
-        self.register_buffer("out_index", out_index, persistent=False)
+        # Not a buffer: an index is never moved to the meta device (accelerate's init_empty_weights) or to a lower
+        # precision, and moves to the device of the output it indexes when used.
+        self._out_index = out_index
         # The adapted module, kept out of the module tree (its weights are the model's, not the adapter's); the
         # weight-decomposed variant reads its current weight in the forward pass.
         object.__setattr__(self, "projection", projection)
@@ -51,6 +55,13 @@ class ProjectionAdapter(SiteAdapter):
         self.merge_order = 0
         self._before_merge: tuple[torch.Tensor, torch.Tensor | None] | None = None
         variant.create(self, config, generator)
+
+    @property
+    def out_index(self) -> torch.Tensor | None:
+        device = self.projection.weight.device
+        if self._out_index is not None and self._out_index.device != device and device.type != "meta":
+            self._out_index = self._out_index.to(device)
+        return self._out_index
 
     def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
         return output if self.merged else self(x, output)
@@ -101,10 +112,47 @@ class ProjectionAdapter(SiteAdapter):
             adapter.merge_into(module)
 
 
+class FusedProjectionAdapter(SiteAdapter):
+    """A LoRA-family adapter on a fused qkv projection: one ``ProjectionAdapter`` per adapted matrix (``q``, ``k``,
+    ``v``), each covering the output features of its matrix. The matrices' features are disjoint, so running them one
+    after the other is running them at once."""
+
+    stage = 0
+
+    def __init__(self, matrices: dict[str, ProjectionAdapter]):
+        super().__init__()
+        self.matrices = nn.ModuleDict(matrices)
+        self.in_features = next(iter(matrices.values())).in_features
+
+    @property
+    def merged(self) -> bool:
+        return any(adapter.merged for adapter in self.matrices.values())
+
+    def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
+        for adapter in self.matrices.values():
+            output = adapter.apply(x, output, site)
+        return output
+
+    def merge_into(self, module: nn.Module) -> None:
+        for adapter in self.matrices.values():
+            adapter.merge_into(module)
+
+    def unmerge_from(self, module: nn.Module, others_merged: bool = False) -> None:
+        for adapter in reversed(list(self.matrices.values())):  # the last merged first: each restores its own before
+            adapter.unmerge_from(module, others_merged)
+
+
+def projection_adapters(adapter: nn.Module) -> list[ProjectionAdapter]:
+    """The per-matrix adapters of a site entry of the LoRA family (one, or one per matrix of a fused qkv)."""
+    if isinstance(adapter, FusedProjectionAdapter):
+        return list(adapter.matrices.values())
+    return [adapter] if isinstance(adapter, ProjectionAdapter) else []
+
+
 def _merged_on(module: nn.Module) -> list[ProjectionAdapter]:
     site = site_of(module)
-    found = [] if site is None else [a for family in site.values() for a in family.values()]
-    return [a for a in found if isinstance(a, ProjectionAdapter) and a.merged]
+    entries = [] if site is None else [entry for family in site.values() for entry in family.values()]
+    return [adapter for entry in entries for adapter in projection_adapters(entry) if adapter.merged]
 
 
 def _write_covered(
@@ -227,20 +275,15 @@ def projection_shape(module: nn.Module) -> tuple[int, int, bool]:
     )
 
 
-def qkv_index(layout: str, matrices: tuple[str, ...], out_features: int, num_heads: int) -> torch.Tensor:
-    """Output features of a fused qkv projection that belong to ``matrices`` (a subset of q, k, v)."""
+def qkv_index(layout: str, matrix: str, out_features: int, num_heads: int) -> torch.Tensor:
+    """Output features of a fused qkv projection that belong to ``matrix`` (q, k or v)."""
     size = out_features // 3
-    order = {"q": 0, "k": 1, "v": 2}
+    order = {"q": 0, "k": 1, "v": 2}[matrix]
     if layout == "blocked":  # [q; k; v]
-        parts = [torch.arange(order[m] * size, (order[m] + 1) * size) for m in matrices]
-    else:  # per_head: [q_h, k_h, v_h] for each head
-        head_dim = size // num_heads
-        parts = [
-            torch.arange(h * 3 * head_dim + order[m] * head_dim, h * 3 * head_dim + (order[m] + 1) * head_dim)
-            for h in range(num_heads)
-            for m in matrices
-        ]
-    return torch.sort(torch.cat(parts)).values
+        return torch.arange(order * size, (order + 1) * size)
+    head_dim = size // num_heads  # per_head: [q_h, k_h, v_h] for each head h
+    starts = [h * 3 * head_dim + order * head_dim for h in range(num_heads)]
+    return torch.cat([torch.arange(start, start + head_dim) for start in starts])
 
 
 @register_family
@@ -264,8 +307,10 @@ class LoRAFamily(MethodFamily):
                     if attention.fused and projections:
                         module = layer.find(attention.qkv)
                         _, out_features, _ = projection_shape(module)
-                        index = qkv_index(attention.qkv_layout, tuple(projections), out_features, state.num_heads)
-                        yield Placement(module, layer.index, f"{where}.qkv", out_index=index)
+                        outputs = {
+                            m: qkv_index(attention.qkv_layout, m, out_features, state.num_heads) for m in projections
+                        }
+                        yield Placement(module, layer.index, f"{where}.qkv", fused_outputs=outputs)
                     elif projections:
                         for matrix in projections:
                             yield Placement(layer.find(getattr(attention, matrix)), layer.index, f"{where}.{matrix}")
@@ -278,7 +323,7 @@ class LoRAFamily(MethodFamily):
 
     def build(
         self, config: LoRABaseConfig, placement: Placement, state: AdapterState, generator: Any
-    ) -> ProjectionAdapter:
+    ) -> ProjectionAdapter | FusedProjectionAdapter:
         try:
             variant = self.variants[config.variant]
         except KeyError:
@@ -286,4 +331,11 @@ class LoRAFamily(MethodFamily):
                 f"{type(config).__name__}: the LoRA family has no variant {config.variant!r}; "
                 f"known: {', '.join(self.variants)}"
             ) from None
-        return ProjectionAdapter(config, placement.module, placement.out_index, variant, generator)
+        if placement.fused_outputs is None:
+            return ProjectionAdapter(config, placement.module, None, variant, generator)
+        return FusedProjectionAdapter(
+            {
+                matrix: ProjectionAdapter(config, placement.module, index, variant, generator)
+                for matrix, index in placement.fused_outputs.items()
+            }
+        )
