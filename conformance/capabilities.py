@@ -1,8 +1,10 @@
 """``@requires(...)``: a check that applies only to methods (or architectures) with the named capabilities.
 
-A capability is a boolean attribute of the method under test (``mergeable``, ``per_layer``) or of the architecture
-spec (``has_lm_head``), or ``block:<Block>``: the implementation lets the method's adapters take part in that
-composition block. A leading ``!`` asks for the opposite. Checks that do not apply are not collected at all; they are neither passes nor skips.
+A capability is one of the expectations manifest (``conformance.expectations``: ``mergeable``, ``per_layer``, ...,
+and ``block:<Block>``: the method's adapters take part in that composition block), or a boolean attribute of the
+method under test (``prefix``, ``gated``), the head under test (``lm``) or the architecture spec (``has_lm_head``).
+A leading ``!`` asks for the opposite. A check that does not apply is still collected: it is recorded as not
+applicable, with the reason, and is neither a pass nor a failure.
 """
 
 from __future__ import annotations
@@ -11,32 +13,73 @@ from typing import Any
 
 import pytest
 
+from . import expectations
+
 
 MARKER = "conformance_requires"
+NOT_APPLICABLE_MARKER = "conformance_not_applicable"
 
 
 def requires(*capabilities: str) -> pytest.MarkDecorator:
     return getattr(pytest.mark, MARKER)(*capabilities)
 
 
-BLOCK_PREFIX = "block:"  # "block:Parallel": the implementation lets the method's adapters take part in Parallel
+BLOCK_PREFIX = "block:"  # "block:Parallel": the manifest expects the method's adapters to take part in Parallel
 
 
-def applies(capabilities: tuple[str, ...], spec: Any, method: Any) -> bool:
+def not_applicable(capabilities: tuple[str, ...], spec: Any, method: Any) -> str | None:
+    """Why a check that requires ``capabilities`` does not apply to (``spec``, ``method``); None when it applies."""
     for name in capabilities:
         wanted = not name.startswith("!")
         name = name.removeprefix("!")
         if name.startswith(BLOCK_PREFIX):
-            from . import impl
-
-            if method is None or impl.supports_block(method.config, name.removeprefix(BLOCK_PREFIX)) != wanted:
-                return False
-            continue
-        for subject in (method, spec):
-            if subject is not None and hasattr(subject, name):
-                if bool(getattr(subject, name)) != wanted:
-                    return False
-                break
+            reason = _block_reason(method, name.removeprefix(BLOCK_PREFIX), wanted)
+        elif name in expectations.CAPABILITIES and hasattr(method, "config"):
+            reason = expectations.capability_reason(method.name, name, wanted)
         else:
-            raise pytest.UsageError(f"unknown capability {name!r} in @requires; use a method or spec attribute")
-    return True
+            reason = _attribute_reason(name, wanted, spec, method)
+        if reason is not None:
+            return reason
+    return None
+
+
+def applies(capabilities: tuple[str, ...], spec: Any, method: Any) -> bool:
+    return not_applicable(capabilities, spec, method) is None
+
+
+def _block_reason(method: Any, block: str, wanted: bool) -> str | None:
+    if method is None:
+        raise pytest.UsageError(f"@requires('block:{block}') needs a check parametrized by method")
+    refused = expectations.block_reason(method.name, block)
+    if wanted:
+        return refused
+    return None if refused else f"{method.name} takes part in {block}: it must not be refused"
+
+
+# What an attribute of a method, head or spec means when true and when false: the n/a reason of a check needing it.
+ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "has_lm_head": ("has a language-model head class", "has no language-model head class"),
+    "has_attention_mask": ("takes an attention mask", "takes no attention mask"),
+    "supports_sdpa": ("has an SDPA attention implementation", "has no SDPA attention implementation"),
+    "supports_gradient_checkpointing": ("supports gradient checkpointing", "does not support gradient checkpointing"),
+    "prefix": ("holds prefix tuning", "holds no prefix tuning"),
+    "adapts_projections": ("adapts linear projections", "adapts no linear projection"),
+    "union": ("is a union of methods", "is not a union of methods"),
+    "gated": ("gates its parts", "has no gates"),
+    "labelled": ("names its labels", "names no labels"),
+    "lm": ("is a language-model head", "is not a language-model head"),
+}
+
+
+def _attribute_reason(name: str, wanted: bool, spec: Any, method: Any) -> str | None:
+    for subject in (method, spec):
+        if subject is not None and hasattr(subject, name):
+            value = bool(getattr(subject, name))
+            if value == wanted:
+                return None
+            having, lacking = ATTRIBUTES.get(name, (f"has {name}", f"lacks {name}"))
+            return f"{subject.name} {having if value else lacking}"
+    raise pytest.UsageError(
+        f"unknown capability {name!r} in @requires; use one of the manifest's "
+        f"({', '.join(expectations.CAPABILITIES)}), block:<Block>, or a method, head or spec attribute"
+    )

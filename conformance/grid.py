@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.cells import FAILED, GAP, NOT_RUN, PASSED, build_table
+from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, build_table
 from reports.results import Architecture, Check, Results
 
 
-SYMBOL = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "–"}
+SYMBOL = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "–", NOT_APPLICABLE: "n/a"}
 
 
 def render_grid(payload: dict[str, Any]) -> list[str]:
@@ -29,12 +29,14 @@ def render_grid(payload: dict[str, Any]) -> list[str]:
         for feature in features:
             cell = row.cells[feature.name]
             counts = cell.counts
-            ran = sum(counts.values()) - counts["gap"]
+            ran = sum(counts.values()) - counts["gap"] - counts["n/a"]
             text = SYMBOL[cell.status]
             if cell.status in (PASSED, FAILED):
                 text += f" {counts['passed']}/{ran}"
             if cell.status == GAP:
                 notes.append(f"{row.arch} {feature.name}: declared gap: {cell.reason}")
+            if cell.status == NOT_APPLICABLE:
+                notes.append(f"{row.arch} {feature.name}: not applicable: {cell.reason}")
             for _, check in cell.failing:
                 notes.append(f"{row.arch} {feature.name}: {check.outcome} {check.nodeid}: {check.reason}")
             line.append(text)

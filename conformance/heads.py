@@ -47,21 +47,25 @@ def parametrize_heads(
     specs: list[Any],
     feature: str,
     capabilities: tuple[str, ...],
-    marks: Callable[[Any, str, str | None], list[pytest.MarkDecorator]],
+    marks: Callable[..., list[pytest.MarkDecorator]],
 ) -> None:
     """``(spec, head)`` over the head types each spec offers, ids ``bert-classification``; or ``(spec, static_class)``
     over the static head classes transformers has for each spec and those it names, ids ``gpt2-GPT2LMHeadModel``.
     A class the spec declares a gap is skipped with the spec's reason."""
     from architectures.heads import classes_under_test, gap_reason, head_types
 
-    from .capabilities import applies
+    from .capabilities import not_applicable
 
     if "head" in metafunc.fixturenames:
         params = [
-            pytest.param(spec, HEADS[kind], id=f"{spec.name}-{kind}", marks=marks(spec, feature, None))
+            pytest.param(
+                spec,
+                HEADS[kind],
+                id=f"{spec.name}-{kind}",
+                marks=marks(spec, feature, None, not_applicable(capabilities, spec, HEADS[kind])),
+            )
             for spec in specs
             for kind in head_types(spec)
-            if applies(capabilities, spec, HEADS[kind])
         ]
         metafunc.parametrize(("spec", "head"), params)
         return

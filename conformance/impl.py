@@ -62,10 +62,16 @@ def fusion_weights(model: Any, fusion: str) -> dict[str, torch.Tensor]:
     return current().fusion_weights(model, fusion)
 
 
-def supports_block(config: dict[str, Any], block: str) -> bool:
-    """Whether the implementation claims adapters of ``config`` take part in the composition block ``block``."""
-    claimed = current().claimed_blocks(config)
-    return claimed is not None and block in claimed
+def claimed_blocks(config: dict[str, Any]) -> frozenset[str] | None:
+    """The composition blocks the implementation claims adapters of ``config`` take part in; None: no claim."""
+    return current().claimed_blocks(config)
+
+
+def gap_reason(feature: str, method: str | None = None, check: str | None = None) -> str | None:
+    """The implementation's declared gap for ``feature``, ``method``, ``"feature:method"`` or ``check``, or None."""
+    gaps = current().gaps
+    keys = [feature, f"{feature}:{method}", method, check] if method else [feature, check]
+    return next((gaps[key] for key in keys if key and key in gaps), None)
 
 
 def load_model(directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:

@@ -23,8 +23,9 @@ class Implementation(ABC):
 
     name: str = ""  # the --impl value and the stamp in result files
     package: str = ""  # the distribution that must be installed (named in the usage error when it is missing)
-    # Behaviour that differs from the suite's expectation by the implementation's design: {feature or check: reason}.
-    # Shown like an architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
+    # Behaviour that differs from the suite's expectation by the implementation's design: {key: reason}, the key a
+    # feature ("parallel"), a method ("lora"), both ("parallel:prefix_tuning") or a check name. Shown like an
+    # architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
     gaps: Mapping[str, str] = {}
 
     # ----- models -----

@@ -1,4 +1,5 @@
-"""The adapter methods under test: the configs the checks use for each, as data. Capabilities live in the specs."""
+"""The adapter methods under test: the configs the checks use for each, as data. What each method is expected to do
+(blocks, merging, identity at init, ...) is in ``conformance.expectations``; gaps live in the specs."""
 
 from __future__ import annotations
 
@@ -16,11 +17,7 @@ class MethodUnderTest:
     config: dict[str, Any]
     identity_config: dict[str, Any]
     resized: dict[str, Any] | None  # config changes that change the shapes of the adapter's weights, if any
-    mergeable: bool = False  # merge_adapter / reset_adapter are defined
     adapts_projections: bool = False  # a LoRA-family method: it changes linear projections (the placement probes)
-    per_layer: bool = True  # the adapter has modules in (every non-left-out) transformer layer
-    random_init: bool = True  # ``config`` draws some initial weights at random (so init_weights_seed matters)
-    identity_at_init: bool = True  # ``identity_config`` starts as the identity (prefix tuning has no such config)
     prefix: bool = False  # the config adds prefix tuning: the prefix checks (padding, leave-out by layer) apply
     parts: tuple[dict[str, Any], ...] = ()  # a union's parts, each a config of its own: the union checks apply
     gated: bool = False  # UniPELT: every part has a gate, reported with output_adapter_gating_scores=True
@@ -60,7 +57,6 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "lora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "lora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
-            mergeable=True,
             adapts_projections=True,
         ),
         MethodUnderTest(
@@ -68,16 +64,13 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "ia3", "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "ia3"},
             resized=None,  # a scaling vector's size is the projection's: no config change resizes it
-            mergeable=True,
             adapts_projections=True,
-            random_init=False,  # every vector starts as ones
         ),
         MethodUnderTest(
             "dora",
             config={"config": "dora", "r": 4, "alpha": 8, "attn_matrices": ["q", "k", "v", "o"], "output_lora": True},
             identity_config={"config": "dora", "r": 4, "init_weights": "lora"},
             resized={"r": 2},
-            mergeable=True,
             adapts_projections=True,
         ),
         # Prefix tuning and the unions that hold it: a prefix changes outputs from the start (no identity config);
@@ -87,8 +80,6 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
             identity_config={},
             resized={"prefix_length": 3},
-            per_layer=False,
-            identity_at_init=False,
             prefix=True,
         ),
         MethodUnderTest(
@@ -100,8 +91,6 @@ METHODS: dict[str, MethodUnderTest] = {
             },
             identity_config={},
             resized={"adapter": {"config": "par_bn", "reduction_factor": 2}},
-            per_layer=False,
-            identity_at_init=False,
             prefix=True,
             parts=(
                 {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16},
@@ -118,8 +107,6 @@ METHODS: dict[str, MethodUnderTest] = {
             },
             identity_config={},
             resized={"lora": {"config": "lora", "r": 2, "init_weights": "bert"}},
-            per_layer=False,
-            identity_at_init=False,
             prefix=True,
             parts=(
                 {"config": "prefix_tuning", "prefix_length": 5, "bottleneck_size": 16, "use_gating": True},
@@ -162,8 +149,6 @@ METHODS: dict[str, MethodUnderTest] = {
             config={"config": "prompt_tuning", "prompt_length": 4},
             identity_config={},
             resized={"prompt_length": 6},
-            per_layer=False,
-            identity_at_init=False,  # prepending any vector changes what the tokens attend to
         ),
         # Suffix positions move as generation without the cache re-runs a longer input, so the configs the generic
         # checks use intervene on prefix positions; the ReFT checks cover suffix positions and tied weights.

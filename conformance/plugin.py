@@ -42,7 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "method(name): the adapter method a conformance check exercises")
     config.addinivalue_line("markers", "feature(name): the support-matrix feature a conformance check counts towards")
     config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
-    config.addinivalue_line("markers", "conformance_requires(*capabilities): collect only where they hold")
+    config.addinivalue_line("markers", "conformance_requires(*capabilities): applies only where they hold")
+    config.addinivalue_line("markers", "conformance_not_applicable(reason): the manifest says it does not apply")
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -107,12 +108,13 @@ def _implementation_name() -> str:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "spec" not in metafunc.fixturenames:
         return
-    from .capabilities import MARKER, applies
+    from .capabilities import MARKER, not_applicable
 
     selection = _selection(metafunc.config)
     own_spec = getattr(metafunc.cls, "spec", None)
     specs = [own_spec] if own_spec is not None else list(selection.specs)
     capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
+    check = metafunc.function.__name__
     if "method" not in metafunc.fixturenames:
         feature = metafunc.definition.get_closest_marker("feature").args[0]
         if not selection.wants_feature(feature):
@@ -123,9 +125,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             parametrize_heads(metafunc, specs, feature, capabilities, _marks)
             return
         params = [
-            pytest.param(spec, id=spec.name, marks=_marks(spec, feature, None))
+            pytest.param(
+                spec, id=spec.name, marks=_marks(spec, feature, None, not_applicable(capabilities, spec, None), check)
+            )
             for spec in specs
-            if applies(capabilities, spec, None)
         ]
         metafunc.parametrize("spec", params)
         return
@@ -136,16 +139,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             spec,
             method,
             id=f"{spec.name}-{method.name}",
-            marks=_marks(spec, own_feature.args[0] if own_feature else method.feature, method.name),
+            marks=_marks(
+                spec,
+                own_feature.args[0] if own_feature else method.feature,
+                method.name,
+                not_applicable(capabilities, spec, method),
+                check,
+            ),
         )
         for spec in specs
         for method in selection.methods
-        if applies(capabilities, spec, method)
     ]
     metafunc.parametrize(("spec", "method"), params)
 
 
-def _marks(spec: Any, feature: str, method: str | None) -> list[pytest.MarkDecorator]:
+def _marks(
+    spec: Any, feature: str, method: str | None, not_applicable: str | None = None, check: str | None = None
+) -> list[pytest.MarkDecorator]:
     # The name as keyword too, so that -m "arch(name='gpt2')" selects (-m matches keyword arguments only).
     marks = [
         pytest.mark.arch(spec.name, name=spec.name),
@@ -154,11 +164,22 @@ def _marks(spec: Any, feature: str, method: str | None) -> list[pytest.MarkDecor
     ]
     if method is not None:
         marks.append(pytest.mark.method(method, name=method))
+    if not_applicable is not None:
+        # The manifest says the check does not apply: recorded as "n/a" with the reason, never silently absent.
+        return marks + [
+            pytest.mark.conformance_not_applicable(not_applicable),
+            pytest.mark.skip(reason=f"not applicable: {not_applicable}"),
+        ]
+    from . import impl
+
     reason = spec.gap_reason(feature, method)
+    owner = spec.name
+    if not reason:
+        reason, owner = impl.gap_reason(feature, method, check), impl.current().name
     if reason:
         marks += [
             pytest.mark.conformance_gap(reason),
-            pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
+            pytest.mark.skip(reason=f"declared gap of {owner}: {reason}"),
         ]
     return marks
 

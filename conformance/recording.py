@@ -6,6 +6,7 @@ from typing import Any
 
 
 PROPERTY = "conformance"
+NOT_APPLICABLE = "n/a"  # the manifest says the check does not apply: neither a pass nor a failure
 
 
 def record_fields(item: Any) -> dict[str, Any] | None:
@@ -16,12 +17,14 @@ def record_fields(item: Any) -> dict[str, Any] | None:
         return None
     method = callspec.params.get("method")
     gap = item.get_closest_marker("conformance_gap")
+    not_applicable = item.get_closest_marker("conformance_not_applicable")
     return {
         "arch": spec.name,
         "feature": item.get_closest_marker("feature").args[0],
         "method": method.name if method is not None else None,
         "check": item.originalname,
         "gap": gap.args[0] if gap else None,
+        "not_applicable": not_applicable.args[0] if not_applicable else None,
     }
 
 
@@ -47,6 +50,7 @@ class Recorder:
         if not fields:
             return
         gap = fields.pop("gap")
+        not_applicable = fields.pop("not_applicable", None)
         record = self.records.setdefault(
             report.nodeid, {**fields, "nodeid": report.nodeid, "outcome": None, "reason": "", "duration": 0.0}
         )
@@ -54,6 +58,8 @@ class Recorder:
         if report.failed:
             record["outcome"] = "failed" if report.when == "call" else "error"
             record["reason"] = _short(report)
+        elif report.skipped and record["outcome"] is None and not_applicable is not None:
+            record["outcome"], record["reason"] = NOT_APPLICABLE, not_applicable
         elif report.skipped and record["outcome"] is None:
             record["outcome"] = "gap" if gap is not None else "skipped"
             record["reason"] = gap if gap is not None else _short(report)

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 from architectures.features import FEATURES, Feature
 from reports.merge import VersionResults, implementation, merge_by_version
-from reports.results import OUTCOMES, Check, Results
+from reports.results import OUTCOMES, UNCOUNTED, Check, Results
 
 
 PASSED = "passed"  # at least one check, every (non-gap) check passed
 GAP = "gap"  # unsupported by design: a declared gap, with its reason
 FAILED = "failed"  # a check failed, errored, or was skipped without a declared gap
 NOT_RUN = "not_run"  # no check ran and no gap is declared
-STATUSES: tuple[str, ...] = (PASSED, GAP, FAILED, NOT_RUN)
+NOT_APPLICABLE = "not_applicable"  # every check behind the cell does not apply (the expectations manifest says why)
+STATUSES: tuple[str, ...] = (PASSED, GAP, FAILED, NOT_RUN, NOT_APPLICABLE)
 
 
 @dataclass(frozen=True)
@@ -23,26 +24,29 @@ class VersionCell:
 
     version: str
     status: str
-    reason: str | None  # the gap reason for GAP, else None
+    reason: str | None  # the gap reason for GAP, the n/a reasons for NOT_APPLICABLE, else None
     checks: tuple[Check, ...]
 
     @property
     def not_passing(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.outcome not in ("passed", "gap"))
+        return tuple(c for c in self.checks if c.outcome != "passed" and c.outcome not in UNCOUNTED)
 
 
 def version_cell(version: str, checks: Sequence[Check], declared_gap: str | None) -> VersionCell:
     """The cell of one version from the checks of one (arch, feature) and the arch's declared gap, if any."""
     checks = tuple(checks)
-    non_gap = [c for c in checks if c.outcome != "gap"]
-    if non_gap:
-        # Gap checks are ignored once anything else ran for the feature: what ran decides.
-        status = PASSED if all(c.outcome == "passed" for c in non_gap) else FAILED
+    counted = [c for c in checks if c.outcome not in UNCOUNTED]
+    if counted:
+        # Gap and n/a checks are ignored once anything else ran for the feature: what ran decides.
+        status = PASSED if all(c.outcome == "passed" for c in counted) else FAILED
         return VersionCell(version, status, None, checks)
-    if checks:
-        return VersionCell(version, GAP, "; ".join(sorted({c.reason.strip() for c in checks})), checks)
+    gaps = [c for c in checks if c.outcome == "gap"]
+    if gaps:
+        return VersionCell(version, GAP, "; ".join(sorted({c.reason.strip() for c in gaps})), checks)
     if declared_gap is not None:
         return VersionCell(version, GAP, declared_gap, checks)
+    if checks:  # only checks that do not apply: neither a pass nor a failure
+        return VersionCell(version, NOT_APPLICABLE, "; ".join(sorted({c.reason.strip() for c in checks})), checks)
     return VersionCell(version, NOT_RUN, None, checks)
 
 
@@ -51,7 +55,7 @@ class Cell:
     """One cell over every transformers version present for its architecture."""
 
     status: str
-    reason: str | None  # gap reason(s) for GAP, "not run ..." for NOT_RUN, None otherwise
+    reason: str | None  # gap reason(s) for GAP, "not run ..." for NOT_RUN, n/a reasons for NOT_APPLICABLE, else None
     per_version: tuple[VersionCell, ...]
 
     @property
@@ -73,7 +77,7 @@ class Cell:
 
 
 def combine(per_version: Sequence[VersionCell]) -> Cell:
-    """A cell is PASSED only if PASSED on every version; otherwise the worst: FAILED, NOT_RUN, then GAP."""
+    """A cell is PASSED only if PASSED on every version; otherwise the worst: FAILED, NOT_RUN, GAP, NOT_APPLICABLE."""
     per_version = tuple(per_version)
     by_status: dict[str, list[VersionCell]] = {}
     for vc in per_version:
@@ -96,6 +100,8 @@ def combine(per_version: Sequence[VersionCell]) -> Cell:
             return Cell(GAP, next(iter(reasons)), per_version)
         text = "; ".join(f"{reason} (transformers {_versions(vcs)})" for reason, vcs in reasons.items())
         return Cell(GAP, text, per_version)
+    if NOT_APPLICABLE in by_status:
+        return Cell(NOT_APPLICABLE, by_status[NOT_APPLICABLE][0].reason, per_version)
     return Cell(PASSED, None, per_version)
 
 

@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from architectures.features import FEATURES, Feature
-from reports.cells import FAILED, GAP, NOT_RUN, PASSED, version_cell
-from reports.results import OUTCOMES, Check, Results
+from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, version_cell
+from reports.results import OUTCOMES, UNCOUNTED, Check, Results
 
 
 CERTIFICATE_SCHEMA = 1
 GENERATED_BY = "adapter-conformance certify"
-MARK = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "\N{EN DASH}"}
+MARK = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "\N{EN DASH}", NOT_APPLICABLE: "n/a"}
 
 
 def build_certificate(results: Results, arch: str, features: Sequence[Feature] = FEATURES) -> dict[str, Any]:
@@ -37,19 +37,19 @@ def build_certificate(results: Results, arch: str, features: Sequence[Feature] =
             "status": vc.status,
             "reason": vc.reason,
             "passed": sum(c.outcome == "passed" for c in mine),
-            "ran": sum(c.outcome != "gap" for c in mine),
+            "ran": sum(c.outcome not in UNCOUNTED for c in mine),
             "gap": sum(c.outcome == "gap" for c in mine),
         }
     known = {f.name for f in features}
     failing = [
         {"feature": c.feature, "method": c.method, "nodeid": c.nodeid, "outcome": c.outcome, "reason": c.reason}
         for c in checks
-        if c.outcome not in ("passed", "gap")
+        if c.outcome != "passed" and c.outcome not in UNCOUNTED
     ]
     totals = dict.fromkeys(OUTCOMES, 0)
     for c in checks:
         totals[c.outcome] += 1
-    ran = sum(totals.values()) - totals["gap"]
+    ran = sum(totals.values()) - totals["gap"] - totals["n/a"]
     environment = results.environment
     return {
         "schema": CERTIFICATE_SCHEMA,
@@ -100,6 +100,8 @@ def render_certificate_markdown(certificate: dict[str, Any]) -> str:
         summary += f", {len(c['failing_checks'])} not passing"
     if totals["gap"]:
         summary += f", {totals['gap']} skipped as declared gaps"
+    if totals.get("n/a"):
+        summary += f", {totals['n/a']} not applicable"
     lines = [
         f"# Adapter conformance certificate: {c['architecture']}",
         "",
@@ -116,9 +118,9 @@ def render_certificate_markdown(certificate: dict[str, Any]) -> str:
         "| --- | --- | --- |",
     ]
     for name, f in c["features"].items():
-        counts = f"{f['passed']}/{f['ran']}" if f["status"] != GAP else ""
+        counts = f"{f['passed']}/{f['ran']}" if f["status"] not in (GAP, NOT_APPLICABLE) else ""
         counts += f" (+{f['gap']} declared gap)" if f["gap"] and f["status"] != GAP else ""
-        reason = f" ({f['reason']})" if f["status"] == GAP and f["reason"] else ""
+        reason = f" ({f['reason']})" if f["status"] in (GAP, NOT_APPLICABLE) and f["reason"] else ""
         lines.append(f"| {name} | {MARK[f['status']]}{reason} | {counts} |")
     lines += ["", "## Failing checks", ""]
     if c["failing_checks"]:

@@ -168,7 +168,7 @@ def _cell(arch: dict[str, Any], feature: str, version: str) -> dict[str, Any]:
 def _detail(cell: dict[str, Any]) -> str:
     status = cell["status"]
     if status == FAILED:
-        bad = [c for c in cell.get("checks", []) if c["outcome"] not in ("passed", "gap")]
+        bad = [c for c in cell.get("checks", []) if c["outcome"] not in ("passed", "gap", "n/a")]
         items = [
             f"`{short_id(c['nodeid'])}` ({c['outcome']}{': ' + ' '.join(c['reason'].split()) if c['reason'] else ''})"
             for c in bad[:MAX_LISTED_CHECKS]

@@ -29,7 +29,7 @@ def head_classes(row: Row) -> dict[str, Any]:
     for version_cell in cell.per_version if cell is not None else ():
         for check in version_cell.checks:
             name = class_of(check.nodeid, row.arch)
-            if name is not None:
+            if name is not None and check.outcome != "n/a":  # a check that does not apply says nothing of the class
                 outcomes.setdefault(name, set()).add(check.outcome)
                 if check.outcome == "gap":
                     reasons[name] = check.reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from reports.cells import FAILED, GAP, NOT_RUN, PASSED, Cell, Table, version_ranges
+from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, Cell, Table, version_ranges
 from reports.results import short_id, stable_reason
 
 
@@ -13,6 +13,7 @@ MAX_REASON_CHARS = 160
 PASS_MARK = "✅"
 FAIL_MARK = "❌"
 NOT_RUN_MARK = "\N{EN DASH}"
+NOT_APPLICABLE_MARK = "n/a"
 RANGE_DASH = "\N{EN DASH}"
 
 INTRO = """\
@@ -62,7 +63,11 @@ def render_markdown(table: Table) -> str:
         multi_version = len(row.versions) > 1
         cells = [_cell(row.cells[f.name], notes, multi_version) for f in table.features]
         lines.append(_table_row([row.arch, *cells, version_ranges(row.versions, row.certified)]))
-    lines += ["", LEGEND + ".", "", _range_note(table), ""]
+    any_not_applicable = any(c.status == NOT_APPLICABLE for row in table.rows for c in row.cells.values())
+    legend = LEGEND + (
+        f" · {NOT_APPLICABLE_MARK} no check applies, the footnote says why" if any_not_applicable else ""
+    )
+    lines += ["", legend + ".", "", _range_note(table), ""]
     lines.extend(f"<sup>{number}</sup> {text}\n" for text, number in notes.texts.items())
     lines.append(OUTRO)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -100,6 +105,8 @@ def _cell(cell: Cell, notes: _Footnotes, multi_version: bool) -> str:
         return NOT_RUN_MARK + notes.mark(cell.reason or "not run") if partial else NOT_RUN_MARK
     if cell.status == FAILED:
         return FAIL_MARK + notes.mark(_failing_text(cell, multi_version))
+    if cell.status == NOT_APPLICABLE:  # neither a pass nor a failure
+        return NOT_APPLICABLE_MARK + notes.mark(f"Not applicable: {_clean(cell.reason or 'no check applies')}")
     raise ValueError(f"unknown cell status {cell.status!r}")
 
 

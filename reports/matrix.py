@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from architectures.features import FEATURES, Feature
-from reports.cells import FAILED, GAP, NOT_RUN, PASSED, STATUSES, version_cell
+from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, STATUSES, version_cell
 from reports.merge import implementation, merge_by_version
-from reports.results import OUTCOMES, Check, Results, short_id
+from reports.results import OUTCOMES, UNCOUNTED, Check, Results, short_id
 
 
 MATRIX_SCHEMA = 1
 GENERATED_BY = "python -m reports matrix"
 STAMP_KEYS = ("python", "torch", "adapter_conformance", "commit", "date")
-MARK = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "\N{EN DASH}"}
+MARK = {PASSED: "✅", FAILED: "❌", GAP: "gap", NOT_RUN: "\N{EN DASH}", NOT_APPLICABLE: "n/a"}
 MAX_LISTED_CHECKS = 10
 
 
@@ -151,7 +151,7 @@ def render_matrix_markdown(matrix: dict[str, Any]) -> str:
         f"Implementation under test: `{matrix['impl']}`. Transformers versions: {', '.join(versions)}.",
         "",
         f"A cell shows one mark when every version agrees, else one mark per version in the order {order}: "
-        f"✅ passed, ❌ failed, gap: declared gap, {MARK[NOT_RUN]} not run.",
+        f"✅ passed, ❌ failed, gap: declared gap, {MARK[NOT_RUN]} not run, n/a: no check applies.",
         "",
         "| Model | " + " | ".join(features) + " |",
         "| --- |" + " --- |" * len(features),
@@ -194,7 +194,7 @@ def _failing_lines(matrix: dict[str, Any]) -> list[str]:
             for version, cell in per_version.items():
                 if cell["status"] != FAILED:
                     continue
-                bad = [c for c in cell["checks"] if c["outcome"] not in ("passed", "gap")]
+                bad = [c for c in cell["checks"] if c["outcome"] != "passed" and c["outcome"] not in UNCOUNTED]
                 lines.append(f"- **{arch['name']} × {feature}** on transformers {version}: {len(bad)} not passing")
                 for c in bad[:MAX_LISTED_CHECKS]:
                     reason = " ".join(c["reason"].split())

@@ -14,7 +14,9 @@ from reports.atomic import write_text_atomic
 
 
 SCHEMA_VERSION = 1
-OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "gap")
+OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "gap", "n/a")
+# Outcomes that are neither a pass nor a failure: a declared gap, and a check the expectations say does not apply.
+UNCOUNTED: frozenset[str] = frozenset({"gap", "n/a"})
 ENVIRONMENT_KEYS: tuple[str, ...] = (
     "python",
     "torch",
@@ -250,8 +252,8 @@ def _parse_check(value: Any, where: str, architectures: Mapping[str, Architectur
         raise _FieldError(f"{where}.duration", f"expected a non-negative number of seconds, got {duration!r}")
     if raw["outcome"] not in OUTCOMES:
         raise _FieldError(f"{where}.outcome", f"expected one of {', '.join(OUTCOMES)}; got {raw['outcome']!r}")
-    if raw["outcome"] == "gap" and not reason.strip():
-        raise _FieldError(f"{where}.reason", "a 'gap' outcome needs the declared reason")
+    if raw["outcome"] in UNCOUNTED and not reason.strip():
+        raise _FieldError(f"{where}.reason", f"a {raw['outcome']!r} outcome needs its reason")
     if raw["arch"] not in architectures:
         raise _FieldError(f"{where}.arch", f"{raw['arch']!r} is not listed under 'architectures'")
     return Check(raw["arch"], raw["feature"], method, raw["check"], raw["nodeid"], raw["outcome"], reason, duration)

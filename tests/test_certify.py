@@ -49,7 +49,7 @@ def test_all_passing_with_declared_gaps_is_certified(tmp_path: Path) -> None:
     }
     assert c["features"]["lora"]["status"] == "gap"
     assert c["declared_gaps"] == [{"feature": "lora", "reason": "no LoRA here", "skipped_checks": 1}]
-    assert c["totals"] == {"passed": 1, "failed": 0, "error": 0, "skipped": 0, "gap": 1, "ran": 1}
+    assert c["totals"] == {"passed": 1, "failed": 0, "error": 0, "skipped": 0, "gap": 1, "n/a": 0, "ran": 1}
     assert c["failing_checks"] == []
     md = render_certificate_markdown(c)
     assert "**CERTIFIED**: 1 of 1 checks passed, 1 skipped as declared gaps." in md
@@ -90,6 +90,18 @@ def test_only_gaps_is_not_certified(tmp_path: Path) -> None:
     c = certificate_of(tmp_path, [check("bert", "lora", "a", "gap", "why")], gaps={"bert": {"lora": "why"}})
     assert c["certified"] is False
     assert "No check ran: nothing is certified." in render_certificate_markdown(c)
+
+
+def test_not_applicable_checks_neither_certify_nor_void(tmp_path: Path) -> None:
+    only = certificate_of(tmp_path, [check("bert", "fusion", "a", "n/a", "lora takes no part in Fuse")])
+    assert only["certified"] is False and only["totals"]["ran"] == 0
+    mixed = certificate_of(
+        tmp_path, [check("bert", "lora", "a", "passed"), check("bert", "fusion", "b", "n/a", "not in Fuse")]
+    )
+    assert mixed["certified"] is True and mixed["failing_checks"] == []
+    assert mixed["features"]["fusion"]["status"] == "not_applicable"
+    text = render_certificate_markdown(mixed)
+    assert "1 not applicable" in text and "| fusion | n/a (not in Fuse) |" in text
 
 
 def test_certificate_covers_only_its_architecture(tmp_path: Path) -> None:

@@ -104,20 +104,12 @@ def test_unknown_block_type_in_dict():
         CompositionBlock.from_dict({"type": "Chain", "children": ["a"]})
 
 
-def test_block_support_per_method_family_is_as_documented():
-    """The table of which block each family takes part in decides which composition checks run: a change to it
-    must be deliberate (and the README's table updated), never a side effect."""
-    from reference_impl.methods import FAMILIES
+def test_block_support_per_method_family_follows_the_manifest():
+    """The blocks each family of the reference takes part in are the manifest's, less the reference's declared gaps."""
+    from conformance.expectations import BLOCK_FEATURE, expected_blocks
+    from conformance.impls.reference import IMPLEMENTATION
+    from conformance.methods import METHODS
 
-    every = {"Stack", "Fuse", "Parallel", "Split", "BatchSplit", "Average"}
-    expected = {
-        "bottleneck": every,
-        "compacter": every,
-        "invertible": {"Stack", "Parallel", "BatchSplit"},
-        "lora": every - {"Fuse"},
-        "prefix_tuning": {"Stack"},
-        "prompt_tuning": {"Stack"},
-        "reft": {"Stack"},
-        "union": {"Stack"},
-    }
-    assert {name: set(family.supported_blocks) for name, family in FAMILIES.items()} == expected
+    for name, method in METHODS.items():
+        gaps = {block for block, feature in BLOCK_FEATURE.items() if f"{feature}:{name}" in IMPLEMENTATION.gaps}
+        assert IMPLEMENTATION.claimed_blocks(method.config) == expected_blocks(name) - gaps, name

@@ -311,3 +311,26 @@ def test_failures_errors_and_plain_skips_are_never_passes(inner):
             "bert lora: skipped test_overrides.py::TestOverrides::test_identity_at_init[[]bert-lora[]]: not today",
         ]
     )
+
+
+# ----- checks the expectations manifest says do not apply -----
+
+
+def test_checks_that_do_not_apply_are_recorded_as_not_applicable_with_the_reason(inner):
+    inner.makepyfile(
+        test_checks="""
+from conformance.checks import ForwardChecks
+
+
+class TestForward(ForwardChecks):
+    pass
+"""
+    )
+    result = inner.runpytest("--arch=bert", "--method=lora,prefix_tuning", "--results", "out.json")
+    assert result.ret == 0
+    checks = checks_of(inner.path / "out.json")
+    identity = {c["method"]: c for c in checks.values() if c["check"] == "test_identity_at_init"}
+    assert identity["lora"]["outcome"] == "passed"
+    assert identity["prefix_tuning"]["outcome"] == "n/a", "collected and recorded, neither a pass nor a failure"
+    assert "no config starts as the identity" in identity["prefix_tuning"]["reason"]
+    result.stdout.fnmatch_lines(["*passed*1 skipped*"])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from architectures.features import feature
-from reports.cells import FAILED, GAP, NOT_RUN, PASSED, Table, build_table, version_ranges
+from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, Table, build_table, version_ranges
 from reports.json_table import render_json, table_dict
 from reports.markdown import NOT_RUN_MARK, render_markdown
 from reports.results import Check, load_results, write_results
@@ -203,6 +203,34 @@ def test_all_passed_is_pass(tmp_path: Path) -> None:
     assert md_cell(render_markdown(table), "bert", "lora") == "✅"
 
 
+def test_not_applicable_checks_are_neither_a_pass_nor_a_failure(tmp_path: Path) -> None:
+    why = "prefix_tuning takes no part in Fuse: a prefix has no output of its own"
+    table = table_of(
+        tmp_path,
+        results_dict(
+            [
+                check("bert", "lora", "a", "passed"),
+                check("bert", "lora", "b", "n/a", reason=why),
+                check("bert", "bottleneck", "c", "n/a", reason=why),
+            ]
+        ),
+    )
+    mixed, only = cell(table, "bert", "lora"), cell(table, "bert", "bottleneck")
+    assert mixed.status == PASSED and mixed.failing == () and mixed.counts["n/a"] == 1
+    assert only.status == NOT_APPLICABLE and only.reason == why and only.failing == ()
+    md = render_markdown(table)
+    text = md_cell(md, "bert", "bottleneck")
+    assert text.startswith("n/a<sup>") and "✅" not in text
+    assert why in footnote(md, mark_of(text))
+    assert "n/a no check applies" in md
+
+
+def test_a_not_applicable_outcome_needs_its_reason(tmp_path: Path) -> None:
+    path = dump(tmp_path / "r.json", results_dict([check("bert", "lora", "a", "n/a")]))
+    with pytest.raises(ValueError, match="'n/a' outcome needs its reason"):
+        load_results(path)
+
+
 @pytest.mark.parametrize("outcome", ["failed", "error", "skipped"])
 def test_any_non_passing_check_fails_the_cell_with_its_nodeid(tmp_path: Path, outcome: str) -> None:
     bad = check("bert", "lora", "test_bad", outcome, reason="boom")
@@ -219,7 +247,9 @@ def test_any_non_passing_check_fails_the_cell_with_its_nodeid(tmp_path: Path, ou
     (json_cell,) = [a["cells"]["lora"] for a in table_dict(table)["architectures"]]
     assert json_cell["status"] == "failed"
     assert [f["nodeid"] for f in json_cell["failing"]] == [bad["nodeid"]]
-    assert json_cell["counts"] == {"passed": 1, "failed": 0, "error": 0, "skipped": 0, "gap": 0} | {outcome: 1}
+    assert json_cell["counts"] == {"passed": 1, "failed": 0, "error": 0, "skipped": 0, "gap": 0, "n/a": 0} | {
+        outcome: 1
+    }
 
 
 def test_all_gap_is_blank_with_reason_footnote(tmp_path: Path) -> None:

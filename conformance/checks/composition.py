@@ -2,8 +2,9 @@
 applies the adapters' definitions as the block says, from their canonical weights on a plain model. Consistency
 checks between runs of the implementation (spellings, single-adapter ends, heads, generate) come on top.
 
-Each check class counts towards its block's column and runs for every method whose adapters the implementation
-lets take part in that block.
+Each check class counts towards its block's column and applies to every method the expectations manifest
+(``conformance.expectations``) says takes part in that block; for the others it is recorded as not applicable.
+The implementation must claim and accept every block the manifest expects, and refuse every other one.
 """
 
 from __future__ import annotations
@@ -59,9 +60,29 @@ def _assert_matches_oracle(spec, method, model, tree, inputs, fusions=None):
     return expected
 
 
+def _assert_claimed_and_accepted(spec, method, seed, kind):
+    """The manifest expects ``method`` in block ``kind``: the implementation must claim it and accept it."""
+    claimed = impl.claimed_blocks(method.config)
+    assert claimed is None or kind in claimed, (
+        f"the implementation claims {sorted(claimed)} for {method.name}, without {kind}, which the expectations "
+        f"manifest expects"
+    )
+    model = _two_adapters(spec, method, seed)
+    try:
+        if kind == "Fuse":
+            model.add_adapter_fusion(_block(kind))
+        model.set_active_adapters(_block(kind))
+    except ValueError as err:
+        pytest.fail(f"the implementation refused {kind} for {method.name}, which the manifest expects: {err}")
+    assert model.active_adapters is not None, f"{kind} was accepted but did not become active"
+
+
 @pytest.mark.feature("stack")
 @requires("block:Stack")
 class StackChecks:
+    def test_stack_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Stack")
+
     def test_stack_spellings_agree(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -116,6 +137,9 @@ class ParallelChecks:
         randomize_adapter(model, "shared", check_seed + 7)
         inputs = make_inputs(spec, check_seed)
         _assert_matches_oracle(spec, method, model, oracle.Stack("shared", oracle.Parallel("a", "b")), inputs)
+
+    def test_parallel_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Parallel")
 
     def test_parallel_branches_equal_single_runs(self, spec, method, check_seed):
         blocks = impl.composition()
@@ -193,6 +217,9 @@ class BatchSplitChecks:
         inputs = make_inputs(spec, check_seed, batch=3)
         _assert_matches_oracle(spec, method, model, oracle.BatchSplit("a", "b", batch_sizes=[1, 2]), inputs)
 
+    def test_batch_split_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "BatchSplit")
+
     def test_batch_split_equals_single_runs_on_slices(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -214,6 +241,9 @@ class BatchSplitChecks:
 @pytest.mark.feature("split")
 @requires("block:Split")
 class SplitChecks:
+    def test_split_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Split")
+
     def test_split_ends_equal_single_adapters(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -265,6 +295,9 @@ def _all_layers(model):
 @pytest.mark.feature("average")
 @requires("block:Average")
 class AverageChecks:
+    def test_average_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Average")
+
     def test_average_with_one_weight_equals_that_adapter(self, spec, method, check_seed):
         blocks = impl.composition()
         model = _two_adapters(spec, method, check_seed)
@@ -307,6 +340,9 @@ FUSION_STD = 0.5  # large enough that the attention over the adapters is far fro
 @pytest.mark.feature("fusion")
 @requires("block:Fuse")
 class FusionChecks:
+    def test_fuse_is_claimed_and_accepted(self, spec, method, check_seed):
+        _assert_claimed_and_accepted(spec, method, check_seed, "Fuse")
+
     def _fused_copies(self, spec, method, seed, tmp_path):
         """A model with adapter a and b = a copy of a, fused: at init the fusion must return a's output."""
         blocks = impl.composition()
@@ -407,9 +443,13 @@ def _block(kind):
 
 
 class UnsupportedBlockChecks:
-    """A block the method does not take part in is refused up front with an error naming the block."""
+    """A block the manifest says the method takes no part in is refused up front with an error naming the block."""
 
     def _assert_refused(self, spec, method, seed, kind):
+        claimed = impl.claimed_blocks(method.config)
+        assert claimed is None or kind not in claimed, (
+            f"the implementation claims {kind} for {method.name}; the expectations manifest says it is undefined"
+        )
         model = _two_adapters(spec, method, seed)
         with pytest.raises(ValueError, match=kind):
             if kind == "Fuse":
