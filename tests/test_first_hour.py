@@ -6,10 +6,16 @@ from __future__ import annotations
 import sys
 
 import pytest
-from test_plugin import CHECKS_FILE, collected, forward_ids, inner, preloaded  # noqa: F401  (fixtures)
+import test_plugin
+from test_plugin import CHECKS_FILE, collected, forward_ids
 from test_reports import REPO
 
 from conformance.grid import display_width, render_grid
+
+
+# The inner-session fixtures of the plugin's self-tests.
+inner = test_plugin.inner
+preloaded = test_plugin.preloaded
 
 
 # ----- threads -----
