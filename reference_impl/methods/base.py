@@ -30,6 +30,7 @@ class Placement:
     out_index: torch.Tensor | None = None  # LoRA on a fused qkv: the output features it covers
     feeder: nn.Module | None = None  # parallel bottleneck: the module whose input feeds the adapter
     hooked: bool = True  # False: a model-level module on a holder site (no hook); its family runs it (attach)
+    size: int | None = None  # the vector size the adapter transforms, where it is not the hidden size
 
 
 class SiteAdapter(nn.Module):
