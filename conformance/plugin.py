@@ -229,6 +229,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _results_payload(config: pytest.Config) -> dict[str, Any]:
     from .environment import environment
+    from .provenance import spec_provenance
 
     checks = config.stash[RECORDER].checks()
     selection = _selection(config)
@@ -237,7 +238,9 @@ def _results_payload(config: pytest.Config) -> dict[str, Any]:
         "environment": environment(_implementation_name()),
         "selection": {"arches": [s.name for s in selection.specs], "methods": [m.name for m in selection.methods]},
         "architectures": {
-            s.name: {"modality": s.modality, "gaps": dict(s.gaps)} for s in selection.specs if s.name in archs
+            s.name: {"modality": s.modality, "gaps": dict(s.gaps), "provenance": spec_provenance(s)}
+            for s in selection.specs
+            if s.name in archs
         },
         "checks": checks,
     }

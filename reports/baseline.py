@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reports.merge import VersionResults, merge_by_version, version_key
@@ -196,6 +196,6 @@ def _as_results(merged: VersionResults, files: Sequence[Results], path: Path) ->
         Check(c.arch, c.feature, c.method, c.check, c.nodeid, c.outcome, stable_reason(c.reason), 0.0)
         for c in merged.checks
     )
-    return Results(
-        str(path), dict(newest.environment), {"arches": arches, "methods": methods}, merged.architectures, checks
-    )
+    # Where each spec came from stays out of committed files: it changes with every edit of a spec.
+    architectures = {name: replace(a, provenance={}) for name, a in merged.architectures.items()}
+    return Results(str(path), dict(newest.environment), {"arches": arches, "methods": methods}, architectures, checks)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_certify import fake_pytest
-from test_reports import check, results_dict
+from test_certify import certificate_of, fake_pytest
+from test_reports import check, dump, results_dict
 
 from architectures.registry import builtin_names
 from conformance import cli
+from reports.certificate import build_certificate, render_certificate_markdown
+from reports.results import load_results
 
 
 def test_certify_without_arguments_says_what_it_certifies_with_a_count(
@@ -70,3 +72,48 @@ def test_a_suite_that_did_not_run_leaves_no_output_folder(tmp_path: Path, monkey
     out = tmp_path / "certs"
     assert cli.main(["certify", "--arch", "bert", "--out", str(out), "--workers", "0"]) == 2
     assert not out.exists()
+
+
+# --- what a certificate says about its run ------------------------------------------------------------------
+
+PROVENANCE = {
+    "module": "my_arch",
+    "source": "my_arch.py",
+    "source_sha256": "ab" * 32,
+    "layout": {
+        "name": "ernie",
+        "embeddings": "embeddings.word_embeddings",
+        "stacks": [
+            {
+                "name": "encoder",
+                "path": "encoder.layer",
+                "self_attention": {"q": "q", "k": "k", "v": "v", "qkv": None, "qkv_layout": "blocked", "output": "o"},
+                "ffn_in": "i",
+                "ffn_out": "f",
+                "norm_position": "post",
+                "cross_attention": None,
+            }
+        ],
+    },
+}
+
+
+def test_a_certificate_names_date_spec_source_layout_tree_state_and_passed_checks(tmp_path: Path) -> None:
+    checks = [check("bert", "lora", "a", "passed"), check("bert", "lora", "b", "failed", "boom")]
+    data = results_dict(checks, dirty=True)
+    data["architectures"]["bert"]["provenance"] = PROVENANCE
+    c = build_certificate(load_results(dump(tmp_path / "r.json", data)), "bert")
+    assert c["spec"] == PROVENANCE
+    assert c["dirty"] is True
+    assert c["passed_checks"] == [checks[0]["nodeid"]]
+    md = render_certificate_markdown(c)
+    assert "- date: 2026-11-27T02:00:00Z" in md
+    assert "- commit: unknown (working tree had uncommitted changes" in md
+    assert f"- spec: `my_arch` (my_arch.py), sha256 {'ab' * 32}" in md
+    assert "- layout: `ernie`, embeddings `embeddings.word_embeddings`" in md
+    assert "  - encoder `encoder.layer`: q/k/v `q`, `k`, `v`, output `o`, FFN `i` → `f`, post-norm" in md
+    assert f"- `{checks[0]['nodeid']}`" in md.split("## Passed checks")[1]
+    assert checks[1]["nodeid"] not in md.split("## Passed checks")[1]
+    # results of older runs carry no provenance: said, not invented
+    plain = render_certificate_markdown(certificate_of(tmp_path, checks))
+    assert "- spec: unknown (results from before certificates recorded it)" in plain

@@ -4,6 +4,7 @@ spec files and modules from the current folder, names in any case, --feature sel
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 import test_plugin
@@ -254,3 +255,27 @@ def test_feature_list_selects_exactly_those_features(inner):
     assert {"lora", "seq_bn"} <= split_methods, "Split is checked with every method that takes part in it"
     forward_methods = {nodeid.split("[bert-")[1].rstrip("]") for nodeid in ids if "::TestForward::" in nodeid}
     assert forward_methods == {"lora"}
+
+
+# ----- what the results record for certificates -----
+
+
+def test_results_record_where_each_spec_came_from_and_whether_the_tree_was_dirty(inner):
+    import hashlib
+    import json
+
+    import architectures.bert
+
+    inner.makepyfile(my_spec=SPEC_FILE)
+    result = inner.runpytest("--arch=bert,./my_spec.py", "--method=lora", "-k", "identity", "--results=out.json")
+    assert result.ret == 0
+    data = json.loads((inner.path / "out.json").read_text(encoding="utf-8"))
+    assert isinstance(data["environment"]["dirty"], bool)
+    bert = data["architectures"]["bert"]["provenance"]
+    assert bert["module"] == "architectures.bert"
+    assert bert["source_sha256"] == hashlib.sha256(Path(architectures.bert.__file__).read_bytes()).hexdigest()
+    assert bert["layout"]["name"] == "bert" and bert["layout"]["stacks"][0]["path"] == "encoder.layer"
+    mine = data["architectures"]["filebert"]["provenance"]
+    assert mine["module"] == "my_spec" and mine["source"] == "my_spec.py"
+    assert mine["source_sha256"] == hashlib.sha256((inner.path / "my_spec.py").read_bytes()).hexdigest()
+    assert mine["layout"]["name"] == "bert"
