@@ -79,6 +79,12 @@ def _use_implementation(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from .progress import start_live_status
+
+    start_live_status(session)  # a one-line status on a terminal; plain output otherwise
+
+
 def _wants_selection(config: pytest.Config) -> bool:
     return bool(config.getoption("arch") or config.getoption("method") or config.getoption("feature"))
 
