@@ -24,6 +24,7 @@ from reports.results import load_results
 
 DEFAULT_OUT = "certificates"
 RESULTS_NAME = "results.json"
+EXAMPLE = "my_arch.py"  # in conformance/examples
 # pytest exit statuses that mean the run itself did not happen as asked (not: some checks failed).
 _NO_VERDICT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no checks collected"}
 
@@ -70,7 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     certify.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     certify.set_defaults(handler=certify_command)
+    example = commands.add_parser(
+        "example",
+        help="print a complete architecture spec to copy (adapter-conformance example > my_arch.py)",
+        description="Print a complete architecture spec (ERNIE) to start your own from: "
+        "adapter-conformance example > my_arch.py, edit it, then pytest --pyargs conformance.suite --arch=./my_arch.py",
+    )
+    example.set_defaults(handler=example_command)
     return parser
+
+
+def example_command(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    sys.stdout.write(files("conformance.examples").joinpath(EXAMPLE).read_text(encoding="utf-8"))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import test_plugin
 from test_plugin import CHECKS_FILE, collected, forward_ids
-from test_reports import REPO
 
 from conformance.grid import display_width, render_grid
 
@@ -221,9 +220,13 @@ def test_a_missing_spec_file_is_a_usage_error(inner):
     )
 
 
-def test_the_shipped_example_spec_certifies(inner):
-    """examples/my_arch.py, the README's copyable spec, registers and passes checks as given."""
-    result = inner.runpytest(f"--arch={REPO / 'examples' / 'my_arch.py'}", "--method=lora", "-k", "identity or output")
+def test_the_shipped_example_spec_certifies(inner, capsys):
+    """The README's copyable spec (adapter-conformance example), as printed, registers and passes checks."""
+    from conformance import cli
+
+    assert cli.main(["example"]) == 0
+    (inner.path / "my_arch.py").write_text(capsys.readouterr().out, encoding="utf-8")
+    result = inner.runpytest("--arch=./my_arch.py", "--method=lora", "-k", "identity or output")
     result.assert_outcomes(passed=2, deselected=len(forward_ids("x")) - 1)
     result.stdout.fnmatch_lines(["architectures: ernie", "ernie*✅ 2/2*"])
 

@@ -1,9 +1,10 @@
-"""An architecture spec outside this repository: copy this file, change it to your model, then run
+"""An architecture spec outside this repository, to copy and change: ``adapter-conformance example > my_arch.py``, edit
+it for your model, then run
 
     pytest --pyargs conformance.suite --arch=./my_arch.py
 
-(or ``--arch=mypkg.my_arch`` when it sits in a package importable from the current folder). This one certifies
-ERNIE, a BERT-like post-norm text encoder that the repository does not ship.
+(or ``--arch=mypkg.my_arch`` when it sits in a package importable from the current folder). As shipped it certifies
+ERNIE, a BERT-like post-norm text encoder that the repository does not register.
 """
 
 from architectures import (
