@@ -4,6 +4,7 @@ Importing this package is cheap; torch and transformers are imported when a spec
 """
 
 from .features import FEATURE_NAMES, FEATURES, METHOD_FEATURE, METHOD_NAMES
+from .heads import HeadMap, StaticHead
 from .registry import all_specs, get, load_builtin, load_module, register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
@@ -15,8 +16,10 @@ __all__ = [
     "METHOD_NAMES",
     "ArchitectureSpec",
     "AttentionSpec",
+    "HeadMap",
     "LayerStackSpec",
     "ModuleLayout",
+    "StaticHead",
     "all_specs",
     "get",
     "load_builtin",

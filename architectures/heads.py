@@ -76,6 +76,11 @@ AUTO_MAPPING_HEAD_TYPES: dict[str, frozenset[str]] = {
 }
 
 CONFIG_PREFIX = "config:"  # an activation "config:hidden_act" is read off the model config
+# What to do when the head's structure cannot be derived from the live model.
+LAYERS_HINT = (
+    "state the head's layers in the spec: StaticHead({class_name!r}, ..., layers={{'hidden.0': '<path>', "
+    "'norm.0': '<path>', 'output': '<path>'}}) with the submodule paths of the static model (these exist: {paths})"
+)
 
 
 @dataclass(frozen=True)
@@ -197,10 +202,17 @@ def static_classes(spec: ArchitectureSpec) -> tuple[str, ...]:
         cls = getattr(module, name, None) or getattr(transformers, name, None)
         if not isinstance(cls, type) or not issubclass(cls, PreTrainedModel):
             continue
-        if cls is base or name.endswith("PreTrainedModel"):
+        if cls is base or is_pretrained_base_name(name) or issubclass(base, cls):
             continue
         found.add(name)
     return tuple(sorted(found))
+
+
+def is_pretrained_base_name(name: str) -> bool:
+    """The family's abstract base class and its deprecated aliases (``BartPreTrainedModel``, ``BartPretrainedModel``,
+    ``PretrainedBartModel``): not head classes, whatever their case."""
+    lowered = name.lower()
+    return lowered.endswith("pretrainedmodel") or (lowered.startswith("pretrained") and lowered.endswith("model"))
 
 
 def _auto_mapping_classes(model_type: str, mappings: tuple[str, ...] | None = None) -> list[str]:
@@ -317,7 +329,7 @@ def derive(spec: ArchitectureSpec, static: nn.Module) -> DerivedHead:
             if path not in modules:
                 raise ValueError(f"StaticHead({class_name!r}).layers[{slot!r}]={path!r}: no such submodule in {where}")
     else:
-        slots = _derive_slots(head_modules, where)
+        slots = _derive_slots(head_modules, where, class_name)
     return DerivedHead(
         class_name, entry.head_type, prefix, MappingProxyType(slots), _options(spec, entry, static, slots)
     )
@@ -359,20 +371,23 @@ def _kind(module: nn.Module) -> str:
     return type(module).__name__
 
 
-def _derive_slots(head_modules: list[tuple[str, nn.Module]], where: str) -> dict[str, str]:
+def _derive_slots(head_modules: list[tuple[str, nn.Module]], where: str, class_name: str) -> dict[str, str]:
     """Slots from the order of the head's Linear and LayerNorm modules: (Linear [LayerNorm])* Linear."""
     layers = [(path, module) for path, module in head_modules if _kind(module) in ("linear", "norm")]
     known = {id(p) for _, module in layers for p in module.parameters(recurse=False)}
+    described = ", ".join(f"{path} ({type(module).__name__})" for path, module in head_modules) or "none"
+    hint = LAYERS_HINT.format(class_name=class_name, paths=described)
+
+    def cannot(why: str) -> ValueError:
+        return ValueError(f"cannot derive the head of {where}: {why}; {hint}")
+
     for path, module in head_modules:
         own = list(module.parameters(recurse=False))
         if _kind(module) not in ("linear", "norm") and not all(id(p) in known for p in own):
-            raise ValueError(
-                f"cannot derive the head of {where}: {path} ({type(module).__name__}) holds weights of its own; "
-                "state the slots in StaticHead(layers={...})"
-            )
+            raise cannot(f"{path} ({type(module).__name__}) holds weights of its own")
     kinds = [_kind(module) for _, module in layers]
     if not kinds or kinds[-1] != "linear":
-        raise ValueError(f"cannot derive the head of {where}: it does not end in a Linear layer ({kinds or 'none'})")
+        raise cannot(f"it does not end in a Linear layer ({kinds or 'none'})")
     slots: dict[str, str] = {}
     hidden = -1
     for (path, _), kind in zip(layers[:-1], kinds[:-1], strict=True):
@@ -380,13 +395,13 @@ def _derive_slots(head_modules: list[tuple[str, nn.Module]], where: str) -> dict
             hidden += 1
             slots[f"hidden.{hidden}"] = path
         elif hidden < 0 or f"norm.{hidden}" in slots:
-            raise ValueError(f"cannot derive the head of {where}: a LayerNorm without a Linear before it at {path}")
+            raise cannot(f"a LayerNorm without a Linear before it at {path}")
         else:
             slots[f"norm.{hidden}"] = path
     slots["output"] = layers[-1][0]
     norms = [s for s in slots if s.startswith("norm.")]
     if norms and len(norms) != hidden + 1:
-        raise ValueError(f"cannot derive the head of {where}: some hidden layers have a LayerNorm, others not")
+        raise cannot("some hidden layers have a LayerNorm, others not")
     return slots
 
 

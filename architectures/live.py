@@ -40,7 +40,8 @@ def build_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.
 
 
 def get_path(root: Any, path: str) -> Any:
-    """``root.a.b.0.c`` for ``path='a.b.0.c'``; raises AttributeError naming the missing part and its parent."""
+    """``root.a.b.0.c`` for ``path='a.b.0.c'``; raises AttributeError naming the missing part, its parent and the
+    closest names that do exist there."""
     current = root
     walked = []
     for part in path.split("."):
@@ -52,10 +53,31 @@ def get_path(root: Any, path: str) -> Any:
         elif hasattr(current, part):
             current = getattr(current, part)
         else:
-            parent = ".".join(walked) or type(root).__name__
-            raise AttributeError(f"{parent} ({type(current).__name__}) has no attribute {part!r}")
+            parent = f"{'.'.join(walked)} ({type(current).__name__})" if walked else type(root).__name__
+            raise AttributeError(f"{parent} has no attribute {part!r}{_hint(current, part)}")
         walked.append(part)
     return current
+
+
+MAX_LISTED_NAMES = 12
+
+
+def _hint(module: Any, missing: str) -> str:
+    """The names that exist on ``module``: the closest ones to ``missing`` first, else the submodules."""
+    import difflib
+
+    children = [name for name, _ in module.named_children()] if hasattr(module, "named_children") else []
+    params = (
+        [name for name, _ in module.named_parameters(recurse=False)] if hasattr(module, "named_parameters") else []
+    )
+    names = children + params
+    if not names:
+        return ""
+    close = difflib.get_close_matches(missing, names, n=3, cutoff=0.5)
+    if close:
+        return f"; did you mean {' or '.join(repr(n) for n in close)}?"
+    listed = ", ".join(names[:MAX_LISTED_NAMES]) + (", ..." if len(names) > MAX_LISTED_NAMES else "")
+    return f"; it has: {listed}"
 
 
 def base_model(model: Any) -> Any:
@@ -82,14 +104,22 @@ def _missing_in_stack(stack: LayerStackSpec, root: Any) -> list[str]:
         return [f"{stack.name}.path={stack.path!r}: {err}"]
     if len(layers) == 0:
         return [f"{stack.name}.path={stack.path!r}: the layer list is empty"]
-    problems = []
+    # The same problem in every layer is said once, naming the layers it holds in.
+    found: dict[tuple[str, str], list[int]] = {}
     for index, layer in enumerate(layers):
         for field_name, path in stack.layer_paths().items():
             try:
                 get_path(layer, path)
             except AttributeError as err:
-                problems.append(f"{stack.name}.{field_name}={path!r} in layer {index} ({type(layer).__name__}): {err}")
-    return problems
+                key = (f"{stack.name}.{field_name}={path!r}", f"({type(layer).__name__}): {err}")
+                found.setdefault(key, []).append(index)
+    return [f"{field} in {_layers(indices, len(layers))} {why}" for (field, why), indices in found.items()]
+
+
+def _layers(indices: list[int], count: int) -> str:
+    if len(indices) == count and count > 1:
+        return f"every layer (0-{count - 1})"
+    return f"layer {indices[0]}" if len(indices) == 1 else f"layers {', '.join(map(str, indices))}"
 
 
 def resolve_layout(spec: ArchitectureSpec, model: Any) -> ModuleLayout:
@@ -99,7 +129,8 @@ def resolve_layout(spec: ArchitectureSpec, model: Any) -> ModuleLayout:
         problems = missing_paths(layout, model)
         if not problems:
             return layout
-        report.append(f"  layout {layout.name!r}: " + "; ".join(problems[:3]))
+        more = f"\n    ... and {len(problems) - 3} more" if len(problems) > 3 else ""
+        report.append(f"  layout {layout.name!r}:\n" + "\n".join(f"    {p}" for p in problems[:3]) + more)
     raise ValueError(
         f"{spec.module or spec.name}: no module layout of spec {spec.name!r} matches {type(model).__name__} "
         "from the installed transformers:\n" + "\n".join(report)

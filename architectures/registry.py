@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import pkgutil
+import sys
+from pathlib import Path
 
 from .heads import check_head_map
 from .spec import ArchitectureSpec, check_names
@@ -68,17 +72,76 @@ def load_builtin() -> dict[str, ArchitectureSpec]:
     return dict(_REGISTRY)
 
 
+def is_spec_file(name: str) -> bool:
+    """Whether an ``--arch`` value names a spec file (``./my_arch.py``) rather than a module (``mypkg.my_arch``)."""
+    return name.endswith(".py") or "/" in name or os.sep in name
+
+
+def put_cwd_on_path() -> None:
+    """Out-of-tree spec modules are looked up from the current folder too, as ``python -m pytest`` would, also when
+    pytest runs as ``pytest`` (which does not put the current folder on the path). Appended: it never shadows an
+    installed package."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+
+
+def module_exists(name: str) -> bool:
+    put_cwd_on_path()
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package that is missing or broken
+        return False
+
+
 def load_module(path: str) -> list[ArchitectureSpec]:
-    """Import an out-of-tree spec module (``mypkg.my_arch``) and return the specs it registered."""
+    """Import an out-of-tree spec module (``mypkg.my_arch``, looked up from the current folder too) or a spec file
+    (``./my_arch.py``) and return the specs it registered."""
     before = set(_REGISTRY)
     try:
-        module = importlib.import_module(path)
+        module = _import_file(path) if is_spec_file(path) else _import_module(path)
     except ModuleNotFoundError as err:
-        raise ValueError(f"cannot import architecture module {path!r}: {err}") from None
+        raise ValueError(
+            f"cannot import architecture module {path!r}: {err}; give a module importable from the current folder "
+            "(mypkg.my_arch for mypkg/my_arch.py) or the path of the file (./my_arch.py)"
+        ) from None
     added = [spec for name, spec in _REGISTRY.items() if name not in before or spec.module == module.__name__]
     if not added:
         raise ValueError(f"module {path!r} registered no architecture; call architectures.register(SPEC) in it")
     return added
+
+
+def _import_module(path: str) -> object:
+    put_cwd_on_path()
+    return importlib.import_module(path)
+
+
+def _import_file(path: str) -> object:
+    """Import ``path`` as a module named after the file; its folder goes on the path so that it can import its
+    neighbours."""
+    file = Path(path).resolve()
+    if file.suffix != ".py" or not file.is_file():
+        raise ValueError(f"cannot load architecture file {path!r}: no such Python file (from {os.getcwd()})")
+    name = file.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == file:
+        return loaded
+    if loaded is not None:
+        raise ValueError(
+            f"cannot load architecture file {path!r}: a module named {name!r} is imported already "
+            f"({getattr(loaded, '__file__', 'built in')}); rename the file"
+        )
+    if str(file.parent) not in sys.path:
+        sys.path.append(str(file.parent))
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def get(name: str) -> ArchitectureSpec:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from reports.results import load_results
 
 DEFAULT_OUT = "certificates"
 RESULTS_NAME = "results.json"
+EXAMPLE = "my_arch.py"  # in conformance/examples
 # pytest exit statuses that mean the run itself did not happen as asked (not: some checks failed).
 _NO_VERDICT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no checks collected"}
 
@@ -35,19 +38,26 @@ def build_parser() -> argparse.ArgumentParser:
         "certify",
         help="run the conformance suite and write a certificate per architecture",
         description="Run the conformance suite for the selection and write <out>/<arch>.json and <out>/<arch>.md. "
-        "Exit status 0 only when every check that is not a declared gap passed. Arguments after `--` go to pytest.",
+        "Without --arch every registered architecture is certified (it says how many first). Exit status 0 only when "
+        "every check that is not a declared gap passed; 2 when the suite did not run (then nothing is written). "
+        "Arguments after `--` go to pytest (e.g. -- --torch-threads 2 -k lora).",
+        epilog="examples: adapter-conformance certify --arch deberta; "
+        "adapter-conformance certify --arch ./my_arch.py --method lora,seq_bn --out certs",
     )
     certify.add_argument(
         "--arch",
         action="append",
         default=[],
         metavar="NAME",
-        help="a registered architecture, a comma list, 'all' (the default), or a spec module such as mypkg.my_arch",
+        help="a registered architecture, a comma list, 'all' (the default), a spec module such as mypkg.my_arch "
+        "(looked up from the current folder), or a spec file such as ./my_arch.py",
     )
     certify.add_argument(
-        "--method", action="append", default=[], metavar="NAME", help="adapter methods (default: all)"
+        "--method", action="append", default=[], metavar="NAME", help="adapter methods, any case (default: all)"
     )
-    certify.add_argument("--feature", action="append", default=[], metavar="NAME", help="features (default: all)")
+    certify.add_argument(
+        "--feature", action="append", default=[], metavar="NAME", help="matrix features, exactly these (default: all)"
+    )
     certify.add_argument(
         "--out", default=DEFAULT_OUT, metavar="DIR", help=f"where certificates go (default: {DEFAULT_OUT})"
     )
@@ -74,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--steps", type=int, default=150, help="training steps per run (default 150)")
     parity.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"where reports go (default: {DEFAULT_OUT})")
     parity.set_defaults(handler=parity_command)
+
+    example = commands.add_parser(
+        "example",
+        help="print a complete architecture spec to copy (adapter-conformance example > my_arch.py)",
+        description="Print a complete architecture spec (ERNIE) to start your own from: "
+        "adapter-conformance example > my_arch.py, edit it, then pytest --pyargs conformance.suite --arch=./my_arch.py",
+    )
+    example.set_defaults(handler=example_command)
     return parser
 
 
@@ -108,6 +126,13 @@ def parity_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def example_command(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    sys.stdout.write(files("conformance.examples").joinpath(EXAMPLE).read_text(encoding="utf-8"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.handler(args)
@@ -135,22 +160,55 @@ def pytest_command(args: argparse.Namespace, results: Path) -> list[str]:
     return command + extra
 
 
+def describe_run(args: argparse.Namespace) -> str:
+    """What certify is about to do, in one line: which architectures (how many), which methods, where to."""
+    from architectures.registry import builtin_names
+
+    from .selection import split_names
+
+    arches = split_names(args.arch) or ["all"]
+    if "all" in arches:
+        builtin = builtin_names()
+        others = [a for a in arches if a != "all"]
+        what = f"all {len(builtin)} registered architectures ({', '.join(builtin)})" + (
+            f" and {', '.join(others)}" if others else ""
+        )
+    else:
+        what = f"{len(arches)} architecture{'s' if len(arches) != 1 else ''} ({', '.join(arches)})"
+    methods = ", ".join(split_names(args.method)) or "every method"
+    features = f", features {', '.join(split_names(args.feature))}" if args.feature else ""
+    hint = "; pass --arch NAME to certify one" if not args.arch else ""
+    return f"certifying {what} with {methods}{features} into {Path(args.out)}/{hint}"
+
+
 def certify_command(args: argparse.Namespace) -> int:
+    from .selection import check_names
+
+    try:
+        check_names(args.arch, args.method, args.feature)  # before anything is created or run
+    except ValueError as err:
+        print(f"adapter-conformance certify: error: {err}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     results_path = out / RESULTS_NAME
     # An old results file must never be read as the verdict of this run.
     results_path.unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    command = pytest_command(args, results_path)
-    print("running:", " ".join(command), flush=True)
-    status = subprocess.run(command, check=False).returncode
-    if status in _NO_VERDICT or not results_path.exists():
-        what = _NO_VERDICT.get(status, f"exit status {status}")
-        print(
-            f"adapter-conformance certify: error: the suite did not run ({what}); no certificate written",
-            file=sys.stderr,
-        )
-        return 2
+    print(describe_run(args), flush=True)
+    with tempfile.TemporaryDirectory(prefix="adapter-conformance-") as scratch:
+        # The suite writes into a scratch folder: the output folder is made only when there is something to put in it.
+        fresh = Path(scratch) / RESULTS_NAME
+        command = pytest_command(args, fresh)
+        print("running:", " ".join(command), flush=True)
+        status = subprocess.run(command, check=False).returncode
+        if status in _NO_VERDICT or not fresh.exists():
+            what = _NO_VERDICT.get(status, f"exit status {status}")
+            print(
+                f"adapter-conformance certify: error: the suite did not run ({what}); no certificate written",
+                file=sys.stderr,
+            )
+            return 2
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.move(fresh, results_path)
     results = load_results(results_path)
     arches = sorted(results.architectures)
     if not arches:

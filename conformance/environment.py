@@ -10,7 +10,7 @@ from pathlib import Path
 from architectures.versions import installed
 
 
-def environment(impl: str = "reference") -> dict[str, str | None]:
+def environment(impl: str = "reference") -> dict[str, str | bool | None]:
     return {
         "python": platform.python_version(),
         "torch": installed("torch") or "not installed",
@@ -18,6 +18,7 @@ def environment(impl: str = "reference") -> dict[str, str | None]:
         "adapter_conformance": installed("adapter-conformance") or "not installed",
         "impl": impl,
         "commit": _commit(),
+        "dirty": _dirty(),
         "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     }
 
@@ -34,3 +35,18 @@ def _commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _dirty() -> bool | None:
+    """Whether the working tree of the package's checkout has changes (None outside a git checkout)."""
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(result.stdout.strip()) if result.returncode == 0 else None

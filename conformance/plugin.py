@@ -35,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="The implementation under test: reference (default), adapters (AdapterHub), or a module path (mypkg.impl)",
     )
+    from .threads import add_option
+
+    add_option(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,14 +50,20 @@ def pytest_configure(config: pytest.Config) -> None:
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    if hasattr(config, "workerinput"):
-        # Tiny models gain nothing from intra-op threads; xdist workers fighting over the cores lose a lot.
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from .threads import limit_threads
+
+    limit_threads(config)
     _use_implementation(config)
     if _wants_selection(config):
         _selection(config)  # bad names fail now, with a UsageError, not at collection
     if not hasattr(config, "workerinput"):
+        from .output import results_path_problem
         from .recording import Recorder
+
+        results = config.getoption("results")
+        problem = results and results_path_problem(results)
+        if problem:
+            raise pytest.UsageError(f"--results={results}: {problem}")
 
         # The controller alone records; under xdist it sees every worker's reports.
         config.stash[RECORDER] = Recorder()
@@ -69,6 +78,12 @@ def _use_implementation(config: pytest.Config) -> None:
         impl.use(load(config.getoption("impl")))
     except ImplementationError as err:
         raise pytest.UsageError(str(err)) from None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from .progress import start_live_status
+
+    start_live_status(session)  # a one-line status on a terminal; plain output otherwise
 
 
 def _wants_selection(config: pytest.Config) -> bool:
@@ -92,6 +107,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"adapter-conformance: transformers {installed('transformers')}, torch {installed('torch')}, "
         f"impl {_implementation_name()}"
     ]
+    from .threads import header_line
+
+    lines.append(header_line(config))
     if _wants_selection(config):
         selection = _selection(config)
         lines.append(f"architectures: {', '.join(s.name for s in selection.specs)}")
@@ -149,6 +167,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
         for spec in specs
         for method in selection.methods
+        if selection.wants_method_check(own_feature.args[0] if own_feature else method.feature)
     ]
     metafunc.parametrize(("spec", "method"), params)
 
@@ -220,15 +239,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     return report
 
 
+WRITE_ERROR = pytest.StashKey[str]()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if RECORDER not in config.stash or not config.getoption("results"):
         return
-    write_results(config, config.getoption("results"))
+    try:
+        write_results(config, config.getoption("results"))
+    except (OSError, ValueError) as err:
+        # Said after the grid (the terminal summary comes later); the exit status says the run did not complete.
+        config.stash[WRITE_ERROR] = f"could not write the results to {config.getoption('results')}: {err}"
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def _results_payload(config: pytest.Config) -> dict[str, Any]:
     from .environment import environment
+    from .provenance import spec_provenance
 
     checks = config.stash[RECORDER].checks()
     selection = _selection(config)
@@ -237,7 +265,9 @@ def _results_payload(config: pytest.Config) -> dict[str, Any]:
         "environment": environment(_implementation_name()),
         "selection": {"arches": [s.name for s in selection.specs], "methods": [m.name for m in selection.methods]},
         "architectures": {
-            s.name: {"modality": s.modality, "gaps": dict(s.gaps)} for s in selection.specs if s.name in archs
+            s.name: {"modality": s.modality, "gaps": dict(s.gaps), "provenance": spec_provenance(s)}
+            for s in selection.specs
+            if s.name in archs
         },
         "checks": checks,
     }
@@ -255,8 +285,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from .grid import render_grid
 
     terminalreporter.section("adapter conformance")
-    for line in render_grid(_results_payload(config)):
+    for line in render_grid(_results_payload(config), width=config.get_terminal_writer().fullwidth - 1):
         terminalreporter.write_line(line)
     path = config.getoption("results")
-    if path:
+    if WRITE_ERROR in config.stash:
+        terminalreporter.write_line(config.stash[WRITE_ERROR], red=True, bold=True)
+    elif path:
         terminalreporter.write_line(f"results written to {path}")

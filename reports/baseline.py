@@ -1,8 +1,9 @@
 """Committed per-version results (docs/per_version/): the model table covers every certified transformers version.
 
 One file per transformers version, `transformers-<version>.json`, each a normal result file. Results given to
-`render` replace the committed results of their transformers version (all files of one version together, so a
-run's shards merge), and the table is rendered from the committed files with that replacement. `render --check`
+`render` are merged into the committed results of their transformers version (all files of one version together, so
+a run's shards merge): what they ran replaces what is committed, group by group (architecture, feature, method), and
+the rest stays (`--replace` replaces the version whole). The table is rendered from the committed files so updated. `render --check`
 therefore verifies a fresh run on one version against the committed results of that version, up to the stamps of
 the environment (python, torch, package version, commit, date), the durations and the volatile parts of failure
 reasons (tmp paths, object addresses).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reports.merge import VersionResults, merge_by_version, version_key
@@ -43,6 +44,51 @@ def load_baseline(directory: str | os.PathLike[str]) -> list[Results]:
             )
         committed.append(results)
     return committed
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Committed checks of one version that a render kept because the fresh results did not run them."""
+
+    transformers: str
+    architectures: tuple[str, ...]
+    checks: int
+
+
+def merge_into(committed: Sequence[Results], prepared: Sequence[Results]) -> tuple[list[Results], list[Kept]]:
+    """Each of `prepared` (see `committable`) merged into the committed results of its version: what the fresh run
+    ran replaces what is committed, group by group (architecture, feature, method); every other committed check stays,
+    so results for one architecture never drop the others. Returns the merged results and what was kept."""
+    by_version = {r.transformers: r for r in committed}
+    merged, kept = [], []
+    for fresh in prepared:
+        old = by_version.get(fresh.transformers)
+        if old is None:
+            merged.append(fresh)
+            continue
+        ran = {(c.arch, c.feature, c.method) for c in fresh.checks}
+        staying = tuple(c for c in old.checks if (c.arch, c.feature, c.method) not in ran)
+        if staying:
+            kept.append(Kept(fresh.transformers, tuple(sorted({c.arch for c in staying})), len(staying)))
+        architectures = {
+            **{name: a for name, a in old.architectures.items() if name in {c.arch for c in staying}},
+            **fresh.architectures,
+        }
+        selection = {
+            key: sorted(set(old.selection.get(key, [])) | set(fresh.selection.get(key, [])))
+            for key in ("arches", "methods")
+        }
+        checks = tuple(sorted(staying + fresh.checks, key=lambda c: (c.nodeid, c.outcome, c.reason)))
+        merged.append(Results(fresh.path, fresh.environment, selection, dict(sorted(architectures.items())), checks))
+    return merged, kept
+
+
+def describe_kept(kept: Kept) -> str:
+    names = ", ".join(kept.architectures)
+    return (
+        f"kept {kept.checks} committed checks of transformers {kept.transformers} that the fresh results did not run "
+        f"({names}); --replace drops them"
+    )
 
 
 def overlay(committed: Sequence[Results], fresh: Sequence[Results]) -> list[Results]:
@@ -150,6 +196,6 @@ def _as_results(merged: VersionResults, files: Sequence[Results], path: Path) ->
         Check(c.arch, c.feature, c.method, c.check, c.nodeid, c.outcome, stable_reason(c.reason), 0.0)
         for c in merged.checks
     )
-    return Results(
-        str(path), dict(newest.environment), {"arches": arches, "methods": methods}, merged.architectures, checks
-    )
+    # Where each spec came from stays out of committed files: it changes with every edit of a spec.
+    architectures = {name: replace(a, provenance={}) for name, a in merged.architectures.items()}
+    return Results(str(path), dict(newest.environment), {"arches": arches, "methods": methods}, architectures, checks)

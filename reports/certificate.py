@@ -60,11 +60,14 @@ def build_certificate(results: Results, arch: str, features: Sequence[Feature] =
         "versions": {key: environment.get(key) for key in ("transformers", "torch", "python", "adapter_conformance")},
         "impl": results.impl,
         "commit": environment.get("commit"),
+        "dirty": environment.get("dirty"),
         "date": environment.get("date"),
+        "spec": dict(spec.provenance),
         "selection": {"methods": list(results.selection.get("methods", []))},
         "features": per_feature,
         "declared_gaps": _declared_gaps(spec.gaps, checks),
         "failing_checks": failing,
+        "passed_checks": sorted(c.nodeid for c in checks if c.outcome == "passed"),
         "unknown_features": sorted({c.feature for c in checks} - known),
         "totals": {**totals, "ran": ran},
     }
@@ -90,7 +93,7 @@ def render_certificate_json(certificate: dict[str, Any]) -> str:
 
 
 def render_certificate_markdown(certificate: dict[str, Any]) -> str:
-    """The certificate for people. Deterministic: the date stays in the JSON."""
+    """The certificate for people: the verdict, what it was run with and on, per feature, every check by id."""
     c = certificate
     v = c["versions"]
     totals = c["totals"]
@@ -111,7 +114,9 @@ def render_certificate_markdown(certificate: dict[str, Any]) -> str:
         f"- implementation under test: `{c['impl']}`",
         f"- transformers {v['transformers']}, torch {v['torch']}, python {v['python']}, "
         f"adapter-conformance {v['adapter_conformance']}",
-        f"- commit: {c['commit'] or 'unknown'}",
+        f"- date: {c.get('date') or 'unknown'}",
+        f"- commit: {c['commit'] or 'unknown'}{_tree(c.get('dirty'))}",
+        *_spec_lines(c.get("spec") or {}),
         f"- methods checked: {', '.join(c['selection']['methods']) or 'none'}",
         "",
         "| Feature | Status | Checks passed |",
@@ -133,6 +138,14 @@ def render_certificate_markdown(certificate: dict[str, Any]) -> str:
     lines += [
         f"- {gap['feature']}: {gap['reason']}" + _skipped(gap["skipped_checks"]) for gap in c["declared_gaps"]
     ] or ["None."]
+    passed = c.get("passed_checks") or []
+    lines += ["", "## Passed checks", ""]
+    if passed:
+        lines += [f"<details><summary>{len(passed)} checks passed</summary>", ""]
+        lines += [f"- `{nodeid}`" for nodeid in passed]
+        lines += ["", "</details>"]
+    else:
+        lines.append("None.")
     if c["unknown_features"]:
         lines += ["", f"Checks of features without a matrix column: {', '.join(c['unknown_features'])}."]
     return "\n".join(lines) + "\n"
@@ -140,3 +153,36 @@ def render_certificate_markdown(certificate: dict[str, Any]) -> str:
 
 def _skipped(count: int) -> str:
     return f" ({count} check{'s' if count != 1 else ''} skipped)" if count else ""
+
+
+def _tree(dirty: bool | None) -> str:
+    if dirty is None:
+        return " (working tree state unknown)"
+    return " (working tree had uncommitted changes: the commit alone does not reproduce this run)" if dirty else ""
+
+
+def _spec_lines(spec: Mapping[str, Any]) -> list[str]:
+    """Where the spec came from and the layout that matched: the spec module, its source hash, the layer stacks."""
+    if not spec:
+        return ["- spec: unknown (results from before certificates recorded it)"]
+    digest = spec.get("source_sha256")
+    source = f" ({spec['source']})" if spec.get("source") else ""
+    lines = [f"- spec: `{spec.get('module') or 'unknown'}`{source}, sha256 {digest or 'unknown'}"]
+    layout = spec.get("layout")
+    if layout:
+        lines.append(f"- layout: `{layout['name']}`, embeddings `{layout['embeddings']}`")
+        for stack in layout.get("stacks", []):
+            attention = stack["self_attention"]
+            projections = (
+                f"qkv `{attention['qkv']}` ({attention['qkv_layout']})"
+                if attention.get("qkv")
+                else f"q/k/v `{attention['q']}`, `{attention['k']}`, `{attention['v']}`"
+            )
+            lines.append(
+                f"  - {stack['name']} `{stack['path']}`: {projections}, output `{attention['output']}`, "
+                f"FFN `{stack['ffn_in']}` → `{stack['ffn_out']}`, {stack['norm_position']}-norm"
+                + (", cross-attention" if stack.get("cross_attention") else "")
+            )
+    elif spec.get("layout_error"):
+        lines.append(f"- layout: not resolved ({spec['layout_error']})")
+    return lines

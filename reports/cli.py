@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--no-baseline", action="store_true", help="render from the given results alone; read and write no baseline"
     )
+    render.add_argument(
+        "--replace",
+        action="store_true",
+        help="the given results replace the committed results of their transformers version whole (after a full "
+        "run: drops what no longer exists). Default: merge, replacing only the (architecture, feature, method) "
+        "groups they ran",
+    )
     render.set_defaults(handler=_render)
 
     matrix = commands.add_parser(
@@ -100,6 +107,9 @@ def _render(args: argparse.Namespace) -> int:
     try:
         fresh = baseline.committable(args.baseline, _load(_fresh_files(args)))
         committed = [] if args.no_baseline else baseline.load_baseline(args.baseline)
+        kept: list[baseline.Kept] = []
+        if not args.replace:
+            fresh, kept = baseline.merge_into(committed, fresh)
         if not fresh and not committed:
             where = ", ".join(args.results or [DEFAULT_RESULTS])
             raise CliError(f"no result files in {where}; produce them with: {HOW_TO_PRODUCE}")
@@ -110,6 +120,8 @@ def _render(args: argparse.Namespace) -> int:
     if table.unknown_features:
         names = ", ".join(table.unknown_features)
         print(f"warning: checks of features without a table column were left out: {names}", file=sys.stderr)
+    for note in kept:
+        print(baseline.describe_kept(note), file=sys.stderr)
     rendered = {args.out: render_markdown(table), args.json: render_json(table)}
     if args.check:
         return _check(rendered, updates, _command(args))
@@ -227,6 +239,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--out", args.out]
     if args.json != DEFAULT_JSON:
         words += ["--json", args.json]
+    if args.replace:
+        words.append("--replace")
     if args.no_baseline:
         words.append("--no-baseline")
     elif args.baseline != baseline.DEFAULT_BASELINE:

@@ -83,23 +83,30 @@ SCRIPT = """
   function esc(s) {
     return String(s).replace(/[&<>"]/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]; });
   }
-  function names(list) {
-    return "<ul>" + list.map(function (c) {
-      return "<li><code title='" + esc(c.nodeid) + "'>" + esc(c.check) + (c.method ? " [" + esc(c.method) + "]" : "") +
-        "</code></li>";
-    }).join("") + "</ul>";
+  function codeOf(c) {
+    return "<code title='" + esc(c.nodeid) + "'>" + esc(c.check) + (c.method ? " [" + esc(c.method) + "]" : "") +
+      "</code>";
   }
-  function checksHtml(cell) {
-    var bad = cell.checks.filter(function (c) { return ["passed", "gap", "n/a"].indexOf(c.outcome) < 0; });
+  function names(list) {
+    return "<ul>" + list.map(function (c) { return "<li>" + codeOf(c) + "</li>"; }).join("") + "</ul>";
+  }
+  function failureGroups(arch, feature, version) {
+    // grouped by outcome and reason on the server (reports.html.failure_groups): one reason once, with a count
+    var td = document.querySelector("td.cell[data-version='" + version + "']" +
+      "[data-arch='" + arch + "'][data-feature='" + feature + "']");
+    return td && td.dataset.failures ? JSON.parse(td.dataset.failures) : [];
+  }
+  function checksHtml(cell, groups) {
     var na = cell.checks.filter(function (c) { return c.outcome === "n/a"; });
     var gaps = cell.checks.filter(function (c) { return c.outcome === "gap"; });
     var good = cell.checks.filter(function (c) { return c.outcome === "passed"; });
     var html = "";
-    if (bad.length) {
-      html += "<ul>" + bad.map(function (c) {
-        return "<li><span class='tag failed'>" + esc(c.outcome) + "</span> <code title='" + esc(c.nodeid) + "'>" +
-          esc(c.check) + (c.method ? " [" + esc(c.method) + "]" : "") + "</code>" +
-          (c.reason ? "<br>" + esc(c.reason) : "") + "</li>";
+    if (groups.length) {
+      html += "<ul>" + groups.map(function (g) {
+        var which = g.count === 1 ? " " + codeOf(g.checks[0])
+          : " <details><summary>" + g.count + " checks</summary>" + names(g.checks) + "</details>";
+        return "<li><span class='tag failed'>" + esc(g.outcome) + (g.count > 1 ? " ×" + g.count : "") + "</span>" +
+          (g.reason ? " " + esc(g.reason) : "") + which + "</li>";
       }).join("") + "</ul>";
     }
     if (gaps.length) html += "<details><summary>" + gaps.length + " skipped as a declared gap</summary>" + names(gaps) + "</details>";
@@ -121,7 +128,7 @@ SCRIPT = """
         "</span> <span class='muted'>" + c.passed + " passed, " + (c.failed + c.error + c.skipped) +
         " not passing, " + c.gap + " gap, " + (c["n/a"] || 0) + " n/a</span></h4>";
       if (cell.reason) html += "<p>Reason: " + esc(cell.reason) + "</p>";
-      html += checksHtml(cell);
+      html += checksHtml(cell, failureGroups(arch.name, feature, v));
     });
     document.getElementById("details").innerHTML = html;
   }
@@ -227,8 +234,8 @@ def _grid(matrix: dict[str, Any], features: list[dict[str, Any]], anchors: set[s
                 (status,) = cell_statuses(arch, name, [version])
                 cells.append(
                     f'<td class="cell {status}" tabindex="0" {data} data-version="{escape(version)}" '
-                    f'data-status="{status}" title="{escape(_title_line(arch, name, version))}">'
-                    f"{_label(arch, name, version)}</td>"
+                    f'data-status="{status}"{_failures_attribute(arch, name, version)} '
+                    f'title="{escape(_title_line(arch, name, version))}">{_label(arch, name, version)}</td>'
                 )
         rows.append(f'<tr><th scope="row">{escape(arch["name"])}</th>{"".join(cells)}</tr>')
     rows.append("</tbody></table>")
@@ -259,13 +266,42 @@ def _title_line(arch: dict[str, Any], feature: str, version: str) -> str:
         return f"{text} (no check ran, no gap declared)"
     ran = sum(counts.values()) - counts["gap"] - counts.get("n/a", 0)
     text += f", {counts['passed']} of {ran} checks passed"
-    bad = [c for c in cell["checks"] if c["outcome"] not in ("passed", "gap", "n/a")]
-    for c in bad[:MAX_TITLE_CHECKS]:
-        reason = " ".join(c["reason"].split())[:160]
-        text += f"\n  {c['outcome']}: {c['check']}[{c['method'] or ''}] {reason}"
-    if len(bad) > MAX_TITLE_CHECKS:
-        text += f"\n  and {len(bad) - MAX_TITLE_CHECKS} more (click the cell)"
+    groups = failure_groups(cell["checks"])
+    for group in groups[:MAX_TITLE_CHECKS]:
+        first = group["checks"][0]
+        which = f"{first['check']}[{first['method'] or ''}]" if group["count"] == 1 else f"{group['count']} checks"
+        text += f"\n  {group['outcome']}: {which}: {group['reason'][:160]}"
+    if len(groups) > MAX_TITLE_CHECKS:
+        more = sum(g["count"] for g in groups[MAX_TITLE_CHECKS:])
+        text += f"\n  and {more} more (click the cell)"
     return text
+
+
+def failure_groups(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checks of a cell that did not pass, grouped by outcome and reason (whitespace aside): a reason is listed
+    once, with how many checks gave it; the most frequent first."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in checks:
+        if c["outcome"] not in ("passed", "gap", "n/a"):
+            groups.setdefault((c["outcome"], " ".join(c["reason"].split())), []).append(c)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [
+        {
+            "outcome": outcome,
+            "reason": reason,
+            "count": len(members),
+            "checks": [{"check": c["check"], "method": c["method"], "nodeid": c["nodeid"]} for c in members],
+        }
+        for (outcome, reason), members in ordered
+    ]
+
+
+def _failures_attribute(arch: dict[str, Any], feature: str, version: str) -> str:
+    cell = arch["cells"].get(feature, {}).get(version)
+    groups = failure_groups(cell["checks"]) if cell else []
+    if not groups:
+        return ""
+    return f' data-failures="{escape(json.dumps(groups, ensure_ascii=False, separators=(",", ":")))}"'
 
 
 def _failing_cells(matrix: dict[str, Any], version: str | None) -> int:

@@ -6,7 +6,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,16 @@ class Check:
 
 @dataclass(frozen=True)
 class Architecture:
-    """What a run knew about one architecture: its modality and its declared gaps {feature: reason}."""
+    """What a run knew about one architecture: its modality and its declared gaps {feature: reason}.
+
+    ``provenance`` says where the spec came from (module, sha256 of its source, the module layout that matched the
+    installed transformers); certificates show it. It does not take part in comparisons, and committed results
+    leave it out: it changes with every edit of a spec file.
+    """
 
     modality: str
     gaps: Mapping[str, str]
+    provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,8 @@ def is_generated_output(path: Path) -> bool:
 
 def _architecture_dict(arch: Architecture | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(arch, Architecture):
-        return {"modality": arch.modality, "gaps": dict(arch.gaps)}
+        found = {"modality": arch.modality, "gaps": dict(arch.gaps)}
+        return found | ({"provenance": dict(arch.provenance)} if arch.provenance else {})
     return {key: dict(value) if key == "gaps" and isinstance(value, Mapping) else value for key, value in arch.items()}
 
 
@@ -233,7 +240,8 @@ def _parse_architectures(value: Any) -> dict[str, Architecture]:
         gaps = _mapping(_require(arch, "gaps", f"{where}."), f"{where}.gaps")
         for feature, reason in gaps.items():
             _nonempty_str(reason, f"{where}.gaps.{feature}")
-        parsed[name] = Architecture(modality, dict(gaps))
+        provenance = _mapping(arch.get("provenance", {}), f"{where}.provenance")
+        parsed[name] = Architecture(modality, dict(gaps), dict(provenance))
     return parsed
 
 

@@ -63,17 +63,17 @@ def test_a_valid_copy_registers_and_is_found_by_name():
     [
         pytest.param(
             {"ffn_in": "intermediate.dense_in"},
-            ("ffn_in", "'intermediate.dense_in'", "layer 0", "BertLayer", "intermediate", "'dense_in'"),
+            ("ffn_in", "'intermediate.dense_in'", "every layer (0-2)", "BertLayer", "intermediate", "'dense_in'"),
             id="missing-leaf",
         ),
         pytest.param(
             {"ffn_norm": "output_block.LayerNorm"},
-            ("ffn_norm", "'output_block.LayerNorm'", "layer 0", "BertLayer", "'output_block'"),
+            ("ffn_norm", "'output_block.LayerNorm'", "every layer (0-2)", "BertLayer", "'output_block'"),
             id="missing-parent",
         ),
         pytest.param(
             {"self_attention": replace(STACK.self_attention, k="attention.self.keys")},
-            ("self_attention.k", "'attention.self.keys'", "layer 0", "attention.self", "'keys'"),
+            ("self_attention.k", "'attention.self.keys'", "every layer (0-2)", "attention.self", "'keys'"),
             id="missing-attention-projection",
         ),
         pytest.param(

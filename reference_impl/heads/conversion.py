@@ -134,10 +134,7 @@ def from_static(static: nn.Module, head_name: str = "default", spec: Architectur
         used |= aliases[static_key]
     left = sorted(set(source) - used)
     if left:
-        raise ValueError(
-            f"{derived.class_name} has weights no part of the adapter model takes: {left[:5]}; "
-            "is the spec's head map complete?"
-        )
+        raise ValueError(unplaced_weights_message(derived, left))
     with torch.no_grad():
         model.base_model.load_state_dict(base_target, strict=False)
         params = dict(head.named_parameters(remove_duplicate=False))
@@ -223,3 +220,24 @@ def _check_structure(derived: DerivedHead, config: HeadConfig, model_config: Any
 
 
 __all__ = ["from_static", "head_config", "lm_head_options", "to_static", "transformers_class"]
+
+
+def unplaced_weights_message(derived: DerivedHead, left: list[str]) -> str:
+    """Why a static class cannot become an adapter model: weights with no place in it, said by where they sit."""
+    prefix = derived.base_prefix + "." if derived.base_prefix else ""
+    in_base = [key for key in left if prefix and key.startswith(prefix)]
+    in_head = [key for key in left if key not in in_base]
+    parts = []
+    if in_head:
+        parts.append(
+            f"{', '.join(in_head[:5])} sit outside the base model and outside the head's layers "
+            f"({', '.join(sorted(derived.slots.values()))}): the flexible {derived.head_type} head has no part that "
+            "holds them (no spec field can map them)"
+        )
+    if in_base:
+        parts.append(f"{', '.join(in_base[:5])} have no counterpart in the adapter model's base model")
+    return (
+        f"{derived.class_name} cannot be converted: {'; '.join(parts)}. Declare the class a gap in the spec's "
+        f"HeadMap (gaps={{{derived.class_name!r}: 'its <weight> has no place in a flexible head'}}) until the "
+        "implementation's heads have such a part"
+    )

@@ -45,9 +45,12 @@ class PredictionHead(nn.Module):
         self._init_weights(getattr(model_config, "initializer_range", 0.02))
         if config.tie_output:
             if embeddings is None or embeddings.weight.shape != self.output.weight.shape:
+                weight = getattr(embeddings, "weight", None)
+                have = "the model has none" if weight is None else f"weight of shape {tuple(weight.shape)}"
                 raise ValueError(
-                    f"tie_output: the input embeddings {getattr(embeddings, 'weight', None)!r} do not fit an output "
-                    f"layer of shape {tuple(self.output.weight.shape)}"
+                    f"tie_output: the input embeddings ({have}) do not fit an output layer of shape "
+                    f"{tuple(self.output.weight.shape)}; tie only a head whose output size is the vocabulary size "
+                    "and whose input size is the embedding size"
                 )
             self.output.weight = embeddings.weight
         if config.layers > 1:

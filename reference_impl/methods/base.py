@@ -32,6 +32,7 @@ class Placement:
     feeder: nn.Module | None = None  # bottleneck: the module whose input is the sub-layer's residual input
     norm: nn.Module | None = None  # bottleneck in a post-norm model: the sub-layer's layer norm
     hooked: bool = True  # False: a model-level module on a holder site (no hook); its family runs it (attach)
+    size: int | None = None  # the vector size the adapter transforms, where it is not the hidden size
 
 
 class SiteAdapter(nn.Module):

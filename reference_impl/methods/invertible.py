@@ -194,6 +194,37 @@ def _hooked_modules(model: Any, state: AdapterState) -> Iterator[tuple[nn.Module
         yield head, InverseTransform
 
 
+def _width(module: nn.Module, direction: str) -> int | None:
+    """The vector size a token-embedding module puts out (``out``) or an LM head takes in (``in``)."""
+    for attribute in ("embedding_dim",) if direction == "out" else ("in_features",):
+        if isinstance(getattr(module, attribute, None), int):
+            return getattr(module, attribute)
+    weight = getattr(module, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.dim() == 2:  # Embedding (vocab, size); Linear (out, in)
+        return int(weight.shape[1])
+    return None
+
+
+def embedding_size(model: Any, state: AdapterState) -> int:
+    """The size of the vectors the invertible adapter transforms: what the token embeddings put out, which is not the
+    hidden size where a model projects its embeddings (ELECTRA's ``embedding_size``). The LM head's input must have the
+    same size, since the inverse runs there; a model where they differ is refused up front."""
+    sizes = {}
+    for module, hook in _hooked_modules(model, state):
+        direction = "out" if hook is EmbeddingTransform else "in"
+        sizes[f"{type(module).__name__} ({'token embeddings' if direction == 'out' else 'LM head'})"] = _width(
+            module, direction
+        )
+    known = {size for size in sizes.values() if size is not None}
+    if len(known) > 1:
+        listed = ", ".join(f"{where}: {size}" for where, size in sizes.items())
+        raise ValueError(
+            "an invertible adapter needs token embeddings and an LM head input of one size, since its inverse runs "
+            f"before the LM head; here they differ ({listed})"
+        )
+    return known.pop() if known else state.hidden_size
+
+
 @register_family
 class InvertibleFamily(BottleneckFamily):
     name = "invertible"
@@ -202,12 +233,13 @@ class InvertibleFamily(BottleneckFamily):
     def placements(self, state: AdapterState, model: Any, config: InvertibleOptions) -> Iterator[Placement]:
         found = list(super().placements(state, model, config))
         if found:
-            yield Placement(holder_module(model), MODEL_LEVEL, HOLDER_LOCATION, hooked=False)
+            size = embedding_size(model, state)  # refuses, before anything is built, a model it cannot fit
+            yield Placement(holder_module(model), MODEL_LEVEL, HOLDER_LOCATION, hooked=False, size=size)
         yield from found
 
     def build(self, config: InvertibleOptions, placement: Placement, state: AdapterState, generator: Any) -> Any:
         if not placement.hooked:
-            return COUPLINGS[config.inv_adapter](config, state.hidden_size, generator)
+            return COUPLINGS[config.inv_adapter](config, placement.size or state.hidden_size, generator)
         return super().build(config, placement, state, generator)
 
     def attach(self, model: Any, state: AdapterState, name: str) -> None:
