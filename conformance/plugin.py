@@ -31,6 +31,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results", default=None, metavar="PATH", help="Write the conformance results (JSON) to PATH")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    from .distribution import group_by_architecture
+
+    group_by_architecture(config)  # before xdist turns "-n N" into its default distribution
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "arch(name): the architecture a conformance check certifies")
     config.addinivalue_line("markers", "method(name): the adapter method a conformance check exercises")
