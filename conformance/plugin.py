@@ -58,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # The controller alone records; under xdist it sees every worker's reports.
         config.stash[RECORDER] = Recorder()
         config.pluginmanager.register(config.stash[RECORDER], "conformance-recorder")
+    from .completeness import Completeness
+
+    config.pluginmanager.register(Completeness(config, config.stash.get(RECORDER, None)), "conformance-completeness")
 
 
 def _wants_selection(config: pytest.Config) -> bool:
