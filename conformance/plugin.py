@@ -29,6 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--feature", action="append", default=[], metavar="NAME", help="Matrix features to check (default: all)"
     )
     group.addoption("--results", default=None, metavar="PATH", help="Write the conformance results (JSON) to PATH")
+    from .probe_gaps import add_option
+
+    add_option(group)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -58,6 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
         # The controller alone records; under xdist it sees every worker's reports.
         config.stash[RECORDER] = Recorder()
         config.pluginmanager.register(config.stash[RECORDER], "conformance-recorder")
+    if config.getoption("probe_gaps"):
+        from .probe_gaps import GapProbe
+
+        config.pluginmanager.register(GapProbe(), "conformance-probe-gaps")
     from .completeness import Completeness
 
     config.pluginmanager.register(Completeness(config, config.stash.get(RECORDER, None)), "conformance-completeness")

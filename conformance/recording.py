@@ -65,7 +65,9 @@ class Recorder:
             record["outcome"] = "gap" if gap is not None else "skipped"
             record["reason"] = gap if gap is not None else _short(report)
         elif report.when == "call" and report.passed and record["outcome"] is None:
-            record["outcome"] = "passed"
+            # a declared gap's check passes only when probed (--probe-gaps): the cell stays a gap
+            record["outcome"] = "gap" if gap is not None else "passed"
+            record["reason"] = gap or ""
 
     def checks(self) -> list[dict[str, Any]]:
         never_ran = {
