@@ -18,7 +18,7 @@ import torch
 
 from architectures.bert import SPEC as BERT
 from architectures.gpt2 import SPEC as GPT2
-from reference_impl import AdapterModel, Fuse, LoRAConfig, Parallel, Split, Stack
+from reference_impl import AdapterModel, Average, Fuse, LoRAConfig, Parallel, Split, Stack
 from reference_impl.persistence import CONFIG_NAME, WEIGHTS_NAME
 
 
@@ -164,6 +164,7 @@ NAMES = [
     Case("composition-naming-unknown-adapter", lambda m, t: m.set_active_adapters(Stack("a", "zz")), "no adapter named 'zz'"),
     Case("forbidden-nesting", lambda m, t: m.set_active_adapters(Parallel(Split("b", "c", splits=[4, 4]), "a")), "Split cannot be nested in Parallel"),
     Case("method-not-in-block", lambda m, t: m.set_active_adapters(Fuse("a", "b")), "no fusion 'a,b'"),
+    Case("average-weight-not-finite", lambda m, t: m.set_active_adapters(Average("b", "c", weights=[1.0, math.nan])), "Average weights must be finite numbers"),
     Case("fusion-of-unknown-adapter", lambda m, t: m.add_adapter_fusion(Fuse("b", "zz")), "no adapter named 'zz'"),
 ]  # fmt: skip
 
