@@ -32,12 +32,20 @@ def transformers_at_least(minimum: str) -> bool:
 SUPPORTED_TRANSFORMERS = ">=4.57,<6"
 
 
-# reference_impl/methods/prefix/deberta.py copies DeBERTa's DisentangledSelfAttention.forward; these are the first
-# and the last transformers release it was checked against (same logic in 4.57.6, 5.0.0 and 5.24.0).
-DEBERTA_ATTENTION_COPY = ("4.57.6", "5.24.0")
-
-
-def deberta_attention_copy_current() -> bool:
-    found = installed("transformers")
-    low, high = DEBERTA_ATTENTION_COPY
-    return found is not None and _release(low) <= _release(found)[:3] <= _release(high)
+# reference_impl/methods/prefix/deberta.py copies DeBERTa's DisentangledSelfAttention.forward. The fingerprint of the
+# upstream source it was copied from (statements only: comments, docstrings and annotations aside; see
+# reference_impl/methods/prefix/upstream.py), one entry per range of transformers versions with the same source. The
+# raw text differs between 4.57.6 and 5.x (Optional[...] became ... | None, docstrings); the statements do not.
+DEBERTA_ATTENTION_SOURCES = (
+    {
+        "function": "transformers.models.deberta.modeling_deberta.DisentangledSelfAttention.forward",
+        "versions": ("4.57.6", "5.0.0", "5.24.0"),
+        "sha256": "1b554d3a12413176be057354900b7f73193c47090523fe89da0be46a28fc93e5",
+        "statements": (
+            "9b0b5e83 c897e40a 2584dc9e c6e572dd fee6b582 de276a8f d84f36d7 00250cf5 fca94e7a ecde4f44 b4d9099f "
+            "4be27d09 77320ab9 d02d0b61 e37cf58e d64602b8 6dca319f 6bac7ce3 636d821f 0c83b1bb 85ee6aa4 beacf124 "
+            "77e9983f 3d1297ad 843452d6 96fa0e7d fd17158b fc2dc7c1 29e96137 890ec558 288a02df c9aaeed0 4b9d95b5 "
+            "47911e5c a50adb4a e0838862 86e1817d 7afdb3f6"
+        ).split(),
+    },
+)

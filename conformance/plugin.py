@@ -35,9 +35,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="The implementation under test: reference (default), adapters (AdapterHub), or a module path (mypkg.impl)",
     )
-    from .threads import add_option
+    from .probe_gaps import add_option as add_probe_gaps_option
+    from .threads import add_option as add_threads_option
 
-    add_option(group)
+    add_threads_option(group)
+    add_probe_gaps_option(group)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    from .distribution import group_by_architecture
+
+    group_by_architecture(config)  # before xdist turns "-n N" into its default distribution
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,6 +77,13 @@ def pytest_configure(config: pytest.Config) -> None:
         # The controller alone records; under xdist it sees every worker's reports.
         config.stash[RECORDER] = Recorder()
         config.pluginmanager.register(config.stash[RECORDER], "conformance-recorder")
+    if config.getoption("probe_gaps"):
+        from .probe_gaps import GapProbe
+
+        config.pluginmanager.register(GapProbe(), "conformance-probe-gaps")
+    from .completeness import Completeness
+
+    config.pluginmanager.register(Completeness(config, config.stash.get(RECORDER, None)), "conformance-completeness")
 
 
 def _use_implementation(config: pytest.Config) -> None:

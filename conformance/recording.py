@@ -7,6 +7,7 @@ from typing import Any
 
 PROPERTY = "conformance"
 NOT_APPLICABLE = "n/a"  # the manifest says the check does not apply: neither a pass nor a failure
+NOT_FINISHED = "did not run: the session stopped before this check (-x, an interrupt or a crashed worker)"
 
 
 def record_fields(item: Any) -> dict[str, Any] | None:
@@ -41,13 +42,19 @@ class Recorder:
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
+        self.expected: dict[str, dict[str, Any]] = {}  # every check the run collected (conformance.completeness)
+        self.unplaced: dict[str, str] = {}  # failures reported before the check's fields were known: {nodeid: reason}
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         self.add(report)
 
     def add(self, report: Any) -> None:
-        fields = dict(next((value for key, value in report.user_properties if key == PROPERTY), {}) or {})
+        fields = next((value for key, value in report.user_properties if key == PROPERTY), None)
+        # a report without our fields: xdist's report of an item whose worker crashed
+        fields = dict(fields or self.expected.get(report.nodeid) or {})
         if not fields:
+            if report.failed:  # placed once the check's fields are known (conformance.completeness)
+                self.unplaced.setdefault(report.nodeid, _short(report) or "the check crashed")
             return
         gap = fields.pop("gap")
         not_applicable = fields.pop("not_applicable", None)
@@ -64,10 +71,21 @@ class Recorder:
             record["outcome"] = "gap" if gap is not None else "skipped"
             record["reason"] = gap if gap is not None else _short(report)
         elif report.when == "call" and report.passed and record["outcome"] is None:
-            record["outcome"] = "passed"
+            # a declared gap's check passes only when probed (--probe-gaps): the cell stays a gap
+            record["outcome"] = "gap" if gap is not None else "passed"
+            record["reason"] = gap or ""
 
     def checks(self) -> list[dict[str, Any]]:
-        done = []
+        never_ran = {
+            nodeid: {**{k: v for k, v in fields.items() if k != "gap"}, "nodeid": nodeid, "duration": 0.0}
+            for nodeid, fields in self.expected.items()
+            if nodeid not in self.records
+        }
+        for nodeid, record in never_ran.items():  # -x, an interrupt or a crashed worker stopped the run before it
+            gap = self.expected[nodeid].get("gap")
+            reason = self.unplaced.get(nodeid) or gap or NOT_FINISHED
+            record.update(outcome="gap" if gap and nodeid not in self.unplaced else "error", reason=reason)
+        done = list(never_ran.values())
         for record in self.records.values():
             if record["outcome"] is None:  # a check that never reached a verdict is not a pass
                 record = {**record, "outcome": "error", "reason": "the check did not finish"}

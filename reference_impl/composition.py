@@ -9,6 +9,7 @@ with AdapterFusion. Which block may hold which, and which method supports which 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -131,9 +132,12 @@ class Average(CompositionBlock):
         self, *children: str | CompositionBlock, weights: Sequence[float] | None = None, normalize_weights: bool = True
     ):
         super().__init__(*children)
-        weights = [1.0] * len(self.children) if weights is None else [float(w) for w in weights]
+        weights = [1.0] * len(self.children) if weights is None else list(weights)
         if len(weights) != len(self.children):
             raise ValueError(f"Average needs one weight per child ({len(self.children)}), got {weights}")
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights):
+            raise ValueError(f"Average weights must be finite numbers, got {weights}")
+        weights = [float(w) for w in weights]
         if normalize_weights:
             total = sum(weights)
             if total == 0:

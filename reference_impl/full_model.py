@@ -9,15 +9,13 @@ one folder per adapter and per fusion, as ``save_adapter`` / ``save_adapter_fusi
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .composition import CompositionBlock
-from .persistence import read_adapter
+from .folders import check_hashes, missing_folder_message, replacing, write_json
+from .persistence import CONFIG_NAME, check_format_version, read_adapter
 from .sites import adapter_name_in_key, sites
 
 
@@ -25,6 +23,16 @@ SETUP_NAME = "adapter_setup.json"
 ADAPTERS_DIR = "adapters"
 FUSIONS_DIR = "adapter_fusions"
 FORMAT_VERSION = 1
+# what a model save writes, so a new save drops what an older one left; anything else (a tokenizer) is kept
+MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "*.safetensors",
+    "*.safetensors.index.json",
+    ADAPTERS_DIR,
+    FUSIONS_DIR,
+    SETUP_NAME,
+)
 
 
 def save_pretrained(model: Any, directory: Path, save_base: Callable[..., Any], **kwargs: Any) -> None:
@@ -48,24 +56,13 @@ def save_pretrained(model: Any, directory: Path, save_base: Callable[..., Any], 
         "fusions": fusions,
         "active": None if state_.active is None else state_.active.to_dict(),
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    # Adapters are staged next to the target and moved in last: a failure leaves an earlier save intact.
-    staging = Path(tempfile.mkdtemp(prefix=".saving-adapters-", dir=directory))
-    try:
+    with replacing(directory, replaces=MODEL_FILES) as staging:
         for name in state_.configs:
             model.save_adapter(staging / ADAPTERS_DIR / name, name)
         for index, fusion in enumerate(fusions):
             model.save_adapter_fusion(staging / FUSIONS_DIR / str(index), fusion)
-        (staging / SETUP_NAME).write_text(json.dumps(setup, indent=2, sort_keys=True) + "\n")
-        save_base(directory, state_dict=base_state, **kwargs)
-        for folder in (ADAPTERS_DIR, FUSIONS_DIR):
-            if (directory / folder).exists():
-                shutil.rmtree(directory / folder)
-            if (staging / folder).exists():
-                os.replace(staging / folder, directory / folder)
-        os.replace(staging / SETUP_NAME, directory / SETUP_NAME)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_json(staging / SETUP_NAME, setup)
+        save_base(staging, state_dict=base_state, **kwargs)
 
 
 def load_model(
@@ -111,7 +108,7 @@ def read_setup(directory: Path) -> dict[str, Any]:
     """The saved adapter setup, validated; a directory without one is a plain transformers save (no adapters)."""
     path = directory / SETUP_NAME
     if not directory.is_dir():
-        raise ValueError(f"cannot load a model from {directory}: no such directory")
+        raise ValueError(f"cannot load a model from {directory}: {missing_folder_message(directory)}")
     if not any(directory.glob("*.safetensors")) and not any(directory.glob("*.safetensors.index.json")):
         raise ValueError(
             f"no safetensors weights in {directory}: models are loaded from safetensors only, never from pickles "
@@ -125,10 +122,13 @@ def read_setup(directory: Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
     if not isinstance(setup, dict) or not all(key in setup for key in ("adapters", "fusions", "active")):
         raise ValueError(f"{path} needs 'adapters', 'fusions' and 'active'; was it written by save_pretrained?")
+    check_format_version(path, setup, FORMAT_VERSION)
     for name in setup["adapters"]:
         if not (directory / ADAPTERS_DIR / name).is_dir():
             raise ValueError(f"{path} lists adapter {name!r}, but {directory / ADAPTERS_DIR / name} is missing")
-        read_adapter(directory / ADAPTERS_DIR / name)  # unreadable files fail now, before any model is built
+        # unreadable or mixed files fail now, before any model is built
+        payload, _ = read_adapter(directory / ADAPTERS_DIR / name)
+        check_hashes(directory / ADAPTERS_DIR / name / CONFIG_NAME, payload.get("sha256"))
     return setup
 
 

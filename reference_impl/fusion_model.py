@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from .composition import Fuse, Stack, parse_composition
+from .folders import check_hashes, missing_folder_message
 from .fusion import Fusion, FusionConfig, resolve_fusion_config
 from .persistence import base_prefix, write_files
 from .sites import FUSION, sites
@@ -119,10 +120,13 @@ class FusionMixin:
     def load_adapter_fusion(self, load_directory: str | Path, set_active: bool = False) -> Fuse:
         """Load fusion layers saved by ``save_adapter_fusion``; the fused adapters must be in the model already."""
         directory = Path(load_directory)
+        if not directory.is_dir():
+            raise ValueError(f"cannot load an adapter fusion from {directory}: {missing_folder_message(directory)}")
         try:
             payload = json.loads((directory / FUSION_CONFIG_NAME).read_text())
+            check_hashes(directory / FUSION_CONFIG_NAME, payload.get("sha256"))
             weights = load_file(str(directory / FUSION_WEIGHTS_NAME))
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, AttributeError) as err:
             raise ValueError(f"cannot load an adapter fusion from {directory}: {err}") from None
         fuse = Fuse(*payload["adapters"])
         existed = fuse.name in self.adapter_state.fusions

@@ -21,6 +21,7 @@ from .fusion_model import FusionMixin
 from .methods import family_of
 from .methods.model_level import holder_site
 from .sites import adapter_name_in_key, attach_site, detach_if_empty, sites
+from .snapshot import AdapterSnapshot
 from .state import AdapterState
 
 
@@ -56,7 +57,9 @@ class ModelAdaptersMixin(FusionMixin):
         if not found:
             leave_out = list(config.leave_out)
             raise ValueError(f"adapter {name!r}: config {config.name!r} with leave_out={leave_out} adapts no layer")
-        if name in self.adapter_state.configs:
+        # the adapter being replaced comes back if the new one fails, at any point
+        previous = AdapterSnapshot.take(self, name) if name in self.adapter_state.configs else None
+        if previous is not None:
             self.delete_adapter(name)
         generators = {id(part): _generator(part) for _, part in parts}
         device, dtype = _device_dtype(self)
@@ -77,6 +80,8 @@ class ModelAdaptersMixin(FusionMixin):
             family.attach(self, self.adapter_state, name)
         except BaseException:
             self._discard(name, family)  # a half-built adapter must not stay behind
+            if previous is not None:
+                previous.restore(self)
             raise
         if set_active:
             self.set_active_adapters(name)

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .configs import resolve_config
+from .folders import check_hashes, missing_folder_message, replacing, write_json, write_tensors
 from .sites import rename_adapter_in_key
+from .snapshot import AdapterSnapshot
 
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
 FORMAT_VERSION = 1
+ADAPTER_FILES = (CONFIG_NAME, WEIGHTS_NAME)
 NAME_PLACEHOLDER = "{name}"  # saved keys do not carry the adapter's name, so it can be loaded under another
 
 
@@ -52,6 +52,12 @@ def base_prefix(model: Any) -> str:
 
 
 def save_adapter(model: Any, directory: Path, name: str) -> None:
+    with replacing(directory, replaces=ADAPTER_FILES) as folder:
+        write_adapter(model, folder, name)
+
+
+def write_adapter(model: Any, folder: Path, name: str) -> None:
+    """The adapter's files, written straight into ``folder`` (a staging folder: see ``reference_impl.folders``)."""
     config = model.adapter_state.configs[name]
     payload = {
         "format_version": FORMAT_VERSION,
@@ -59,51 +65,45 @@ def save_adapter(model: Any, directory: Path, name: str) -> None:
         "model_type": model.adapter_state.spec.name,
         "config": config.to_dict(),
     }
-    write_files(directory, {WEIGHTS_NAME: _relative_keys(model, name), CONFIG_NAME: payload})
+    write_folder(folder, {WEIGHTS_NAME: _relative_keys(model, name), CONFIG_NAME: payload})
 
 
 def write_files(directory: Path, files: dict[str, dict[str, Any]]) -> None:
-    """Write weights (a dict of tensors, as safetensors) and configs (JSON) into ``directory``.
-
-    Every file is written next to the target first and only then moved into place, so a failure leaves the old
-    files intact.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
-    try:
-        for file_name, content in files.items():
-            if file_name.endswith(".safetensors"):
-                save_file(content, str(staging / file_name), metadata={"format": "pt"})
-            else:
-                (staging / file_name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
-        _move_into_place(staging, directory, list(files))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Write weights (a dict of tensors, as safetensors) and configs (JSON) as ``directory``, in one step: a failure
+    or a kill at any point leaves the old folder as it was (see ``reference_impl.folders``)."""
+    with replacing(directory, replaces=list(files)) as folder:
+        write_folder(folder, files)
 
 
-def _move_into_place(staging: Path, directory: Path, names: list[str]) -> None:
-    """Move the staged files over the targets; if any move fails, put every old file back."""
-    backups = staging / ".previous"
-    backups.mkdir()
-    moved: list[str] = []
-    try:
-        for name in names:
-            if (directory / name).exists():
-                os.replace(directory / name, backups / name)
-            moved.append(name)
-            os.replace(staging / name, directory / name)
-    except BaseException:
-        for name in moved:
-            if (backups / name).exists():
-                os.replace(backups / name, directory / name)
-            else:
-                (directory / name).unlink(missing_ok=True)
-        raise
+def write_folder(folder: Path, files: dict[str, dict[str, Any]]) -> None:
+    """Weights first, then each JSON file with the sha256 of the weights, so loading can tell a mixed folder."""
+    hashes = {name: write_tensors(folder / name, content) for name, content in files.items() if _is_weights(name)}
+    for file_name, content in files.items():
+        if not _is_weights(file_name):
+            write_json(folder / file_name, {**content, "sha256": hashes})
+
+
+def _is_weights(file_name: str) -> bool:
+    return file_name.endswith(".safetensors")
+
+
+def check_format_version(path: Path, payload: dict[str, Any], supported: int) -> None:
+    """Refuse a file written by a newer version of this package, which this one may misread."""
+    version = payload.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{path}: format_version must be a positive integer, got {version!r}")
+    if version > supported:
+        raise ValueError(
+            f"{path} has format_version {version}; this version of reference_impl reads up to {supported}: "
+            "upgrade reference_impl to load it"
+        )
 
 
 def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The saved config payload and weights, validated; raises ValueError saying what is wrong."""
     config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+    if not directory.is_dir():
+        raise ValueError(f"cannot load an adapter from {directory}: {missing_folder_message(directory)}")
     for path in (config_path, weights_path):
         if not path.is_file():
             raise ValueError(
@@ -119,6 +119,7 @@ def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
     for key in ("name", "config"):
         if key not in payload:
             raise ValueError(f"{config_path} has no {key!r} entry; was it written by save_adapter?")
+    check_format_version(config_path, payload, FORMAT_VERSION)
     try:
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:
@@ -141,10 +142,12 @@ def load_adapter(
     if name in model.adapter_state.configs and not overwrite_ok:
         raise ValueError(f"an adapter named {name!r} exists already; pass load_as= or overwrite_ok=True")
 
-    previous = _snapshot(model, name)
+    previous = AdapterSnapshot.take(model, name) if name in model.adapter_state.configs else None
     active_before = model.adapter_state.active
+    added = False  # add_adapter puts the previous adapter back itself when it fails
     try:
         model.add_adapter(name, config, overwrite_ok=True)
+        added = True
         own = _relative_keys(model, name)
         missing = sorted(set(own) - set(weights))
         unexpected = sorted(set(weights) - set(own))
@@ -152,14 +155,16 @@ def load_adapter(
             if own[key].shape != weights[key].shape:
                 raise ValueError(
                     f"weight {key} in {directory} has shape {tuple(weights[key].shape)}, "
-                    f"the model expects {tuple(own[key].shape)}"
+                    f"the model expects {tuple(own[key].shape)} (saved from a model of another size?)"
                 )
+        # after the shape check, which says more when the weights are of another model
+        check_hashes(directory / CONFIG_NAME, payload.get("sha256"))
         _assign(model, name, {k: weights[k] for k in set(own) & set(weights)})
-    except Exception:
-        if name in model.adapter_state.configs:
+    except BaseException:
+        if added:
             model.delete_adapter(name)
-        if previous is not None:
-            _restore(model, name, previous)
+            if previous is not None:
+                previous.restore(model)
         model.adapter_state.active = active_before
         raise
     if set_active:
@@ -173,16 +178,3 @@ def _assign(model: Any, name: str, weights: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for key, value in weights.items():
             params[prefix + rename_adapter_in_key(key, name)].copy_(value)
-
-
-def _snapshot(model: Any, name: str) -> tuple[Any, dict[str, torch.Tensor]] | None:
-    if name not in model.adapter_state.configs:
-        return None
-    tensors = {k: v.clone() for k, v in _relative_keys(model, name).items()}
-    return model.adapter_state.configs[name], tensors
-
-
-def _restore(model: Any, name: str, snapshot: tuple[Any, dict[str, torch.Tensor]]) -> None:
-    config, tensors = snapshot
-    model.add_adapter(name, config, overwrite_ok=True)
-    _assign(model, name, tensors)

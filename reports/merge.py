@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from reports.results import Architecture, Check, Results
 
@@ -57,10 +58,29 @@ def _merge(version: str, files: list[Results]) -> VersionResults:
                     f"{source[name]} and {r.path} disagree on architecture {name!r} for transformers {version} "
                     "(modality or declared gaps); remove the stale result file"
                 )
-    # Identical checks (one test in two overlapping runs) count once; differing outcomes of one nodeid both
-    # stay, so a cell passes only if every recorded run of every check passed.
+    # Identical checks (one test in two overlapping runs) count once; files that disagree about a check's outcome
+    # make it one explicit conflict (an error naming both files), so a cell never passes over a disagreement.
     unique = {
-        (c.nodeid, c.outcome, c.reason, c.arch, c.feature, c.method, c.check): c for r in files for c in r.checks
+        (c.nodeid, c.outcome, c.reason, c.arch, c.feature, c.method, c.check): (c, r.path)
+        for r in files
+        for c in r.checks
     }
-    checks = tuple(sorted(unique.values(), key=lambda c: (c.nodeid, c.outcome, c.reason)))
+    by_nodeid: dict[str, list[tuple[Check, str]]] = {}
+    for found in unique.values():
+        by_nodeid.setdefault(found[0].nodeid, []).append(found)
+    merged = [check for found in by_nodeid.values() for check in _conflict(found)]
+    checks = tuple(sorted(merged, key=lambda c: (c.nodeid, c.outcome, c.reason)))
     return VersionResults(version, dict(sorted(architectures.items())), checks)
+
+
+def _conflict(found: list[tuple[Check, str]]) -> list[Check]:
+    """The records of one nodeid, or, when result files disagree about its outcome, one error that says so."""
+    outcomes = {check.outcome for check, _ in found}
+    if len(outcomes) == 1:
+        return [check for check, _ in found]
+    first = min(found, key=lambda f: (f[0].outcome != "passed", f[1]))[0]
+    said = "; ".join(
+        f"{check.outcome} in {Path(path).name}" + (f" ({check.reason})" if check.reason else "")
+        for check, path in sorted(found, key=lambda f: (f[1], f[0].outcome))
+    )
+    return [replace(first, outcome="error", reason=f"result files disagree: {said}", duration=0.0)]

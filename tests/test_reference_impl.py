@@ -14,7 +14,7 @@ import torch
 
 from architectures.bert import SPEC as BERT
 from architectures.live import build_model
-from reference_impl import init, persistence, resolve_config
+from reference_impl import folders, init, persistence, resolve_config
 from reference_impl.configs import CONFIG_CLASSES, AdapterConfig, LoRAConfig, SeqBnConfig
 
 
@@ -205,7 +205,7 @@ def _partial_save_file(tensors: dict, filename: str, metadata: Any = None) -> No
 def test_save_failing_half_way_leaves_the_saved_files_as_they_were(model, saved, monkeypatch):
     before = files_of(saved)
     randomize(model, "a", seed=5)  # a second save would write other bytes
-    monkeypatch.setattr(persistence, "save_file", _partial_save_file)
+    monkeypatch.setattr(folders, "save_file", _partial_save_file)
     with pytest.raises(OSError, match="No space left"):
         model.save_adapter(saved, "a")
     assert files_of(saved) == before, "the previous save must be intact, and no temporary file left behind"
@@ -232,23 +232,19 @@ def test_save_failing_at_the_config_leaves_the_saved_files_as_they_were(model, s
     assert files_of(saved) == before
 
 
-def test_save_failing_between_the_two_moves_leaves_the_saved_files_as_they_were(model, saved, monkeypatch):
+def test_save_failing_at_the_swap_leaves_the_saved_files_as_they_were(model, saved, monkeypatch):
     before = files_of(saved)
     randomize(model, "a", seed=5)
-    real_replace = persistence.os.replace
-    moves: list[Any] = []
 
-    def second_move_fails(src: Any, dst: Any) -> None:
-        moves.append(dst)
-        if len(moves) == 2:
-            raise OSError("No space left on device")
-        real_replace(src, dst)
+    def swap_fails(staging: Any, directory: Any) -> None:
+        raise OSError("No space left on device")
 
-    monkeypatch.setattr(persistence.os, "replace", second_move_fails)
+    monkeypatch.setattr(folders, "_swap_in", swap_fails)
     with pytest.raises(OSError):
         model.save_adapter(saved, "a")
     monkeypatch.undo()
     assert files_of(saved) == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["saved"], "no staging folder is left behind"
 
 
 # ----- loading -----
@@ -312,7 +308,7 @@ def test_loading_bad_files_names_the_file_and_changes_nothing(model, saved, dama
 
 def test_loading_from_a_missing_directory(model, tmp_path):
     before = snapshot(model)
-    with pytest.raises(ValueError, match=f"{CONFIG_FILE} is missing"):
+    with pytest.raises(ValueError, match="never_saved: no such folder"):
         model.load_adapter(tmp_path / "never_saved")
     assert_unchanged(model, before)
 

@@ -10,19 +10,18 @@ adapter, fusion and head, ``adapter_setup.json`` (as ``reference_impl.full_model
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .. import full_model
 from ..composition import CompositionBlock, Fuse
+from ..folders import check_hashes, missing_folder_message, replacing, write_json
+from ..persistence import ADAPTER_FILES, check_format_version, write_adapter, write_folder
 from ..persistence import CONFIG_NAME as ADAPTER_CONFIG_NAME
 from .config import HeadConfig
 from .modules import PredictionHead
@@ -35,7 +34,9 @@ HEAD_CONFIG_NAME = "head_config.json"
 HEAD_WEIGHTS_NAME = "head.safetensors"
 HEADS_NAME = "heads.json"
 HEADS_DIR = "heads"
+HEAD_FILES = (HEAD_CONFIG_NAME, HEAD_WEIGHTS_NAME)
 FORMAT_VERSION = 1
+MODEL_FILES = (*full_model.MODEL_FILES, HEADS_DIR, HEADS_NAME)
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,13 @@ class ReadHead:
     result: LoadedHead
 
 
-def _write_atomically(directory: Path, payload: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".saving-head-", dir=directory))
-    try:
-        save_file(tensors, str(staging / HEAD_WEIGHTS_NAME), metadata={"format": "pt"})
-        (staging / HEAD_CONFIG_NAME).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        os.replace(staging / HEAD_WEIGHTS_NAME, directory / HEAD_WEIGHTS_NAME)
-        os.replace(staging / HEAD_CONFIG_NAME, directory / HEAD_CONFIG_NAME)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def save_head(model: AdapterModel, directory: Path, name: str) -> None:
+    with replacing(directory, replaces=HEAD_FILES) as folder:
+        write_head(model, folder, name)
+
+
+def write_head(model: AdapterModel, folder: Path, name: str) -> None:
+    """The head's files, written straight into ``folder`` (a staging folder: see ``reference_impl.folders``)."""
     head = model.heads[name]
     payload = {
         "format_version": FORMAT_VERSION,
@@ -75,7 +70,15 @@ def save_head(model: AdapterModel, directory: Path, name: str) -> None:
         "config": head.config.to_dict(),
     }
     tensors = {key: param.detach().cpu().contiguous() for key, param in head.own_parameters().items()}
-    _write_atomically(directory, payload, tensors)
+    write_folder(folder, {HEAD_WEIGHTS_NAME: tensors, HEAD_CONFIG_NAME: payload})
+
+
+def save_adapter_with_head(model: AdapterModel, directory: Path, name: str, with_head: bool) -> None:
+    """Adapter and head in one save: a folder never holds the adapter of one save and the head of another."""
+    with replacing(directory, replaces=(*ADAPTER_FILES, *HEAD_FILES)) as folder:
+        write_adapter(model, folder, name)
+        if with_head and name in model.heads:
+            write_head(model, folder, name)
 
 
 def has_head(directory: Path) -> bool:
@@ -92,6 +95,8 @@ def saved_adapter_name(directory: Path) -> str | None:
 def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> ReadHead:
     """Read, check and build the head saved in ``directory``; raises ValueError saying what is wrong."""
     config_path, weights_path = directory / HEAD_CONFIG_NAME, directory / HEAD_WEIGHTS_NAME
+    if not directory.is_dir():
+        raise ValueError(f"cannot load a head from {directory}: {missing_folder_message(directory)}")
     for path in (config_path, weights_path):
         if not path.is_file():
             raise ValueError(f"cannot load a head from {directory}: {path.name} is missing (save it with save_head)")
@@ -104,6 +109,7 @@ def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> Read
     saved_type, own_type = payload.get("model_type"), model.adapter_state.spec.name
     if saved_type and saved_type != own_type:
         raise ValueError(f"the head in {directory} was saved from a {saved_type!r} model; this model is {own_type!r}")
+    check_format_version(config_path, payload, FORMAT_VERSION)
     config = HeadConfig.from_dict(payload["config"])
     try:
         weights = load_file(str(weights_path))
@@ -117,6 +123,7 @@ def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> Read
                 f"head weight {key} in {directory} has shape {tuple(weights[key].shape)}, this model expects "
                 f"{tuple(own[key].shape)} (a model of another size?)"
             )
+    check_hashes(config_path, payload.get("sha256"))
     with torch.no_grad():
         for key in set(own) & set(weights):
             own[key].copy_(weights[key])
@@ -133,16 +140,14 @@ def save_model(model: AdapterModel, directory: Path) -> None:
     merged = full_model._merged_adapters(model)
     if merged:
         raise ValueError(f"adapter(s) {merged} are merged into the base weights; call reset_adapter first")
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".saving-model-", dir=directory))
-    try:
+    with replacing(directory, replaces=MODEL_FILES) as staging:
         for name in state.configs:
-            model.save_adapter(staging / full_model.ADAPTERS_DIR / name, name, with_head=False)
+            write_adapter(model, _folder(staging / full_model.ADAPTERS_DIR / name), name)
         fusions = list(state.fusions)
         for index, fusion in enumerate(fusions):
             model.save_adapter_fusion(staging / full_model.FUSIONS_DIR / str(index), fusion)
         for name in model.heads:
-            model.save_head(staging / HEADS_DIR / name, name)
+            write_head(model, _folder(staging / HEADS_DIR / name), name)
         setup = {
             "format_version": FORMAT_VERSION,
             "adapters": list(state.configs),
@@ -150,21 +155,15 @@ def save_model(model: AdapterModel, directory: Path) -> None:
             "active": None if state.active is None else state.active.to_dict(),
         }
         heads = {"format_version": FORMAT_VERSION, "heads": list(model.heads), "active_head": model.active_head}
-        (staging / full_model.SETUP_NAME).write_text(json.dumps(setup, indent=2, sort_keys=True) + "\n")
-        (staging / HEADS_NAME).write_text(json.dumps(heads, indent=2, sort_keys=True) + "\n")
+        write_json(staging / full_model.SETUP_NAME, setup)
+        write_json(staging / HEADS_NAME, heads)
         base = {key: value for key, value in model.base_model.state_dict().items() if "adapter_site" not in key}
-        model.base_model.save_pretrained(staging / "base", state_dict=base)
-        for folder in (full_model.ADAPTERS_DIR, full_model.FUSIONS_DIR, HEADS_DIR):
-            if (directory / folder).exists():
-                shutil.rmtree(directory / folder)
-            if (staging / folder).exists():
-                os.replace(staging / folder, directory / folder)
-        for item in (staging / "base").iterdir():
-            os.replace(item, directory / item.name)
-        os.replace(staging / full_model.SETUP_NAME, directory / full_model.SETUP_NAME)
-        os.replace(staging / HEADS_NAME, directory / HEADS_NAME)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        model.base_model.save_pretrained(staging, state_dict=base)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
 
 
 def load_model(directory: Path, spec: Any, head_name: str) -> AdapterModel:
@@ -191,7 +190,7 @@ def load_model(directory: Path, spec: Any, head_name: str) -> AdapterModel:
             return AdapterModel(config, spec, base_model=cls.from_pretrained(directory))
         return from_static(cls.from_pretrained(directory), head_name, spec)
     setup = full_model.read_setup(directory)
-    heads = json.loads((directory / HEADS_NAME).read_text())
+    heads = _read_heads(directory / HEADS_NAME)
     model = AdapterModel(config, spec, base_model=base_class.from_pretrained(directory))
     for name in setup["adapters"]:
         model.load_adapter(directory / full_model.ADAPTERS_DIR / name, load_as=name, with_head=False)
@@ -203,6 +202,17 @@ def load_model(directory: Path, spec: Any, head_name: str) -> AdapterModel:
     model.set_active_adapters(None if active is None else CompositionBlock.from_dict(active))
     model.active_head = heads.get("active_head")
     return model
+
+
+def _read_heads(path: Path) -> dict[str, Any]:
+    try:
+        heads = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(heads, dict) or not isinstance(heads.get("heads"), list):
+        raise ValueError(f"{path} needs a 'heads' list; was it written by save_pretrained?")
+    check_format_version(path, heads, FORMAT_VERSION)
+    return heads
 
 
 __all__ = ["Fuse", "LoadedHead", "has_head", "load_model", "read_head", "save_head", "save_model"]

@@ -355,9 +355,8 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
 
     def save_adapter(self, save_directory: str | Path, adapter_name: str, with_head: bool = True) -> None:
         """Write adapter ``adapter_name``, and with ``with_head`` its head of the same name, if there is one."""
-        super().save_adapter(save_directory, adapter_name)
-        if with_head and adapter_name in self.heads:
-            self.save_head(save_directory, adapter_name)
+        self._require(adapter_name)
+        files.save_adapter_with_head(self, Path(save_directory), adapter_name, with_head)
 
     def load_adapter(
         self,

@@ -4,22 +4,23 @@ has separate key/value projections, and adds relative-position scores that exist
 Its attention module's class is swapped for a subclass whose forward is transformers' own, copied with the prefix
 inserted (fenced below); with no prefix active the original forward runs unchanged. Written against
 ``DisentangledSelfAttention.forward`` of transformers 4.57.6, 5.0.0 and 5.24.0 (identical logic in all three);
-``architectures.versions.DEBERTA_ATTENTION_COPY`` says which versions it was checked on.
+``architectures.versions.DEBERTA_ATTENTION_SOURCES`` records the fingerprint of that source, and installing the route
+fails (``UpstreamChanged``, naming the first differing line) when the installed transformers' source differs.
 """
 
 from __future__ import annotations
 
 import sys
-import warnings
 from functools import cache
 
 import torch
 from torch import nn
 
-from architectures.versions import DEBERTA_ATTENTION_COPY, deberta_attention_copy_current
+from architectures.versions import DEBERTA_ATTENTION_SOURCES
 
 from .binding import PrefixBinding, bind, binding_of, unbind
 from .masks import pad_front
+from .upstream import UpstreamSource, check_copy
 
 
 ROUTED_CLASSES = ("transformers.models.deberta.modeling_deberta.DisentangledSelfAttention",)
@@ -114,6 +115,21 @@ def _forward_with_prefix(
     return (context_layer, attention_probs)
 
 
+SOURCES = tuple(
+    UpstreamSource(s["function"], tuple(s["versions"]), s["sha256"], tuple(s["statements"]))
+    for s in DEBERTA_ATTENTION_SOURCES
+)
+
+
+@cache
+def check_upstream(cls: type) -> None:
+    """The attention class's forward must be the source the copy above was made from (see ``upstream``)."""
+    upstream = next(c for c in cls.__mro__ if f"{c.__module__}.{c.__qualname__}" in ROUTED_CLASSES)
+    check_copy(
+        upstream.forward, SOURCES, "prefix tuning's DeBERTa attention (reference_impl/methods/prefix/deberta.py)"
+    )
+
+
 @cache
 def _prefix_class(cls: type) -> type:
     return type(cls.__name__, (cls,), {"forward": _forward_with_prefix, "__prefix_original__": cls})
@@ -127,13 +143,7 @@ class DebertaRoute:
         self.binding = binding
 
     def install(self) -> None:
-        if not deberta_attention_copy_current():
-            low, high = DEBERTA_ATTENTION_COPY
-            warnings.warn(
-                f"prefix tuning on DeBERTa uses a copy of DisentangledSelfAttention.forward checked against "
-                f"transformers {low} to {high}; re-check reference_impl/methods/prefix/deberta.py for this version",
-                stacklevel=2,
-            )
+        check_upstream(type(self.module))
         bind(self.module, self.binding)
         self.binding.route = self
         self.module.__class__ = _prefix_class(type(self.module))
