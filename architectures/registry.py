@@ -10,7 +10,9 @@ from .spec import ArchitectureSpec, check_names
 
 
 # Modules of this package that hold machinery rather than an architecture spec.
-_MACHINERY = frozenset({"features", "heads", "live", "registry", "spec", "versions"})
+_MACHINERY = frozenset(
+    {"coverage", "features", "heads", "live", "modality", "registry", "scaffold", "spec", "versions"}
+)
 
 _REGISTRY: dict[str, ArchitectureSpec] = {}
 
@@ -32,9 +34,10 @@ def register(spec: ArchitectureSpec, *, module: str | None = None) -> Architectu
     if spec.name in _REGISTRY and _REGISTRY[spec.name].module != spec.module:
         other = _REGISTRY[spec.name].module
         raise ValueError(f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}")
-    for class_name in spec.head_classes:
-        model_class(spec, class_name)
-    resolve_layout(spec, build_model(spec))
+    if spec.applicable:  # an architecture newer than the installed transformers has nothing to check against
+        for class_name in spec.head_classes:
+            model_class(spec, class_name)
+        resolve_layout(spec, build_model(spec))
     _REGISTRY[spec.name] = spec
     return spec
 

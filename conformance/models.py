@@ -51,18 +51,11 @@ def seed_for(check_id: str) -> int:
 
 
 def make_inputs(spec: ArchitectureSpec, seed: int, batch: int = BATCH) -> dict[str, torch.Tensor]:
-    config = spec.make_config()
+    """Seeded random inputs of the spec's modality: token ids and a mask, pixels or audio, decoder ids."""
     generator = torch.Generator().manual_seed(seed)
-    if spec.modality == "vision":
-        size = config.image_size
-        return {"pixel_values": torch.rand(batch, config.num_channels, size, size, generator=generator)}
-    inputs = {
-        "input_ids": torch.randint(2, config.vocab_size, (batch, SEQ_LEN), generator=generator),
-        "attention_mask": torch.ones(batch, SEQ_LEN, dtype=torch.long),
-    }
-    if spec.is_encoder_decoder:
-        inputs["decoder_input_ids"] = torch.randint(2, config.vocab_size, (batch, DECODER_LEN), generator=generator)
-    return inputs
+    return spec.modality.make_inputs(
+        spec.make_config(), generator, batch, SEQ_LEN, DECODER_LEN, aliases=spec.config_aliases
+    )
 
 
 def main_output(outputs: Any) -> torch.Tensor:

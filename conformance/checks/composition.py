@@ -101,7 +101,7 @@ class ParallelChecks:
         for offset, name in enumerate(("a", "b")):
             model.add_adapter(name, impl.make_config(method.config))
             randomize_adapter(model, name, check_seed + offset)
-            if spec.modality == "vision":
+            if "image_classification" in spec.modality.head_types:
                 model.add_image_classification_head(name, num_labels=2 + offset)
             else:
                 model.add_classification_head(name, num_labels=2 + offset)
