@@ -16,6 +16,7 @@ from .modality import MODALITIES, config_value
 
 
 TINY_HIDDEN = 32
+MAX_PARAMETERS = 2_000_000  # a tiny model has some 100k; more means a size attribute was missed
 # Config attributes shrunk by name (transformers' attribute_map resolves aliases such as n_embd -> hidden_size).
 TINY_VALUES: dict[str, int] = {
     "hidden_size": TINY_HIDDEN,
@@ -207,6 +208,13 @@ def draft(model_type: str) -> Draft:
     import transformers
 
     base_class = getattr(transformers, base_name)
+    with torch.device("meta"):  # count first: a config attribute the shrinking missed must not fill the memory
+        size = sum(p.numel() for p in base_class(config).parameters())
+    if size > MAX_PARAMETERS:
+        raise ValueError(
+            f"{model_type}: the shrunk config still gives {size:,} parameters; some size attribute was not shrunk "
+            f"(add its name to TINY_VALUES)"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = base_class(config).eval()
