@@ -489,18 +489,31 @@ def _heads(model_type: str, base_name: str) -> dict[str, Guess]:
             continue
         if name.endswith("PreTrainedModel"):
             continue
-        types = [
+        mappings = {**AUTO_MAPPING_HEAD_TYPES, "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES": frozenset({"seq2seq_lm"})}
+        types = {
             t
-            for mapping, kinds in AUTO_MAPPING_HEAD_TYPES.items()
+            for mapping, kinds in mappings.items()
             if name in _auto_mapping_classes(model_type, (mapping,))
-            for t in sorted(kinds)
+            for t in kinds
             if t != "multilabel_classification"
-        ]
-        if types:
-            found[name] = Guess(types[0], "transformers' auto mapping for the model type")
+        }
+        if types:  # a class in several mappings (BART's generation class is a masked LM too): the most specific
+            found[name] = Guess(min(types, key=HEAD_PRIORITY.index), "transformers' auto mapping for the model type")
         else:
             found[name] = Guess(None, "in no head mapping: map it or declare it a gap", ("gap",))
     return found
+
+
+HEAD_PRIORITY = [
+    "seq2seq_lm",
+    "causal_lm",
+    "image_classification",
+    "question_answering",
+    "multiple_choice",
+    "tagging",
+    "classification",
+    "masked_lm",
+]
 
 
 # ----- rendering -----
