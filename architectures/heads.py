@@ -180,16 +180,22 @@ def static_classes(spec: ArchitectureSpec) -> tuple[str, ...]:
     base = model_class(spec)
     module = importlib.import_module(base.__module__)
     names = set(getattr(module, "__all__", ()))
-    names |= set(_auto_mapping_classes(spec.name))
+    names |= set(_auto_mapping_classes(spec.transformers_model_type))
     found = set()
     for name in names:
         cls = getattr(module, name, None) or getattr(transformers, name, None)
         if not isinstance(cls, type) or not issubclass(cls, PreTrainedModel):
             continue
-        if cls is base or name.endswith("PreTrainedModel"):
+        if cls is base or _abstract(name):
             continue
         found.add(name)
     return tuple(sorted(found))
+
+
+def _abstract(name: str) -> bool:
+    """The abstract base of a family, also under BART's deprecated spellings (BartPretrainedModel, PretrainedBart...)."""
+    lowered = name.lower()
+    return lowered.endswith("pretrainedmodel") or lowered.startswith("pretrained")
 
 
 def _auto_mapping_classes(model_type: str, mappings: tuple[str, ...] | None = None) -> list[str]:
@@ -208,7 +214,7 @@ def transformers_head_types(spec: ArchitectureSpec, class_name: str) -> frozense
     """The head types transformers' auto mappings allow for ``class_name``; None where no mapping names it."""
     allowed: set[str] = set()
     for mapping, types in AUTO_MAPPING_HEAD_TYPES.items():
-        if class_name in _auto_mapping_classes(spec.name, (mapping,)):
+        if class_name in _auto_mapping_classes(spec.transformers_model_type, (mapping,)):
             allowed |= types
     return frozenset(allowed) or None
 

@@ -85,6 +85,9 @@ def load_module(path: str) -> list[ArchitectureSpec]:
 
 
 def get(name: str) -> ArchitectureSpec:
+    """The spec registered as ``name``; a transformers model_type with dashes ("xlm-roberta") finds its spec too."""
+    if isinstance(name, str) and name not in _REGISTRY and name.replace("-", "_") in builtin_names():
+        name = name.replace("-", "_")
     if name not in _REGISTRY and name in builtin_names():
         load_builtin_module(name)
     try:

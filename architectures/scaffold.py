@@ -477,7 +477,7 @@ def _heads(model_type: str, base_name: str) -> dict[str, Guess]:
     import transformers
     from transformers import PreTrainedModel
 
-    from .heads import AUTO_MAPPING_HEAD_TYPES, _auto_mapping_classes
+    from .heads import AUTO_MAPPING_HEAD_TYPES, _abstract, _auto_mapping_classes
 
     base = getattr(transformers, base_name)
     module = importlib.import_module(base.__module__)
@@ -487,7 +487,7 @@ def _heads(model_type: str, base_name: str) -> dict[str, Guess]:
         cls = getattr(module, name, None) or getattr(transformers, name, None)
         if not isinstance(cls, type) or not issubclass(cls, PreTrainedModel) or cls is base:
             continue
-        if name.endswith("PreTrainedModel"):
+        if _abstract(name):
             continue
         mappings = {**AUTO_MAPPING_HEAD_TYPES, "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES": frozenset({"seq2seq_lm"})}
         types = {

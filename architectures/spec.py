@@ -136,6 +136,7 @@ class ArchitectureSpec:
     tolerances: Mapping[str, tuple[float, str]] = field(default_factory=dict)
     heads: HeadMap | None = None  # how each static head class maps to a flexible head (architectures.heads)
     config_aliases: Mapping[str, str] = field(default_factory=dict)
+    model_type: str | None = None  # transformers' model_type where it is no identifier ("xlm-roberta")
     min_transformers: str | None = None
     module: str = ""  # where the spec was defined; set by register()
 
@@ -150,6 +151,11 @@ class ArchitectureSpec:
 
     def __deepcopy__(self, memo: dict) -> ArchitectureSpec:
         return self  # frozen, and the registry keeps one per name: a copied model shares its spec
+
+    @property
+    def transformers_model_type(self) -> str:
+        """The model_type transformers files the family under (its auto mappings are keyed by it)."""
+        return self.model_type or self.name
 
     @property
     def is_encoder_decoder(self) -> bool:
