@@ -58,6 +58,12 @@ def make_inputs(spec: ArchitectureSpec, seed: int, batch: int = BATCH) -> dict[s
     )
 
 
+def prompt_inputs(spec: ArchitectureSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What ``generate`` starts from: the modality's inputs and mask, without the decoder ids it will produce."""
+    keep = (spec.modality.main_input, *spec.modality.extra_inputs, "attention_mask")
+    return {k: v for k, v in inputs.items() if k in keep}
+
+
 def main_output(outputs: Any) -> torch.Tensor:
     """The tensor a check compares: logits for head models, the last hidden state otherwise."""
     for key in ("logits", "last_hidden_state"):
