@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .modality import MODALITIES as _MODALITIES
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -69,7 +71,8 @@ METHOD_FEATURE: dict[str, str] = {
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHOD_FEATURE)
 
-MODALITIES: tuple[str, ...] = ("text_encoder", "decoder", "encoder_decoder", "vision")
+# The modality names; what each one means (inputs, heads, generation) is in architectures.modality.
+MODALITIES: tuple[str, ...] = tuple(_MODALITIES)
 
 
 def feature(name: str) -> Feature:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .modality import MODALITY_LIST
 from .spec import ArchitectureSpec
 
 
@@ -44,23 +45,11 @@ LM_HEADS = frozenset({"masked_lm", "causal_lm", "seq2seq_lm"})
 # How a sequence head picks the one position it reads: the first token (BERT's [CLS], ViT's class token), the last
 # non-padding token (decoders) or the last end-of-sequence token (encoder-decoders read the decoder there).
 POOLINGS: tuple[str, ...] = ("first", "last", "eos")
-DEFAULT_POOLING = {"text_encoder": "first", "decoder": "last", "encoder_decoder": "eos", "vision": "first"}
-
-# The head types an adapter model offers by modality; a spec adds the types of its mapped classes (a text encoder
-# with a causal-LM class, such as BERT, gets ``causal_lm``) or lists its own in ``HeadMap.head_types``.
-DEFAULT_HEAD_TYPES: dict[str, tuple[str, ...]] = {
-    "text_encoder": (
-        "classification",
-        "multilabel_classification",
-        "tagging",
-        "multiple_choice",
-        "question_answering",
-        "masked_lm",
-    ),
-    "decoder": ("classification", "multilabel_classification", "tagging", "question_answering", "causal_lm"),
-    "encoder_decoder": ("classification", "multilabel_classification", "question_answering", "seq2seq_lm"),
-    "vision": ("image_classification",),
-}
+# Each modality's default pooling and flexible head types (architectures.modality); a spec adds the types of its
+# mapped classes (a text encoder with a causal-LM class, such as BERT, gets ``causal_lm``) or lists its own in
+# ``HeadMap.head_types``.
+DEFAULT_POOLING = {m.name: m.pooling for m in MODALITY_LIST}
+DEFAULT_HEAD_TYPES: dict[str, tuple[str, ...]] = {m.name: m.head_types for m in MODALITY_LIST}
 
 # transformers' auto mappings, read to cross-check the head type a spec states for a class.
 AUTO_MAPPING_HEAD_TYPES: dict[str, frozenset[str]] = {
@@ -170,13 +159,13 @@ def head_types(spec: ArchitectureSpec) -> tuple[str, ...]:
     if heads is not None and heads.head_types is not None:
         offered = set(heads.head_types)
     else:
-        offered = set(DEFAULT_HEAD_TYPES.get(spec.modality, ()))
+        offered = set(spec.modality.head_types)
         offered |= {m.head_type for m in (heads.mapped if heads else ())}
     return tuple(t for t in HEAD_TYPES if t in offered)
 
 
 def default_pooling(spec: ArchitectureSpec) -> str:
-    return DEFAULT_POOLING.get(spec.modality, "first")
+    return spec.modality.pooling
 
 
 # ----- the static head classes transformers has for a family -----
@@ -196,7 +185,7 @@ def static_classes(spec: ArchitectureSpec) -> tuple[str, ...]:
     base = model_class(spec)
     module = importlib.import_module(base.__module__)
     names = set(getattr(module, "__all__", ()))
-    names |= set(_auto_mapping_classes(spec.name))
+    names |= set(_auto_mapping_classes(spec.transformers_model_type))
     found = set()
     for name in names:
         cls = getattr(module, name, None) or getattr(transformers, name, None)
@@ -231,7 +220,7 @@ def transformers_head_types(spec: ArchitectureSpec, class_name: str) -> frozense
     """The head types transformers' auto mappings allow for ``class_name``; None where no mapping names it."""
     allowed: set[str] = set()
     for mapping, types in AUTO_MAPPING_HEAD_TYPES.items():
-        if class_name in _auto_mapping_classes(spec.name, (mapping,)):
+        if class_name in _auto_mapping_classes(spec.transformers_model_type, (mapping,)):
             allowed |= types
     return frozenset(allowed) or None
 

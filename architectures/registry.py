@@ -14,7 +14,9 @@ from .spec import ArchitectureSpec, check_names
 
 
 # Modules of this package that hold machinery rather than an architecture spec.
-_MACHINERY = frozenset({"features", "heads", "live", "registry", "spec", "versions"})
+_MACHINERY = frozenset(
+    {"coverage", "features", "heads", "live", "modality", "registry", "scaffold", "spec", "versions"}
+)
 
 _REGISTRY: dict[str, ArchitectureSpec] = {}
 
@@ -36,9 +38,10 @@ def register(spec: ArchitectureSpec, *, module: str | None = None) -> Architectu
     if spec.name in _REGISTRY and _REGISTRY[spec.name].module != spec.module:
         other = _REGISTRY[spec.name].module
         raise ValueError(f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}")
-    for class_name in spec.head_classes:
-        model_class(spec, class_name)
-    resolve_layout(spec, build_model(spec))
+    if spec.applicable:  # an architecture newer than the installed transformers has nothing to check against
+        for class_name in spec.head_classes:
+            model_class(spec, class_name)
+        resolve_layout(spec, build_model(spec))
     _REGISTRY[spec.name] = spec
     return spec
 
@@ -145,6 +148,9 @@ def _import_file(path: str) -> object:
 
 
 def get(name: str) -> ArchitectureSpec:
+    """The spec registered as ``name``; a transformers model_type with dashes ("xlm-roberta") finds its spec too."""
+    if isinstance(name, str) and name not in _REGISTRY and name.replace("-", "_") in builtin_names():
+        name = name.replace("-", "_")
     if name not in _REGISTRY and name in builtin_names():
         load_builtin_module(name)
     try:

@@ -15,32 +15,28 @@ def tiny_config():
     )  # fmt: skip
 
 
+def roberta_heads(prefix: str) -> dict:
+    """``head_classes`` and ``heads`` of a family that copies RoBERTa's heads (XLM-R, CamemBERT, Data2VecText...)."""
+    mapped = (
+        # RoBERTa classifies from the <s> token through dense -> tanh -> out_proj, not through the pooler
+        StaticHead(f"{prefix}ForSequenceClassification", "classification", activation="tanh"),
+        StaticHead(f"{prefix}ForMultipleChoice", "multiple_choice", use_pooler=True),
+        StaticHead(f"{prefix}ForTokenClassification", "tagging"),
+        StaticHead(f"{prefix}ForQuestionAnswering", "question_answering"),
+        StaticHead(f"{prefix}ForMaskedLM", "masked_lm", activation="gelu"),
+        StaticHead(f"{prefix}ForCausalLM", "causal_lm", activation="gelu", config={"is_decoder": True}),
+    )
+    return {"head_classes": tuple(m.class_name for m in mapped), "heads": HeadMap(mapped=mapped)}
+
+
 SPEC = register(
     ArchitectureSpec(
         name="roberta",
         modality="text_encoder",
         make_config=tiny_config,
         base_class="RobertaModel",
-        head_classes=(
-            "RobertaForSequenceClassification",
-            "RobertaForMultipleChoice",
-            "RobertaForTokenClassification",
-            "RobertaForQuestionAnswering",
-            "RobertaForMaskedLM",
-            "RobertaForCausalLM",
-        ),
         layouts=(BERT_LAYOUT,),
-        heads=HeadMap(
-            mapped=(
-                # RoBERTa classifies from the <s> token through dense -> tanh -> out_proj, not through the pooler
-                StaticHead("RobertaForSequenceClassification", "classification", activation="tanh"),
-                StaticHead("RobertaForMultipleChoice", "multiple_choice", use_pooler=True),
-                StaticHead("RobertaForTokenClassification", "tagging"),
-                StaticHead("RobertaForQuestionAnswering", "question_answering"),
-                StaticHead("RobertaForMaskedLM", "masked_lm", activation="gelu"),
-                StaticHead("RobertaForCausalLM", "causal_lm", activation="gelu", config={"is_decoder": True}),
-            ),
-        ),
+        **roberta_heads("Roberta"),
     ),
     module=__name__,
 )

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .features import FEATURE_NAMES, METHOD_NAMES, MODALITIES
+from .modality import Modality, by_name, config_value
 
 
 if TYPE_CHECKING:
@@ -118,10 +119,15 @@ class ArchitectureSpec:
     ``tolerances`` maps a check name to an absolute tolerance other than the default, each with a reason.
     ``layouts`` lists the module layouts of the transformers versions the package supports, newest first; the first
     one whose paths all exist on the live model is used.
+    ``modality`` is a ``Modality`` or its name (``"text_encoder"``); it says what the model takes and generates.
+    ``config_aliases`` maps a BERT-style config name (``hidden_size``) to this config's attribute, only where
+    transformers' ``attribute_map`` and the nested configs do not already answer it.
+    ``min_transformers``: the first transformers release that has the architecture; on older ones the whole
+    architecture is *not applicable* (recorded as such, never a failure).
     """
 
     name: str
-    modality: str
+    modality: Modality | str
     make_config: Callable[[], Any]
     base_class: str
     head_classes: tuple[str, ...]
@@ -129,9 +135,15 @@ class ArchitectureSpec:
     gaps: Mapping[str, str] = field(default_factory=dict)
     tolerances: Mapping[str, tuple[float, str]] = field(default_factory=dict)
     heads: HeadMap | None = None  # how each static head class maps to a flexible head (architectures.heads)
+    config_aliases: Mapping[str, str] = field(default_factory=dict)
+    model_type: str | None = None  # transformers' model_type where it is no identifier ("xlm-roberta")
+    min_transformers: str | None = None
     module: str = ""  # where the spec was defined; set by register()
 
     def __post_init__(self) -> None:
+        if self.modality in MODALITIES:  # an unknown name is reported by check_names, with the module
+            object.__setattr__(self, "modality", by_name(self.modality))
+        object.__setattr__(self, "config_aliases", MappingProxyType(dict(self.config_aliases)))
         object.__setattr__(self, "gaps", MappingProxyType(dict(self.gaps)))
         object.__setattr__(self, "tolerances", MappingProxyType(dict(self.tolerances)))
         object.__setattr__(self, "head_classes", tuple(self.head_classes))
@@ -141,17 +153,47 @@ class ArchitectureSpec:
         return self  # frozen, and the registry keeps one per name: a copied model shares its spec
 
     @property
+    def transformers_model_type(self) -> str:
+        """The model_type transformers files the family under (its auto mappings are keyed by it)."""
+        return self.model_type or self.name
+
+    @property
     def is_encoder_decoder(self) -> bool:
-        return self.modality == "encoder_decoder"
+        return self.modality.encoder_decoder
 
     @property
     def has_attention_mask(self) -> bool:
         """Text models take an attention mask (padding); vision models attend to every patch."""
-        return self.modality != "vision"
+        return self.modality.attention_mask
+
+    @property
+    def has_token_inputs(self) -> bool:
+        return self.modality.token_inputs
 
     @property
     def has_lm_head(self) -> bool:
-        return self.modality in ("decoder", "encoder_decoder")
+        return self.modality.generation is not None
+
+    @property
+    def applicable(self) -> bool:
+        """False when the installed transformers is older than ``min_transformers``."""
+        from .versions import transformers_at_least
+
+        return self.min_transformers is None or transformers_at_least(self.min_transformers)
+
+    def not_applicable_reason(self) -> str | None:
+        if self.applicable:
+            return None
+        from .versions import installed
+
+        return (
+            f"not applicable on transformers {installed('transformers')}: {self.name} is in transformers "
+            f">= {self.min_transformers}"
+        )
+
+    def config_value(self, config: Any, name: str, default: Any = ...) -> Any:
+        """``config.<name>`` through transformers' attribute_map, this spec's aliases and nested configs."""
+        return config_value(config, name, self.config_aliases, default)
 
     @property
     def supports_gradient_checkpointing(self) -> bool:

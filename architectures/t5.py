@@ -26,28 +26,62 @@ def _attention(sublayer: str, name: str) -> AttentionSpec:
     return AttentionSpec(module=module, output=f"{module}.o", q=f"{module}.q", k=f"{module}.k", v=f"{module}.v")
 
 
-ENCODER = LayerStackSpec(
-    name="encoder",
-    path="encoder.block",
-    self_attention=_attention("0", "SelfAttention"),
-    ffn_in="layer.1.DenseReluDense.wi",
-    ffn_out="layer.1.DenseReluDense.wo",
-    attention_norm="layer.0.layer_norm",
-    ffn_norm="layer.1.layer_norm",
-    norm_position="pre",
-)
+def t5_stacks(wi: str = "wi") -> tuple[LayerStackSpec, LayerStackSpec]:
+    """T5's encoder and decoder stacks. ``wi`` is the FFN input projection: ``wi``, or ``wi_1`` (the un-gated one)
+    where the FFN is gated (mT5, UMT5: ``wo(act(wi_0(x)) * wi_1(x))``)."""
+    encoder = LayerStackSpec(
+        name="encoder",
+        path="encoder.block",
+        self_attention=_attention("0", "SelfAttention"),
+        ffn_in=f"layer.1.DenseReluDense.{wi}",
+        ffn_out="layer.1.DenseReluDense.wo",
+        attention_norm="layer.0.layer_norm",
+        ffn_norm="layer.1.layer_norm",
+        norm_position="pre",
+    )
+    decoder = LayerStackSpec(
+        name="decoder",
+        path="decoder.block",
+        self_attention=_attention("0", "SelfAttention"),
+        cross_attention=_attention("1", "EncDecAttention"),
+        ffn_in=f"layer.2.DenseReluDense.{wi}",
+        ffn_out="layer.2.DenseReluDense.wo",
+        attention_norm="layer.0.layer_norm",
+        ffn_norm="layer.2.layer_norm",
+        norm_position="pre",
+        causal=True,
+    )
+    return encoder, decoder
 
-DECODER = LayerStackSpec(
-    name="decoder",
-    path="decoder.block",
-    self_attention=_attention("0", "SelfAttention"),
-    cross_attention=_attention("1", "EncDecAttention"),
-    ffn_in="layer.2.DenseReluDense.wi",
-    ffn_out="layer.2.DenseReluDense.wo",
-    attention_norm="layer.0.layer_norm",
-    ffn_norm="layer.2.layer_norm",
-    norm_position="pre",
-    causal=True,
+
+def t5_layouts(name: str, wi: str = "wi") -> tuple[ModuleLayout, ModuleLayout]:
+    encoder, decoder = t5_stacks(wi)
+    return (
+        ModuleLayout(name=name, embeddings="shared", stacks=(encoder, decoder)),
+        # <Family>EncoderModel and <Family>ForTokenClassification: the encoder alone
+        ModuleLayout(name=f"{name}-encoder", embeddings="shared", stacks=(encoder,)),
+    )
+
+
+def t5_heads(prefix: str, options=output_scaling) -> dict:
+    """``head_classes`` and ``heads`` of T5 and the families that copy its heads (mT5, UMT5)."""
+    mapped = (
+        StaticHead(f"{prefix}ForConditionalGeneration", "seq2seq_lm", options=options),
+        # reads the decoder at the last <eos> of the input, through dense -> tanh -> out_proj
+        StaticHead(f"{prefix}ForSequenceClassification", "classification", activation="tanh"),
+        StaticHead(f"{prefix}ForTokenClassification", "tagging"),  # reads the encoder only
+        StaticHead(f"{prefix}ForQuestionAnswering", "question_answering"),
+    )
+    gaps = {
+        f"{prefix}EncoderModel": f"is {prefix}'s encoder alone, without a prediction head: a base model of its own, "
+        "so there is no head to convert",
+    }
+    return {"head_classes": (*(m.class_name for m in mapped), *gaps), "heads": HeadMap(mapped=mapped, gaps=gaps)}
+
+
+SPLIT_GAP = (
+    "Split hands positions of one sequence to different adapters; T5's encoder and decoder sequences differ in "
+    "length, so one split cannot fit both"
 )
 
 SPEC = register(
@@ -56,35 +90,9 @@ SPEC = register(
         modality="encoder_decoder",
         make_config=tiny_config,
         base_class="T5Model",
-        gaps={
-            "split": "Split hands positions of one sequence to different adapters; T5's encoder and decoder "
-            "sequences differ in length, so one split cannot fit both"
-        },
-        head_classes=(
-            "T5ForConditionalGeneration",
-            "T5EncoderModel",
-            "T5ForSequenceClassification",
-            "T5ForTokenClassification",
-            "T5ForQuestionAnswering",
-        ),
-        layouts=(
-            ModuleLayout(name="t5", embeddings="shared", stacks=(ENCODER, DECODER)),
-            # T5EncoderModel and T5ForTokenClassification: the encoder alone
-            ModuleLayout(name="t5-encoder", embeddings="shared", stacks=(ENCODER,)),
-        ),
-        heads=HeadMap(
-            mapped=(
-                StaticHead("T5ForConditionalGeneration", "seq2seq_lm", options=output_scaling),
-                # reads the decoder at the last <eos> of the input, through dense -> tanh -> out_proj
-                StaticHead("T5ForSequenceClassification", "classification", activation="tanh"),
-                StaticHead("T5ForTokenClassification", "tagging"),  # reads the encoder only
-                StaticHead("T5ForQuestionAnswering", "question_answering"),
-            ),
-            gaps={
-                "T5EncoderModel": "is T5's encoder alone, without a prediction head: a base model of its own, so "
-                "there is no head to convert",
-            },
-        ),
+        gaps={"split": SPLIT_GAP},
+        layouts=t5_layouts("t5"),
+        **t5_heads("T5"),
     ),
     module=__name__,
 )

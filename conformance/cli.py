@@ -1,4 +1,4 @@
-"""`adapter-conformance certify`: run the conformance suite for a selection and write a certificate per architecture.
+"""`adapter-conformance certify` (and `scaffold`, `coverage`, `compare` from ``architectures``): run the conformance suite for a selection and write a certificate per architecture.
 
 The suite runs in a pytest subprocess (`pytest --pyargs conformance.suite --results ...`), so the command works
 wherever the package is installed, on out-of-tree specs too (`--arch=mypkg.my_arch`). The exit status is 0 only
@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         "adapter-conformance example > my_arch.py, edit it, then pytest --pyargs conformance.suite --arch=./my_arch.py",
     )
     example.set_defaults(handler=example_command)
+
+    from architectures.__main__ import add_commands
+
+    add_commands(commands)  # scaffold, coverage, compare
     return parser
 
 

@@ -56,18 +56,17 @@ def seed_for(check_id: str) -> int:
 
 
 def make_inputs(spec: ArchitectureSpec, seed: int, batch: int = BATCH) -> dict[str, torch.Tensor]:
-    config = spec.make_config()
+    """Seeded random inputs of the spec's modality: token ids and a mask, pixels or audio, decoder ids."""
     generator = torch.Generator().manual_seed(seed)
-    if spec.modality == "vision":
-        size = config.image_size
-        return {"pixel_values": torch.rand(batch, config.num_channels, size, size, generator=generator)}
-    inputs = {
-        "input_ids": torch.randint(2, config.vocab_size, (batch, SEQ_LEN), generator=generator),
-        "attention_mask": torch.ones(batch, SEQ_LEN, dtype=torch.long),
-    }
-    if spec.is_encoder_decoder:
-        inputs["decoder_input_ids"] = torch.randint(2, config.vocab_size, (batch, DECODER_LEN), generator=generator)
-    return inputs
+    return spec.modality.make_inputs(
+        spec.make_config(), generator, batch, SEQ_LEN, DECODER_LEN, aliases=spec.config_aliases
+    )
+
+
+def prompt_inputs(spec: ArchitectureSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What ``generate`` starts from: the modality's inputs and mask, without the decoder ids it will produce."""
+    keep = (spec.modality.main_input, *spec.modality.extra_inputs, "attention_mask")
+    return {k: v for k, v in inputs.items() if k in keep}
 
 
 def main_output(outputs: Any) -> torch.Tensor:

@@ -199,6 +199,8 @@ def _marks(
     ]
     if method is not None:
         marks.append(pytest.mark.method(method, name=method))
+    # an architecture the installed transformers does not have is not applicable here: recorded, never a failure
+    not_applicable = not_applicable or spec.not_applicable_reason() or None
     if not_applicable is not None:
         # The manifest says the check does not apply: recorded as "n/a" with the reason, never silently absent.
         return marks + [
@@ -281,7 +283,7 @@ def _results_payload(config: pytest.Config) -> dict[str, Any]:
         "environment": environment(_implementation_name()),
         "selection": {"arches": [s.name for s in selection.specs], "methods": [m.name for m in selection.methods]},
         "architectures": {
-            s.name: {"modality": s.modality, "gaps": dict(s.gaps), "provenance": spec_provenance(s)}
+            s.name: {"modality": str(s.modality), "gaps": dict(s.gaps), "provenance": spec_provenance(s)}
             for s in selection.specs
             if s.name in archs
         },

@@ -26,7 +26,7 @@ def enable_checkpointing(model) -> None:
 def train(
     spec, method, seed: int, checkpointing: bool
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
-    """Initial and trained adapter weights after ``STEPS`` SGD steps, and how often the first attention ran."""
+    """Initial and trained adapter weights after ``STEPS`` SGD steps, and how often the first attentions ran."""
     model = adapter_model(spec)
     model.add_adapter("a", impl.make_config(method.config))
     randomize_adapter(model, "a", seed)
@@ -35,10 +35,11 @@ def train(
     model.train_adapter("a")
     # Runs of the first layer's attention: checkpointing runs it again in the backward pass (the layer's own hooks
     # may stay outside the checkpoint, and a recomputation may stop after the last tensor it needs).
+    # Every stack's first attention counts: an audio encoder whose input needs no gradient is not recomputed.
     calls = []
-    stack = model.adapter_state.layout.stacks[0]
-    attention = get_path(layers_of(stack, model)[0], stack.self_attention.module)
-    attention.register_forward_hook(lambda *_: calls.append(1))
+    for stack in model.adapter_state.layout.stacks:
+        attention = get_path(layers_of(stack, model)[0], stack.self_attention.module)
+        attention.register_forward_hook(lambda *_: calls.append(1))
     inputs = make_inputs(spec, seed)
     generator = torch.Generator().manual_seed(seed)
     params = model.adapter_parameters("a")

@@ -14,7 +14,7 @@ import torch
 
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.models import adapter_model, make_inputs, plain_model, prompt_inputs, randomize_adapter, run, tolerance
 from conformance.oracles import compose as oracle
 
 
@@ -163,18 +163,21 @@ class ParallelChecks:
         _assert_close(out[batch:], _run_with(model, blocks.Stack("shared", "b"), inputs), "branch shared→b")
 
     def test_parallel_branches_run_their_own_heads(self, spec, method, check_seed):
+        from architectures.heads import head_types
         from conformance.checks.heads import flex_model, head_inputs
+        from conformance.heads import HEADS
 
         blocks = impl.composition()
         model = flex_model(spec)
+        # a head that differs per branch: a classifier with its own label count, or an LM head where none is offered
+        offered = head_types(spec)
+        kind = next(k for k in ("classification", "image_classification", *offered) if k in offered)
         for offset, name in enumerate(("a", "b")):
             model.add_adapter(name, impl.make_config(method.config))
             randomize_adapter(model, name, check_seed + offset)
-            if spec.modality == "vision":
-                model.add_image_classification_head(name, num_labels=2 + offset)
-            else:
-                model.add_classification_head(name, num_labels=2 + offset)
-        inputs = head_inputs(spec, "classification", check_seed)
+            labels = {"num_labels": 2 + offset} if "num_labels" in HEADS[kind].kwargs else {}
+            getattr(model, HEADS[kind].add)(name, **labels)
+        inputs = head_inputs(spec, kind, check_seed)
         model.eval()
         model.set_active_adapters(blocks.Parallel("a", "b"))
         with torch.no_grad():
@@ -197,15 +200,14 @@ class ParallelChecks:
         for offset, name in enumerate(("a", "b")):
             model.add_adapter(name, impl.make_config(method.config))
             randomize_adapter(model, name, check_seed + offset)
-        inputs = make_inputs(spec, check_seed)
-        inputs.pop("decoder_input_ids", None)
+        inputs = prompt_inputs(spec, make_inputs(spec, check_seed))
         settings = {"max_new_tokens": 4, "do_sample": False, "use_cache": True}
         model.set_active_adapters(blocks.Parallel("a", "b"))
         both = model.generate(**inputs, **settings)
-        batch = inputs["input_ids"].shape[0]
+        batch = inputs[spec.modality.main_input].shape[0]
         assert both.shape[0] == 2 * batch
         # Parallel pads a branch's rows to the longest of all rows: compare up to each row's end-of-sequence token.
-        start = 1 if spec.is_encoder_decoder else inputs["input_ids"].shape[1]
+        start = 1 if spec.is_encoder_decoder else inputs[spec.modality.main_input].shape[1]
         eos = end_of_sequence_ids(model)
         for index, name in enumerate(("a", "b")):
             model.set_active_adapters(name)

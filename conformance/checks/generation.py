@@ -6,14 +6,21 @@ import torch
 
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, lm_head_class, make_inputs, plain_model, randomize_adapter
+from conformance.models import (
+    adapter_model,
+    lm_head_class,
+    make_inputs,
+    plain_model,
+    prompt_inputs,
+    randomize_adapter,
+)
 
 
 NEW_TOKENS = 5
 
 
 def generate(model, inputs: dict[str, torch.Tensor], use_cache: bool):
-    prompt = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+    prompt = {k: v for k, v in inputs.items() if k != "decoder_input_ids"}  # generate produces the decoder ids
     with torch.no_grad():
         return model.generate(
             **prompt,
@@ -30,7 +37,7 @@ def generate(model, inputs: dict[str, torch.Tensor], use_cache: bool):
 @requires("has_lm_head")
 class GenerationChecks:
     def test_generate_with_adapter(self, spec, method, check_seed):
-        inputs = make_inputs(spec, check_seed)
+        inputs = prompt_inputs(spec, make_inputs(spec, check_seed))
         class_name = lm_head_class(spec)
         model = adapter_model(spec, class_name)
         model.add_adapter("a", impl.make_config(method.config))
@@ -38,7 +45,8 @@ class GenerationChecks:
         model.set_active_adapters("a")
 
         cached = generate(model, inputs, use_cache=True)
-        batch, prompt_length = inputs["input_ids"].shape
+        main = inputs[spec.modality.main_input]
+        batch, prompt_length = main.shape[0], main.shape[-1]
         start = 1 if spec.is_encoder_decoder else prompt_length  # the decoder starts from its start token
         assert tuple(cached.sequences.shape) == (batch, start + NEW_TOKENS)
         uncached = generate(model, inputs, use_cache=False)

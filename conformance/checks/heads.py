@@ -48,11 +48,10 @@ def head_inputs(spec: Any, kind: str, seed: int, batch: int = BATCH) -> dict[str
     input (encoder-decoders: their sequence heads read it), (batch, choices, length) for multiple choice."""
     config = spec.make_config()
     generator = torch.Generator().manual_seed(seed)
-    if spec.modality == "vision":
-        size = config.image_size
-        return {"pixel_values": torch.rand(batch, config.num_channels, size, size, generator=generator)}
+    if not spec.modality.token_inputs:  # pixels or audio: nothing to pad
+        return spec.modality.make_inputs(config, generator, batch, SEQ_LEN, DECODER_LEN, spec.config_aliases, 3)
     rows = batch * CHOICES if kind == "multiple_choice" else batch
-    ids = torch.randint(3, config.vocab_size, (rows, SEQ_LEN), generator=generator)
+    ids = torch.randint(3, spec.config_value(config, "vocab_size"), (rows, SEQ_LEN), generator=generator)
     mask = torch.ones(rows, SEQ_LEN, dtype=torch.long)
     if spec.is_encoder_decoder:
         ids[:, -1] = config.eos_token_id
@@ -63,7 +62,8 @@ def head_inputs(spec: Any, kind: str, seed: int, batch: int = BATCH) -> dict[str
         ids, mask = ids.view(batch, CHOICES, SEQ_LEN), mask.view(batch, CHOICES, SEQ_LEN)
     inputs = {"input_ids": ids, "attention_mask": mask}
     if kind == "seq2seq_lm":
-        inputs["decoder_input_ids"] = torch.randint(3, config.vocab_size, (batch, DECODER_LEN), generator=generator)
+        vocab = spec.config_value(config, "vocab_size")
+        inputs["decoder_input_ids"] = torch.randint(3, vocab, (batch, DECODER_LEN), generator=generator)
     return inputs
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from architectures.heads import LM_HEADS
 from conformance import impl
 from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
 from conformance.oracles.invertible import ACTIVATIONS, Coupling, embedding_modules
@@ -25,7 +26,10 @@ def _config(kind: str) -> dict:
 
 def _lm_class(spec) -> str | None:
     """A head class with output embeddings (an LM head), or None (vision models have none)."""
-    return next((name for name in spec.head_classes if name.endswith(OUTPUT_EMBEDDING_SUFFIXES)), None)
+    by_name = next((name for name in spec.head_classes if name.endswith(OUTPUT_EMBEDDING_SUFFIXES)), None)
+    # a family may name its LM class otherwise (BertGenerationDecoder): its head map says what it is
+    by_head = [m.class_name for m in (spec.heads.mapped if spec.heads else ()) if m.head_type in LM_HEADS]
+    return by_name or next(iter(by_head), None)
 
 
 def _with_invertible(spec, seed: int, kind: str = "nice", class_name: str | None = None, names=("a",)):

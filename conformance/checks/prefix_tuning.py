@@ -31,7 +31,7 @@ def padded_inputs(spec, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tenso
     """Inputs whose first example is padded (on the left for decoders, on the right otherwise), and its real mask."""
     inputs = make_inputs(spec, seed)
     mask = inputs["attention_mask"].clone()
-    if spec.modality == "decoder":
+    if spec.modality.causal:
         mask[0, :PADDED] = 0
     else:
         mask[0, -PADDED:] = 0
@@ -117,7 +117,7 @@ class PrefixTuningChecks:
         torch.testing.assert_close(changed[0, seen], out[0, seen], atol=ATOL, rtol=0)
         torch.testing.assert_close(changed[1], out[1], atol=ATOL, rtol=0)
 
-        if spec.modality != "decoder":  # right padding: the real tokens alone give the same outputs
+        if not spec.modality.causal:  # right padding: the real tokens alone give the same outputs
             alone = {k: v[:1, : int(real.sum())] for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
             if spec.is_encoder_decoder:
                 alone["decoder_input_ids"] = inputs["decoder_input_ids"][:1]

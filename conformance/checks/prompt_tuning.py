@@ -58,7 +58,7 @@ def _by_hand(spec, inputs, prompts, combine: str) -> torch.Tensor:
 
 
 def _combines(spec) -> list[str]:
-    return ["prefix", "prefix_after_bos"] + ([] if spec.modality == "decoder" else ["suffix"])
+    return ["prefix", "prefix_after_bos"] + ([] if spec.modality.causal else ["suffix"])
 
 
 @pytest.mark.feature("prompt_tuning")
@@ -146,9 +146,9 @@ class PromptTuningChecks:
         with pytest.raises(ValueError, match="prompt_init_ids"):
             impl.make_config({"config": "prompt_tuning", "prompt_init": "from_string", "prompt_init_text": "hi"})
         refused = []
-        if spec.modality == "decoder":
+        if spec.modality.causal:
             refused.append({"config": "prompt_tuning", "combine": "suffix"})
-        if spec.modality == "vision":
+        if not spec.modality.token_inputs:
             refused.append({"config": "prompt_tuning", "prompt_init": "from_string", "prompt_init_ids": [1]})
         for config in refused:
             with pytest.raises(ValueError):

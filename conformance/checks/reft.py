@@ -187,7 +187,7 @@ def _full_and_cached_step(model, spec, inputs, position: int = 2, step_setup="a"
     """The outputs of an uncached run up to ``position``, and the output of a cached step decoding ``position``."""
     key = "decoder_input_ids" if spec.is_encoder_decoder else "input_ids"
     tokens = inputs[key][:, : position + 1]
-    source = {"input_ids": inputs["input_ids"]} if spec.is_encoder_decoder else {}
+    source = {spec.modality.main_input: inputs[spec.modality.main_input]} if spec.is_encoder_decoder else {}
     with torch.no_grad():
         full = model(**source, **{key: tokens}).last_hidden_state
         first = model(**source, **{key: tokens[:, :position]}, use_cache=True)

@@ -298,7 +298,7 @@ def _patch_embedding_parent(model: Any, state: AdapterState) -> nn.Module:
 
 def _hooked_modules(model: Any, state: AdapterState) -> Iterator[tuple[nn.Module, type[ModelHook]]]:
     """Every module the family hooks on this model, with the kind of hook."""
-    if state.spec.modality == "vision":
+    if not state.spec.modality.token_inputs:  # pixels (or audio): the prompt goes after the patch embeddings
         yield base_model(model), PromptInserter
         yield _patch_embedding_parent(model, state), VisionInserter
         return
@@ -316,15 +316,15 @@ class PromptTuningFamily(MethodFamily):
 
     def placements(self, state: AdapterState, model: Any, config: PromptTuningConfig) -> Iterator[Placement]:
         modality = state.spec.modality
-        if config.combine == "suffix" and modality == "decoder":
+        if config.combine == "suffix" and modality.causal:
             raise ValueError(
                 f"{config.name}: combine='suffix' puts the prompt after the input, where no position of a causal "
                 "decoder can attend to it; use 'prefix' or 'prefix_after_bos'"
             )
         if config.prompt_init == "from_string":
-            if modality == "vision":
+            if not modality.token_inputs:
                 raise ValueError(
-                    f"{config.name}: a vision model has no token embeddings to initialise the prompt from; "
+                    f"{config.name}: a {modality} model has no token embeddings to initialise the prompt from; "
                     "use prompt_init='random_uniform'"
                 )
             vocabulary = _token_embeddings(model, state).weight.shape[0]
@@ -338,7 +338,7 @@ class PromptTuningFamily(MethodFamily):
     def build(
         self, config: PromptTuningConfig, placement: Placement, state: AdapterState, generator: Any
     ) -> SoftPrompt:
-        if state.spec.modality == "vision":
+        if not state.spec.modality.token_inputs:
             return SoftPrompt(config, state.hidden_size, None, generator)
         weight = _token_embeddings(placement.module, state).weight
         init = None
@@ -353,7 +353,7 @@ class PromptTuningFamily(MethodFamily):
         host_hook: PromptInserter | None = None
         for module, kind in _hooked_modules(model, state):
             if kind is PromptInserter:
-                embeddings = None if state.spec.modality == "vision" else input_embeddings(module, model, state)
+                embeddings = None if not state.spec.modality.token_inputs else input_embeddings(module, model, state)
                 strip = not state.spec.is_encoder_decoder
                 host_hook = install_hook(module, PromptInserter(holder, state, embeddings, strip))
             elif kind is VisionInserter:

@@ -1,0 +1,28 @@
+"""CamemBERT: RoBERTa's modules and heads (French)."""
+
+from .bert import BERT_LAYOUT
+from .registry import register
+from .roberta import roberta_heads
+from .spec import ArchitectureSpec
+
+
+def tiny_config():
+    from transformers import CamembertConfig
+
+    return CamembertConfig(
+        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        max_position_embeddings=64, pad_token_id=1,
+    )  # fmt: skip
+
+
+SPEC = register(
+    ArchitectureSpec(
+        name="camembert",
+        modality="text_encoder",
+        make_config=tiny_config,
+        base_class="CamembertModel",
+        layouts=(BERT_LAYOUT,),
+        **roberta_heads("Camembert"),
+    ),
+    module=__name__,
+)

@@ -1,0 +1,28 @@
+"""Gemma: Llama's modules; embeddings scaled by sqrt(hidden size), RMS norms with (1 + weight)."""
+
+from .llama import LLAMA_LAYOUT, decoder_heads
+from .registry import register
+from .spec import ArchitectureSpec
+
+
+def tiny_config():
+    from transformers import GemmaConfig
+
+    return GemmaConfig(
+        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=37, max_position_embeddings=64, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        head_dim=8,
+    )  # fmt: skip
+
+
+SPEC = register(
+    ArchitectureSpec(
+        name="gemma",
+        modality="decoder",
+        make_config=tiny_config,
+        base_class="GemmaModel",
+        layouts=(LLAMA_LAYOUT,),
+        **decoder_heads("Gemma", ("ForCausalLM", "ForSequenceClassification", "ForTokenClassification")),
+    ),
+    module=__name__,
+)

@@ -1,0 +1,27 @@
+"""Granite: Llama's modules with scaled embeddings, residuals, attention and logits (config multipliers)."""
+
+from .llama import LLAMA_LAYOUT, decoder_heads
+from .registry import register
+from .spec import ArchitectureSpec
+
+
+def tiny_config():
+    from transformers import GraniteConfig
+
+    return GraniteConfig(
+        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=37, max_position_embeddings=64, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+    )  # fmt: skip
+
+
+SPEC = register(
+    ArchitectureSpec(
+        name="granite",
+        modality="decoder",
+        make_config=tiny_config,
+        base_class="GraniteModel",
+        layouts=(LLAMA_LAYOUT,),
+        **decoder_heads("Granite", ("ForCausalLM",)),
+    ),
+    module=__name__,
+)
