@@ -40,6 +40,11 @@ def make_config(data: dict[str, Any]) -> Any:
     return current().make_config(data)
 
 
+def adapter_config(model: Any, name: str) -> Any:
+    """Adapter ``name``'s config as the model keeps it; compare it with ``make_config(...)``."""
+    return current().adapter_config(model, name)
+
+
 def composition() -> Any:
     """The namespace with the composition blocks (Stack, Parallel, Fuse, Split, BatchSplit, Average)."""
     return current().composition()

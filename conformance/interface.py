@@ -36,6 +36,10 @@ class Implementation(ABC):
     def make_config(self, data: dict[str, Any]) -> Any:
         """The implementation's config object for a config dict of the suite (``{"config": "lora", "r": 4}``)."""
 
+    def adapter_config(self, model: Any, name: str) -> Any:
+        """Adapter ``name``'s config as the model keeps it, comparable (``==``) with ``make_config``'s result."""
+        return model.adapters_config[name]
+
     @abstractmethod
     def adapter_setup(self, setup: Any) -> Any:
         """A context manager that activates ``setup`` for the forward passes inside it."""

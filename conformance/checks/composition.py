@@ -204,9 +204,9 @@ def _sequence_length(model, inputs):
 
 
 def _all_layers(model):
-    from architectures.live import layers_of
+    from conformance.models import model_layers
 
-    return [layer for stack in model.adapter_state.layout.stacks for layer in layers_of(stack, model)]
+    return model_layers(model)
 
 
 @pytest.mark.feature("average")

@@ -243,8 +243,8 @@ class HeadChecks:
         model.train_adapter("a")
         assert model.active_head == "a"
         trainable = {k for k, p in model.named_parameters() if p.requires_grad}
-        assert set(model.adapter_parameters("a")) <= trainable
-        adapters = {id(p) for p in model.adapter_parameters("a").values()}
+        assert set(impl.adapter_parameters(model, "a")) <= trainable
+        adapters = {id(p) for p in impl.adapter_parameters(model, "a").values()}
         base = {id(p) for p in model.base_model.parameters()} - adapters
         frozen = [k for k, p in head_parameters(model, "a").items() if id(p) not in base and not p.requires_grad]
         assert not frozen, f"train_adapter must leave the head trainable; frozen: {frozen}"

@@ -12,10 +12,9 @@ import inspect
 import pytest
 import torch
 
-from architectures.live import layers_of
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+from conformance.models import adapter_model, make_inputs, model_layers, randomize_adapter, run
 
 
 VARIANTS = ("loreft", "noreft", "direft")
@@ -40,8 +39,7 @@ def _units(model, name: str = "a"):
 
 
 def _first_layer(model):
-    stack = model.adapter_state.layout.stacks[0]
-    return layers_of(stack, model)[0]
+    return model_layers(model)[0]
 
 
 def _main(output):

@@ -19,7 +19,7 @@ class TrainingChecks:
         model.add_adapter("frozen", impl.make_config(method.config))
         model.train_adapter("trained")
         assert model.active_adapters == ("trained",)
-        trained = model.adapter_parameters("trained")
+        trained = impl.adapter_parameters(model, "trained")
         trainable = {k for k, p in model.named_parameters() if p.requires_grad}
         assert trainable == set(trained), "train_adapter must leave exactly that adapter trainable"
 
