@@ -44,7 +44,9 @@ class ProjectionAdapter(SiteAdapter):
         super().__init__()
         self.in_features, self.out_features, self.transposed = projection_shape(projection)
         self.covered = self.out_features if out_index is None else len(out_index)
-        self.register_buffer("out_index", out_index, persistent=False)
+        # Not a buffer: an index is never moved to the meta device (accelerate's init_empty_weights) or to a lower
+        # precision, and moves to the device of the output it indexes when used.
+        self._out_index = out_index
         # The adapted module, kept out of the module tree (its weights are the model's, not the adapter's); the
         # weight-decomposed variant reads its current weight in the forward pass.
         object.__setattr__(self, "projection", projection)
@@ -53,6 +55,13 @@ class ProjectionAdapter(SiteAdapter):
         self.merge_order = 0
         self._before_merge: tuple[torch.Tensor, torch.Tensor | None] | None = None
         variant.create(self, config, generator)
+
+    @property
+    def out_index(self) -> torch.Tensor | None:
+        device = self.projection.weight.device
+        if self._out_index is not None and self._out_index.device != device and device.type != "meta":
+            self._out_index = self._out_index.to(device)
+        return self._out_index
 
     def apply(self, x: torch.Tensor, output: torch.Tensor, site: Any) -> torch.Tensor:
         return output if self.merged else self(x, output)
