@@ -14,7 +14,7 @@ import torch
 from conformance.interface import Implementation
 
 from .configs import to_adapters_config
-from .weights import read_weights, write_weights
+from .weights import read_fusion, read_weights, write_weights
 
 
 class AdaptersImplementation(Implementation):
@@ -56,6 +56,14 @@ class AdaptersImplementation(Implementation):
 
     def set_adapter_weights(self, model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
         write_weights(model, name, weights)
+
+    def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
+        return read_fusion(model, fusion)
+
+    def adapter_config(self, model: Any, name: str) -> Any:
+        if name not in model.adapters_config:
+            raise KeyError(f"no adapter named {name!r}")
+        return model.adapters_config.get(name)
 
     def load_model(self, directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
         import adapters
