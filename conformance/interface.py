@@ -25,6 +25,8 @@ class Implementation(ABC):
     package: str = ""  # the distribution that must be installed (named in the usage error when it is missing)
     # Behaviour that differs from the suite's expectation by the implementation's design: {feature or check: reason}.
     # Shown like an architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
+    # Keys (see implementation_gap): a feature ("prompt_tuning"), a method ("dora"), a check ("test_name" or
+    # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]").
     gaps: Mapping[str, str] = {}
 
     # ----- models -----
@@ -91,3 +93,15 @@ class Implementation(ABC):
     @abstractmethod
     def load_adapter_model(self, path: Any) -> Any:
         """An adapter model from a directory: its own ``save_pretrained``, or a transformers checkpoint."""
+
+
+def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None, check: str | None) -> str | None:
+    """The reason of the first declared gap that covers this check (most specific key first), else None."""
+    candidates = []
+    if check is not None:
+        function = check.rpartition("::")[2]
+        if method is not None:
+            candidates += [f"{check}[{method}]", f"{function}[{method}]"]
+        candidates += [check, function]
+    candidates += [method, feature]
+    return next((gaps[key] for key in candidates if key is not None and key in gaps), None)

@@ -3,6 +3,7 @@ the results file and the terminal grid. Import-light: torch and transformers loa
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -110,6 +111,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from .capabilities import MARKER, applies
 
     selection = _selection(metafunc.config)
+    check = _check_name(metafunc)
     own_spec = getattr(metafunc.cls, "spec", None)
     specs = [own_spec] if own_spec is not None else list(selection.specs)
     capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
@@ -120,10 +122,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if "head" in metafunc.fixturenames or "static_class" in metafunc.fixturenames:
             from .heads import parametrize_heads
 
-            parametrize_heads(metafunc, specs, feature, capabilities, _marks)
+            parametrize_heads(metafunc, specs, feature, capabilities, functools.partial(_marks, check=check))
             return
         params = [
-            pytest.param(spec, id=spec.name, marks=_marks(spec, feature, None))
+            pytest.param(spec, id=spec.name, marks=_marks(spec, feature, None, check))
             for spec in specs
             if applies(capabilities, spec, None)
         ]
@@ -136,7 +138,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             spec,
             method,
             id=f"{spec.name}-{method.name}",
-            marks=_marks(spec, own_feature.args[0] if own_feature else method.feature, method.name),
+            marks=_marks(spec, own_feature.args[0] if own_feature else method.feature, method.name, check),
         )
         for spec in specs
         for method in selection.methods
@@ -145,7 +147,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("spec", "method"), params)
 
 
-def _marks(spec: Any, feature: str, method: str | None) -> list[pytest.MarkDecorator]:
+def _check_name(metafunc: pytest.Metafunc) -> str:
+    """``"TestLifecycle::test_add"``: how implementation gaps name a check."""
+    name = metafunc.function.__name__
+    return f"{metafunc.cls.__name__}::{name}" if metafunc.cls is not None else name
+
+
+def _marks(spec: Any, feature: str, method: str | None, check: str | None = None) -> list[pytest.MarkDecorator]:
     # The name as keyword too, so that -m "arch(name='gpt2')" selects (-m matches keyword arguments only).
     marks = [
         pytest.mark.arch(spec.name, name=spec.name),
@@ -160,7 +168,23 @@ def _marks(spec: Any, feature: str, method: str | None) -> list[pytest.MarkDecor
             pytest.mark.conformance_gap(reason),
             pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
         ]
+    else:
+        marks += _implementation_gap_marks(feature, method, check)
     return marks
+
+
+def _implementation_gap_marks(feature: str, method: str | None, check: str | None) -> list[pytest.MarkDecorator]:
+    """A declared gap of the implementation under test (``Implementation.gaps``): skipped and recorded as a gap,
+    its reason prefixed with the implementation's name, as an architecture's gap is."""
+    from . import impl
+    from .interface import implementation_gap
+
+    implementation = impl.current()
+    reason = implementation_gap(implementation.gaps, feature, method, check)
+    if reason is None:
+        return []
+    reason = f"implementation gap of {implementation.name}: {reason}"
+    return [pytest.mark.conformance_gap(reason), pytest.mark.skip(reason=reason)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

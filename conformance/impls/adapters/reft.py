@@ -30,7 +30,9 @@ def _projection(unit: Any) -> Slot:
     def write(value: torch.Tensor) -> None:
         gram = value.float() @ value.float().T
         if not torch.allclose(gram, torch.eye(gram.shape[0]), atol=ORTHONORMAL_ATOL):
-            raise KeyError("LoReFT's R is an orthogonal parametrisation in AdapterHub: only orthonormal rows are written")
+            raise KeyError(
+                "LoReFT's R is an orthogonal parametrisation in AdapterHub: only orthonormal rows are written"
+            )
         projection.weight = value.reshape(projection.weight.shape).to(projection.weight.dtype)
 
     return Slot(lambda: projection.weight.detach().clone(), write)
