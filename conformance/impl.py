@@ -45,6 +45,53 @@ def adapter_config(model: Any, name: str) -> Any:
     return current().adapter_config(model, name)
 
 
+def active_setup(model: Any) -> Any:
+    """The model's active setup in the suite's neutral form (``neutral_setup``), comparable across implementations."""
+    return neutral_setup(current().active_setup(model))
+
+
+def neutral_setup(setup: Any) -> Any:
+    """A setup as nested tuples: ``(block name, children, options)``; a name or a list of names is a Stack, as
+    AdapterHub reads it. Compares equal exactly when the blocks, children and options (splits, weights) do."""
+    if setup is None:
+        return None
+    if isinstance(setup, str):
+        return ("Stack", (setup,), ())
+    if isinstance(setup, (list, tuple)):
+        return ("Stack", tuple(_neutral_child(c) for c in setup), ())
+    options = tuple(
+        (option, tuple(value) if isinstance(value, (list, tuple)) else value)
+        for option in ("splits", "batch_sizes", "weights")
+        if (value := getattr(setup, option, None)) is not None
+    )
+    return (type(setup).__name__, tuple(_neutral_child(c) for c in setup.children), options)
+
+
+def _neutral_child(child: Any) -> Any:
+    return child if isinstance(child, str) else neutral_setup(child)
+
+
+def head_config(model: Any, name: str) -> dict[str, Any]:
+    """Head ``name``'s config as a dict (``head_type``, ``label2id``, ``tie_output``, ...)."""
+    return current().head_config(model, name)
+
+
+def serialization_options() -> dict[str, Any]:
+    """Keyword arguments for the save_* / load_* calls that make the implementation write and read safetensors (the
+    suite never accepts pickles)."""
+    return dict(current().serialization_keywords)
+
+
+def load_adapter(model: Any, path: str, **kwargs: Any) -> Any:
+    """Load an adapter (safetensors); a ``LoadResult`` with its name and missing / unexpected keys."""
+    return current().load_adapter(model, path, **kwargs)
+
+
+def load_head(model: Any, path: str, **kwargs: Any) -> Any:
+    """Load a head (safetensors); a ``LoadResult`` with its name and missing / unexpected keys."""
+    return current().load_head(model, path, **kwargs)
+
+
 def composition() -> Any:
     """The namespace with the composition blocks (Stack, Parallel, Fuse, Split, BatchSplit, Average)."""
     return current().composition()

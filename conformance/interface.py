@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What loading an adapter or head reports, the same for every implementation."""
+
+    name: str
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 class Implementation(ABC):
@@ -28,6 +38,9 @@ class Implementation(ABC):
     # Keys (see implementation_gap): a feature ("prompt_tuning"), a method ("dora"), a check ("test_name" or
     # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]").
     gaps: Mapping[str, str] = {}
+    # Keyword arguments of the save_* / load_* calls (save_adapter, load_adapter, save_head, ...) that make the
+    # implementation write and read safetensors where it does not by default (AdapterHub: use_safetensors=True).
+    serialization_keywords: Mapping[str, Any] = {}
 
     # ----- models -----
     @abstractmethod
@@ -45,6 +58,26 @@ class Implementation(ABC):
     @abstractmethod
     def adapter_setup(self, setup: Any) -> Any:
         """A context manager that activates ``setup`` for the forward passes inside it."""
+
+    def active_setup(self, model: Any) -> Any:
+        """The model's active setup as the implementation gives it (the suite normalises it: impl.neutral_setup)."""
+        return model.active_adapters
+
+    def head_config(self, model: Any, name: str) -> dict[str, Any]:
+        """Head ``name``'s config as a dict with at least ``head_type``, ``label2id`` (None for heads without labels)
+        and ``tie_output`` (the output layer shares the input embeddings)."""
+        import dataclasses
+
+        config = model.heads_config[name]
+        return {**dataclasses.asdict(config), "label2id": config.label2id}
+
+    def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
+        """``model.load_adapter(path, **kwargs)`` (safetensors), its result normalised."""
+        return _load_result(model.load_adapter(path, **kwargs, **self.serialization_keywords))
+
+    def load_head(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
+        """``model.load_head(path, **kwargs)`` (safetensors), its result normalised."""
+        return _load_result(model.load_head(path, **kwargs, **self.serialization_keywords))
 
     @abstractmethod
     def composition(self) -> Any:
@@ -93,6 +126,10 @@ class Implementation(ABC):
     @abstractmethod
     def load_adapter_model(self, path: Any) -> Any:
         """An adapter model from a directory: its own ``save_pretrained``, or a transformers checkpoint."""
+
+
+def _load_result(loaded: Any) -> LoadResult:
+    return LoadResult(loaded.name, list(loaded.missing_keys), list(loaded.unexpected_keys))
 
 
 def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None, check: str | None) -> str | None:

@@ -36,7 +36,7 @@ class LifecycleChecks:
 
     def test_delete_leaves_nothing(self, spec, method):
         model = adapter_model(spec)
-        reference = dict(plain_model(spec).state_dict())
+        reference = dict(model.state_dict())  # what init added is init's (test_init_adds_no_tensors)
         hooks_before = _hook_counts(model)
         model.add_adapter("a", impl.make_config(method.config))
         model.set_active_adapters("a")
@@ -45,6 +45,10 @@ class LifecycleChecks:
         assert model.active_adapters is None
         assert dict(model.state_dict()).keys() == reference.keys()
         assert _hook_counts(model) == hooks_before, "deleting must remove the adapter's hooks too"
+
+    def test_init_adds_no_tensors(self, spec, method):
+        """Initialising a model for adapters adds no weights: its state dict stays the plain model's."""
+        assert dict(adapter_model(spec).state_dict()).keys() == dict(plain_model(spec).state_dict()).keys()
 
     @requires("per_layer")
     def test_get_adapter_covers_every_layer(self, spec, method):
