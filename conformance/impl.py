@@ -40,6 +40,58 @@ def make_config(data: dict[str, Any]) -> Any:
     return current().make_config(data)
 
 
+def adapter_config(model: Any, name: str) -> Any:
+    """Adapter ``name``'s config as the model keeps it; compare it with ``make_config(...)``."""
+    return current().adapter_config(model, name)
+
+
+def active_setup(model: Any) -> Any:
+    """The model's active setup in the suite's neutral form (``neutral_setup``), comparable across implementations."""
+    return neutral_setup(current().active_setup(model))
+
+
+def neutral_setup(setup: Any) -> Any:
+    """A setup as nested tuples: ``(block name, children, options)``; a name or a list of names is a Stack, as
+    AdapterHub reads it. Compares equal exactly when the blocks, children and options (splits, weights) do."""
+    if setup is None:
+        return None
+    if isinstance(setup, str):
+        return ("Stack", (setup,), ())
+    if isinstance(setup, (list, tuple)):
+        return ("Stack", tuple(_neutral_child(c) for c in setup), ())
+    options = tuple(
+        (option, tuple(value) if isinstance(value, (list, tuple)) else value)
+        for option in ("splits", "batch_sizes", "weights")
+        if (value := getattr(setup, option, None)) is not None
+    )
+    return (type(setup).__name__, tuple(_neutral_child(c) for c in setup.children), options)
+
+
+def _neutral_child(child: Any) -> Any:
+    return child if isinstance(child, str) else neutral_setup(child)
+
+
+def head_config(model: Any, name: str) -> dict[str, Any]:
+    """Head ``name``'s config as a dict (``head_type``, ``label2id``, ``tie_output``, ...)."""
+    return current().head_config(model, name)
+
+
+def serialization_options() -> dict[str, Any]:
+    """Keyword arguments for the save_* / load_* calls that make the implementation write and read safetensors (the
+    suite never accepts pickles)."""
+    return dict(current().serialization_keywords)
+
+
+def load_adapter(model: Any, path: str, **kwargs: Any) -> Any:
+    """Load an adapter (safetensors); a ``LoadResult`` with its name and missing / unexpected keys."""
+    return current().load_adapter(model, path, **kwargs)
+
+
+def load_head(model: Any, path: str, **kwargs: Any) -> Any:
+    """Load a head (safetensors); a ``LoadResult`` with its name and missing / unexpected keys."""
+    return current().load_head(model, path, **kwargs)
+
+
 def composition() -> Any:
     """The namespace with the composition blocks (Stack, Parallel, Fuse, Split, BatchSplit, Average)."""
     return current().composition()
@@ -68,10 +120,10 @@ def claimed_blocks(config: dict[str, Any]) -> frozenset[str] | None:
 
 
 def gap_reason(feature: str, method: str | None = None, check: str | None = None) -> str | None:
-    """The implementation's declared gap for ``feature``, ``method``, ``"feature:method"`` or ``check``, or None."""
-    gaps = current().gaps
-    keys = [feature, f"{feature}:{method}", method, check] if method else [feature, check]
-    return next((gaps[key] for key in keys if key and key in gaps), None)
+    """The implementation's declared gap for this check (``conformance.interface.implementation_gap``), or None."""
+    from .interface import implementation_gap
+
+    return implementation_gap(current().gaps, feature, method, check)
 
 
 def load_model(directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What loading an adapter or head reports, the same for every implementation."""
+
+    name: str
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 class Implementation(ABC):
@@ -23,10 +33,14 @@ class Implementation(ABC):
 
     name: str = ""  # the --impl value and the stamp in result files
     package: str = ""  # the distribution that must be installed (named in the usage error when it is missing)
-    # Behaviour that differs from the suite's expectation by the implementation's design: {key: reason}, the key a
-    # feature ("parallel"), a method ("lora"), both ("parallel:prefix_tuning") or a check name. Shown like an
-    # architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
+    # Behaviour that differs from the suite's expectation by the implementation's design: {feature or check: reason}.
+    # Shown like an architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
+    # Keys (see implementation_gap): a feature ("prompt_tuning"), a method ("dora"), a check ("test_name" or
+    # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]").
     gaps: Mapping[str, str] = {}
+    # Keyword arguments of the save_* / load_* calls (save_adapter, load_adapter, save_head, ...) that make the
+    # implementation write and read safetensors where it does not by default (AdapterHub: use_safetensors=True).
+    serialization_keywords: Mapping[str, Any] = {}
 
     # ----- models -----
     @abstractmethod
@@ -37,9 +51,33 @@ class Implementation(ABC):
     def make_config(self, data: dict[str, Any]) -> Any:
         """The implementation's config object for a config dict of the suite (``{"config": "lora", "r": 4}``)."""
 
+    def adapter_config(self, model: Any, name: str) -> Any:
+        """Adapter ``name``'s config as the model keeps it, comparable (``==``) with ``make_config``'s result."""
+        return model.adapters_config[name]
+
     @abstractmethod
     def adapter_setup(self, setup: Any) -> Any:
         """A context manager that activates ``setup`` for the forward passes inside it."""
+
+    def active_setup(self, model: Any) -> Any:
+        """The model's active setup as the implementation gives it (the suite normalises it: impl.neutral_setup)."""
+        return model.active_adapters
+
+    def head_config(self, model: Any, name: str) -> dict[str, Any]:
+        """Head ``name``'s config as a dict with at least ``head_type``, ``label2id`` (None for heads without labels)
+        and ``tie_output`` (the output layer shares the input embeddings)."""
+        import dataclasses
+
+        config = model.heads_config[name]
+        return {**dataclasses.asdict(config), "label2id": config.label2id}
+
+    def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
+        """``model.load_adapter(path, **kwargs)`` (safetensors), its result normalised."""
+        return _load_result(model.load_adapter(path, **kwargs, **self.serialization_keywords))
+
+    def load_head(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
+        """``model.load_head(path, **kwargs)`` (safetensors), its result normalised."""
+        return _load_result(model.load_head(path, **kwargs, **self.serialization_keywords))
 
     @abstractmethod
     def composition(self) -> Any:
@@ -89,3 +127,21 @@ class Implementation(ABC):
     @abstractmethod
     def load_adapter_model(self, path: Any) -> Any:
         """An adapter model from a directory: its own ``save_pretrained``, or a transformers checkpoint."""
+
+
+def _load_result(loaded: Any) -> LoadResult:
+    return LoadResult(loaded.name, list(loaded.missing_keys), list(loaded.unexpected_keys))
+
+
+def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None, check: str | None) -> str | None:
+    """The reason of the first declared gap that covers this check (most specific key first), else None."""
+    candidates = []
+    if check is not None:
+        function = check.rpartition("::")[2]
+        if method is not None:
+            candidates += [f"{check}[{method}]", f"{function}[{method}]"]
+        candidates += [check, function]
+    if method is not None:
+        candidates.append(f"{feature}:{method}")
+    candidates += [method, feature]
+    return next((gaps[key] for key in candidates if key is not None and key in gaps), None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from architectures.live import build_model
+from architectures.live import build_model, layers_of, resolve_layout
 from architectures.spec import ArchitectureSpec
 
 from . import impl
@@ -42,7 +42,15 @@ def plain_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.
 
 def adapter_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.nn.Module:
     """A copy of the tiny model, initialised for adapters by the implementation under test."""
-    return impl.init(plain_model(spec, class_name), spec)
+    model = impl.init(plain_model(spec, class_name), spec)
+    model.conformance_spec = spec  # the suite's own note, so that model_layers needs no implementation internals
+    return model
+
+
+def model_layers(model: torch.nn.Module, spec: ArchitectureSpec | None = None) -> list[torch.nn.Module]:
+    """Every transformer layer of ``model`` (its layout's stacks in order), found through the suite's spec."""
+    spec = spec or model.conformance_spec
+    return [layer for stack in resolve_layout(spec, model).stacks for layer in layers_of(stack, model)]
 
 
 def hidden_size(spec: ArchitectureSpec) -> int:

@@ -3,6 +3,7 @@ the results file and the terminal grid. Import-light: torch and transformers loa
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -145,6 +146,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from .capabilities import MARKER, not_applicable
 
     selection = _selection(metafunc.config)
+    check = _check_name(metafunc)
     own_spec = getattr(metafunc.cls, "spec", None)
     specs = [own_spec] if own_spec is not None else list(selection.specs)
     capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
@@ -156,7 +158,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if "head" in metafunc.fixturenames or "static_class" in metafunc.fixturenames:
             from .heads import parametrize_heads
 
-            parametrize_heads(metafunc, specs, feature, capabilities, _marks)
+            parametrize_heads(metafunc, specs, feature, capabilities, functools.partial(_marks, check=check))
             return
         params = [
             pytest.param(
@@ -188,6 +190,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("spec", "method"), params)
 
 
+def _check_name(metafunc: pytest.Metafunc) -> str:
+    """``"TestLifecycle::test_add"``: how implementation gaps name a check."""
+    name = metafunc.function.__name__
+    return f"{metafunc.cls.__name__}::{name}" if metafunc.cls is not None else name
+
+
 def _marks(
     spec: Any, feature: str, method: str | None, not_applicable: str | None = None, check: str | None = None
 ) -> list[pytest.MarkDecorator]:
@@ -207,18 +215,29 @@ def _marks(
             pytest.mark.conformance_not_applicable(not_applicable),
             pytest.mark.skip(reason=f"not applicable: {not_applicable}"),
         ]
-    from . import impl
-
     reason = spec.gap_reason(feature, method)
-    owner = spec.name
-    if not reason:
-        reason, owner = impl.gap_reason(feature, method, check), impl.current().name
     if reason:
         marks += [
             pytest.mark.conformance_gap(reason),
-            pytest.mark.skip(reason=f"declared gap of {owner}: {reason}"),
+            pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
         ]
+    else:
+        marks += _implementation_gap_marks(feature, method, check)
     return marks
+
+
+def _implementation_gap_marks(feature: str, method: str | None, check: str | None) -> list[pytest.MarkDecorator]:
+    """A declared gap of the implementation under test (``Implementation.gaps``): skipped and recorded as a gap,
+    its reason prefixed with the implementation's name, as an architecture's gap is."""
+    from . import impl
+    from .interface import implementation_gap
+
+    implementation = impl.current()
+    reason = implementation_gap(implementation.gaps, feature, method, check)
+    if reason is None:
+        return []
+    reason = f"implementation gap of {implementation.name}: {reason}"
+    return [pytest.mark.conformance_gap(reason), pytest.mark.skip(reason=reason)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -334,3 +334,54 @@ class TestForward(ForwardChecks):
     assert identity["prefix_tuning"]["outcome"] == "n/a", "collected and recorded, neither a pass nor a failure"
     assert "no config starts as the identity" in identity["prefix_tuning"]["reason"]
     result.stdout.fnmatch_lines(["*passed*1 skipped*"])
+
+
+IMPLEMENTATION_GAP = "this implementation keeps LoRA out of the forward checks by design"
+GAPPED_IMPLEMENTATION = f"""
+from conformance.impls.reference import ReferenceImplementation
+
+
+class Gapped(ReferenceImplementation):
+    name = "gapped"
+    gaps = {{"lora": {IMPLEMENTATION_GAP!r}, "TestForward::test_identity_at_init[seq_bn]": "only this one"}}
+
+
+IMPLEMENTATION = Gapped()
+"""
+
+
+def test_implementation_gaps_are_skipped_and_recorded_as_gaps(inner, monkeypatch):
+    from conformance import impl
+
+    monkeypatch.setattr(impl, "_CURRENT", impl.current())  # the inner run's --impl is undone afterwards
+    inner.makepyfile(gapped_impl=GAPPED_IMPLEMENTATION)
+    inner.syspathinsert()
+    result = inner.runpytest("--impl=gapped_impl", "--arch=bert", "--method=lora,seq_bn", "--results", "out.json")
+    result.assert_outcomes(passed=N - 1, skipped=N + 1, deselected=1)
+    checks = checks_of(inner.path / "out.json")
+    prefix = "implementation gap of gapped: "
+    for nodeid, record in checks.items():
+        if record["method"] == "lora":
+            assert (record["outcome"], record["reason"]) == ("gap", prefix + IMPLEMENTATION_GAP), record
+        elif "test_identity_at_init" in nodeid:
+            assert (record["outcome"], record["reason"]) == ("gap", prefix + "only this one"), record
+        else:
+            assert record["outcome"] == "passed", record
+
+
+@pytest.mark.parametrize(
+    ("gaps", "expected"),
+    [
+        ({}, None),
+        ({"lora": "m"}, "m"),
+        ({"lora_feature": "f"}, "f"),
+        ({"test_x": "c", "lora": "m"}, "c"),
+        ({"TestA::test_x[lora]": "one", "TestA::test_x": "all"}, "one"),
+        ({"TestB::test_x": "other class"}, None),
+        ({"test_x[dora]": "other method"}, None),
+    ],
+)
+def test_implementation_gap_takes_the_most_specific_key(gaps, expected):
+    from conformance.interface import implementation_gap
+
+    assert implementation_gap(gaps, "lora_feature", "lora", "TestA::test_x") == expected

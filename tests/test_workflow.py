@@ -51,7 +51,7 @@ def test_workflow_is_valid_yaml_with_a_schedule(workflow: dict[str, Any]) -> Non
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert triggers["schedule"][0]["cron"]
     assert "workflow_dispatch" in triggers
-    assert set(workflow["jobs"]) == {"suite", "matrix"}
+    assert set(workflow["jobs"]) == {"suite", "adapters", "matrix"}
 
 
 def test_one_job_per_tox_env_in_tox_order(tox: configparser.ConfigParser, workflow: dict[str, Any]) -> None:
@@ -116,3 +116,21 @@ def test_every_env_pins_cpu_torch_first_and_its_transformers_line(
     assert pins["tflatest"].endswith(f"<{upper}")  # the newest line is the newest the package accepts
     assert workflow["env"]["PIP_EXTRA_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     assert workflow["env"]["HF_HUB_OFFLINE"] == "1"
+
+
+def test_the_adapters_job_runs_the_adapters_env(tox: configparser.ConfigParser, workflow: dict[str, Any]) -> None:
+    """AdapterHub's certification: its own tox env (not in the default envlist: it needs transformers 4.57.x) and its
+    own nightly job, whose results are uploaded apart from the matrix's."""
+    assert "adapters" not in envlist(tox)
+    deps = lines(tox["testenv:adapters"]["deps"])
+    assert deps == ["torch==2.13.0", "transformers==4.57.6", "adapters==1.3.0"]
+    (command,) = lines(tox["testenv:adapters"]["commands"])
+    assert command.startswith("pytest -n 2 --impl=adapters ")
+    assert "--results {toxinidir}/results/adapters/results.json" in command
+    job = workflow["jobs"]["adapters"]
+    (run,) = steps_running(job, "tox -e")
+    assert run["run"].strip() == "tox -e adapters"
+    (upload,) = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"].rstrip("/") == "results/adapters"
+    assert upload["with"]["name"] == "results-adapters"

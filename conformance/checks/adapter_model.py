@@ -230,7 +230,7 @@ class AdapterModelChecks:
         assert embeddings.shape[0] == vocab + 8
         head = model.get_output_embeddings()
         assert head is not None and head.weight.shape[0] == vocab + 8, "the LM head did not follow the new vocabulary"
-        if model.heads_config["h"].tie_output:
+        if impl.head_config(model, "h")["tie_output"]:
             assert head.weight is embeddings, "a tied LM head must share the resized embeddings"
         inputs = head_inputs(spec, head_kind(spec), check_seed)
         assert logits_of(outputs_of(model, inputs)).shape[-1] == vocab + 8

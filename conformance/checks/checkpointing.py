@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from architectures.live import get_path, layers_of
+from architectures.live import get_path, layers_of, resolve_layout
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, main_output, make_inputs, randomize_adapter
@@ -37,12 +37,12 @@ def train(
     # may stay outside the checkpoint, and a recomputation may stop after the last tensor it needs).
     # Every stack's first attention counts: an audio encoder whose input needs no gradient is not recomputed.
     calls = []
-    for stack in model.adapter_state.layout.stacks:
+    for stack in resolve_layout(spec, model).stacks:
         attention = get_path(layers_of(stack, model)[0], stack.self_attention.module)
         attention.register_forward_hook(lambda *_: calls.append(1))
     inputs = make_inputs(spec, seed)
     generator = torch.Generator().manual_seed(seed)
-    params = model.adapter_parameters("a")
+    params = impl.adapter_parameters(model, "a")
     initial = {k: v.detach().clone() for k, v in params.items()}
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE)
     torch.manual_seed(seed)  # the same dropout masks in both runs

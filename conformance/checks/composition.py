@@ -90,7 +90,7 @@ class StackChecks:
         expected = _run_with(model, blocks.Stack("a", "b"), inputs)
         assert torch.equal(_run_with(model, "a,b", inputs), expected)
         assert torch.equal(_run_with(model, ["a", "b"], inputs), expected)
-        assert model.active_adapters == blocks.Stack("a", "b")
+        assert impl.active_setup(model) == impl.neutral_setup(blocks.Stack("a", "b"))
         restored = blocks.CompositionBlock.from_dict(blocks.Stack("a", "b").to_dict())
         assert torch.equal(_run_with(model, restored, inputs), expected)
 
@@ -296,9 +296,9 @@ def _sequence_length(model, inputs):
 
 
 def _all_layers(model):
-    from architectures.live import layers_of
+    from conformance.models import model_layers
 
-    return [layer for stack in model.adapter_state.layout.stacks for layer in layers_of(stack, model)]
+    return model_layers(model)
 
 
 @pytest.mark.feature("average")
@@ -358,8 +358,8 @@ class FusionChecks:
         model = adapter_model(spec)
         model.add_adapter("a", impl.make_config(method.config))
         randomize_adapter(model, "a", seed)
-        model.save_adapter(tmp_path / "a", "a")
-        model.load_adapter(tmp_path / "a", load_as="b")
+        model.save_adapter(str(tmp_path / "a"), "a", **impl.serialization_options())
+        model.load_adapter(str(tmp_path / "a"), load_as="b", **impl.serialization_options())
         model.add_adapter_fusion(blocks.Fuse("a", "b"), "dynamic")
         return model
 
@@ -432,11 +432,11 @@ class FusionChecks:
         with torch.no_grad():
             for param in source.fusion_parameters(blocks.Fuse("a", "b")).values():
                 param.add_(torch.randn(param.shape, generator=torch.Generator().manual_seed(check_seed)) * 0.05)
-        source.save_adapter_fusion(tmp_path / "fusion", blocks.Fuse("a", "b"))
+        source.save_adapter_fusion(str(tmp_path / "fusion"), blocks.Fuse("a", "b"), **impl.serialization_options())
         target = adapter_model(spec)
-        target.load_adapter(tmp_path / "a", load_as="a")
-        target.load_adapter(tmp_path / "a", load_as="b")
-        target.load_adapter_fusion(tmp_path / "fusion", set_active=True)
+        target.load_adapter(str(tmp_path / "a"), load_as="a", **impl.serialization_options())
+        target.load_adapter(str(tmp_path / "a"), load_as="b", **impl.serialization_options())
+        target.load_adapter_fusion(str(tmp_path / "fusion"), set_active=True, **impl.serialization_options())
         inputs = make_inputs(spec, check_seed)
         expected = _run_with(source, blocks.Fuse("a", "b"), inputs)
         assert torch.equal(run(target, inputs), expected)

@@ -53,8 +53,9 @@ class FullModelChecks:
         assert not info["missing_keys"] and not info["unexpected_keys"], info
         assert type(loaded).__name__ == class_name
         assert list(loaded.adapters_config) == list(source.adapters_config), "adapters (and their order) differ"
-        assert loaded.adapters_config == source.adapters_config, "adapter configs differ"
-        assert loaded.active_adapters == source.active_adapters, "the active setup was not restored"
+        configs = [{name: impl.adapter_config(m, name) for name in m.adapters_config} for m in (loaded, source)]
+        assert configs[0] == configs[1], "adapter configs differ"
+        assert impl.active_setup(loaded) == impl.active_setup(source), "the active setup was not restored"
         expected, got = source.state_dict(), loaded.state_dict()
         assert got.keys() == expected.keys()
         assert all(torch.equal(got[k], expected[k]) for k in expected), "some weight differs after loading"
@@ -80,10 +81,11 @@ class FullModelChecks:
         _, class_name = saved_model(spec, method, check_seed, tmp_path)
         marker = tmp_path.parent / f"{tmp_path.name}-unpickled"
         weights = list(tmp_path.rglob("*.safetensors"))
-        assert len(weights) > 1, "save_pretrained saved the base model or the adapters not as safetensors"
+        assert weights, "save_pretrained saved no safetensors"  # one file or one per adapter: the layout is free
         for path in weights:  # only pickles are left to load from, for the base model and for each adapter
             path.unlink()
             path.with_name("pytorch_model.bin").write_bytes(pickle.dumps(_TouchOnUnpickle(marker)))
-        with pytest.raises(ValueError):
+        # a refusal: our ValueError, or torch's weights-only loader refusing the pickle (transformers' own loading)
+        with pytest.raises((ValueError, pickle.UnpicklingError)):
             impl.load_model(tmp_path, class_name, spec)
         assert not marker.exists(), "loading unpickled a file"

@@ -15,10 +15,10 @@ class LifecycleChecks:
         model = adapter_model(spec)
         config = impl.make_config(method.config)
         model.add_adapter("a", config)
-        params = model.adapter_parameters("a")
+        params = impl.adapter_parameters(model, "a")
         assert params, f"adding a {method.name} adapter created no parameters"
         assert all(p.requires_grad for p in params.values())
-        assert model.adapters_config["a"] == config
+        assert impl.adapter_config(model, "a") == config
         base_names = set(dict(plain_model(spec).named_parameters()))
         assert not set(params) & base_names, "adapter parameters must be new, not base-model weights"
 
@@ -26,16 +26,16 @@ class LifecycleChecks:
         name = "sentiment_adapter"  # distinctive: a message that names it says which adapter was meant
         model = adapter_model(spec)
         model.add_adapter(name, impl.make_config(method.config))
-        before = dict(model.adapter_parameters(name))
+        before = dict(impl.adapter_parameters(model, name))
         with pytest.raises(ValueError) as refused:
             model.add_adapter(name, impl.make_config(method.config))
         message = str(refused.value)
         assert name in message and "overwrite_ok" in message, (
             f"the error must name the adapter and say to pass overwrite_ok=True: {message!r}"
         )
-        assert model.adapter_parameters(name).keys() == before.keys()
+        assert impl.adapter_parameters(model, name).keys() == before.keys()
         model.add_adapter(name, impl.make_config(method.config), overwrite_ok=True)
-        assert model.adapter_parameters(name).keys() == before.keys()
+        assert impl.adapter_parameters(model, name).keys() == before.keys()
 
     def test_delete_leaves_nothing(self, spec, method, check_seed):
         model = adapter_model(spec)
@@ -53,12 +53,16 @@ class LifecycleChecks:
         assert dict(model.state_dict()).keys() == reference.keys()
         assert _hook_counts(model) == hooks_before, "deleting must remove the adapter's hooks too"
 
+    def test_init_adds_no_tensors(self, spec, method):
+        """Initialising a model for adapters adds no weights: its state dict stays the plain model's."""
+        assert dict(adapter_model(spec).state_dict()).keys() == dict(plain_model(spec).state_dict()).keys()
+
     @requires("per_layer")
     def test_get_adapter_covers_every_layer(self, spec, method):
         model = adapter_model(spec)
         model.add_adapter("a", impl.make_config(method.config))
         found = model.get_adapter("a")
-        layers = sum(len(_layers(model, stack)) for stack in model.adapter_state.layout.stacks)
+        layers = sum(len(_layers(model, stack)) for stack in resolve_layout(spec, model).stacks)
         # -1 holds model-level modules (shared PHM weights, an invertible adapter), as in AdapterHub
         assert sorted(i for i in found if i != -1) == list(range(layers))
         assert all(modules for modules in found.values())

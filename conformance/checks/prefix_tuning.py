@@ -127,7 +127,7 @@ class PrefixTuningChecks:
         inputs = make_inputs(spec, check_seed)
         model = with_adapter(adapter_model(spec), method, check_seed)
         main_output(model(**inputs)).square().sum().backward()
-        params = model.adapter_parameters("a")
+        params = impl.adapter_parameters(model, "a")
         dead = sorted(k for k, p in params.items() if p.grad is None or not p.grad.abs().sum() > 0)
         assert not dead, f"parameters that do not reach the output (an attention the prefix misses?): {dead[:4]}"
 

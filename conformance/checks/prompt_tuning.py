@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from architectures.live import get_path
+from architectures.live import get_path, resolve_layout
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, lm_head_class, make_inputs, plain_model, randomize_adapter, run
@@ -134,7 +134,7 @@ class PromptTuningChecks:
         ids = [5, 9, 7]
         config = {"config": "prompt_tuning", "prompt_length": 5, "prompt_init": "from_string", "prompt_init_ids": ids}
         model.add_adapter("a", impl.make_config(config))
-        table = get_path(model.base_model, model.adapter_state.layout.embeddings).weight
+        table = get_path(model.base_model, resolve_layout(spec, model).embeddings).weight
         assert torch.equal(_prompt(model), table[[5, 9, 7, 5, 9]].detach()), "ids are repeated to the prompt length"
         vocabulary = table.shape[0]
         with pytest.raises(ValueError, match="vocabulary"):
@@ -162,7 +162,7 @@ class PromptTuningChecks:
             model = _prompted(spec, check_seed, combine=combine)
             prompt = _prompt(model)
             plain = plain_model(spec)
-            parent = model.adapter_state.layout.embeddings.rsplit(".", 1)[0]
+            parent = resolve_layout(spec, model).embeddings.rsplit(".", 1)[0]
             keep = []
 
             def by_hand(module, args, output, prompt=prompt, combine=combine, keep=keep):

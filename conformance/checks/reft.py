@@ -174,9 +174,9 @@ class ReftChecks:
     def test_two_units_save_and_load(self, spec, check_seed, tmp_path):
         config = {"prefix_positions": 2, "suffix_positions": 2, "config": "direft"}
         source = _reft(spec, check_seed, **config)
-        source.save_adapter(tmp_path, "a")
+        source.save_adapter(str(tmp_path), "a", **impl.serialization_options())
         target = adapter_model(spec)
-        loaded = target.load_adapter(tmp_path, set_active=True)
+        loaded = impl.load_adapter(target, str(tmp_path), set_active=True)
         assert loaded.missing_keys == [] and loaded.unexpected_keys == []
         source.set_active_adapters("a")
         inputs = _padded(spec, check_seed)

@@ -16,7 +16,7 @@ def initial_weights(model, name: str) -> dict[str, torch.Tensor]:
     """The adapter's parameters, keyed with its name replaced by ``{name}`` so adapters can be compared."""
     return {
         ".".join("{name}" if part == name else part for part in key.split(".")): param.detach().clone()
-        for key, param in model.adapter_parameters(name).items()
+        for key, param in impl.adapter_parameters(model, name).items()
     }
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from architectures.live import layers_of
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run
+from conformance.models import adapter_model, make_inputs, model_layers, plain_model, randomize_adapter, run
 
 
 def renamed(key: str, old: str, new: str) -> str:
@@ -15,7 +14,7 @@ def renamed(key: str, old: str, new: str) -> str:
 
 
 def layer_count(model) -> int:
-    return sum(len(layers_of(stack, model)) for stack in model.adapter_state.layout.stacks)
+    return len(model_layers(model))
 
 
 @requires("union")
@@ -31,13 +30,13 @@ class UnionChecks:
         for offset, (name, part) in enumerate(zip(names, method.parts, strict=True)):
             model.add_adapter(name, impl.make_config(part))
             randomize_adapter(model, name, check_seed + offset)
-        union = model.adapter_parameters("u")
-        owners = {renamed(k, name, "u"): (name, k) for name in names for k in model.adapter_parameters(name)}
+        union = impl.adapter_parameters(model, "u")
+        owners = {renamed(k, name, "u"): (name, k) for name in names for k in impl.adapter_parameters(model, name)}
         assert set(union) == set(owners), "the union's weights are not its parts' weights"
         with torch.no_grad():
             for key, param in union.items():
                 name, source = owners[key]
-                param.copy_(model.adapter_parameters(name)[source])
+                param.copy_(impl.adapter_parameters(model, name)[source])
         stacked = run_with(model, blocks.Stack(*names), inputs)
         assert not torch.allclose(stacked, run(plain_model(spec), inputs), atol=1e-4), "the parts did nothing"
         torch.testing.assert_close(run_with(model, "u", inputs), stacked, atol=1e-6, rtol=0)
@@ -68,7 +67,7 @@ class UnionChecks:
         randomize_adapter(model, "a", check_seed)
         plain = run(plain_model(spec), inputs)
         assert not torch.allclose(run(model, inputs), plain, atol=1e-4), "the adapter did nothing"
-        gates = {k: p for k, p in model.adapter_parameters("a").items() if {"gate", "gates"} & set(k.split("."))}
+        gates = {k: p for k, p in impl.adapter_parameters(model, "a").items() if {"gate", "gates"} & set(k.split("."))}
         assert gates, "found no gate weights"
         with torch.no_grad():
             for key, param in gates.items():

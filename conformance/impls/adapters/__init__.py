@@ -11,15 +11,18 @@ from typing import Any
 
 import torch
 
-from conformance.interface import Implementation
+from conformance.interface import Implementation, LoadResult
 
 from .configs import to_adapters_config
-from .weights import read_weights, write_weights
+from .gaps import GAPS
+from .weights import read_fusion, read_weights, write_weights
 
 
 class AdaptersImplementation(Implementation):
     name = "adapters"
     package = "adapters"
+    serialization_keywords = {"use_safetensors": True}  # AdapterHub pickles by default
+    gaps = GAPS
 
     def init(self, model: torch.nn.Module, spec: Any) -> torch.nn.Module:
         import adapters
@@ -57,12 +60,23 @@ class AdaptersImplementation(Implementation):
     def set_adapter_weights(self, model: Any, name: str, weights: Mapping[str, torch.Tensor]) -> None:
         write_weights(model, name, weights)
 
+    def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
+        return read_fusion(model, fusion)
+
+    def adapter_config(self, model: Any, name: str) -> Any:
+        if name not in model.adapters_config:
+            raise KeyError(f"no adapter named {name!r}")
+        import adapters
+
+        return adapters.AdapterConfig.load(model.adapters_config.get(name))  # a loaded model keeps plain dicts
+
     def load_model(self, directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
         import adapters
         import transformers
 
-        model, info = getattr(transformers, model_class).from_pretrained(directory, output_loading_info=True)
-        adapters.init(model)
+        # AdapterHub's own loader: adapters are set up from the saved config before the weights load
+        model, info = adapters.load_model(str(directory), getattr(transformers, model_class), output_loading_info=True)
+        model.conformance_spec = spec
         return model, info
 
     def adapter_model_from_config(self, spec: Any, config: Any = None) -> Any:
@@ -71,10 +85,35 @@ class AdaptersImplementation(Implementation):
         return AutoAdapterModel.from_config(spec.make_config() if config is None else config)
 
     def adapter_model_from_static(self, static: Any, head_name: str = "default") -> Any:
-        raise NotImplementedError("AdapterHub converts static heads when loading a checkpoint; not wired yet")
+        """AdapterHub converts a static head when an adapter model loads its checkpoint (as head ``default``)."""
+        import tempfile
+
+        from adapters import AutoAdapterModel
+
+        if head_name != "default":
+            raise ValueError(f"AdapterHub loads a static head as head 'default' only, not {head_name!r}")
+        with tempfile.TemporaryDirectory() as directory:
+            static.save_pretrained(directory)
+            return AutoAdapterModel.from_pretrained(directory)
 
     def static_from_adapter_model(self, model: Any, head_name: str, class_name: str) -> Any:
-        raise NotImplementedError("AdapterHub has no conversion back to a static head class")
+        raise NotImplementedError("AdapterHub has no conversion of an adapter model back to a static head class")
+
+    def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
+        info: dict[str, Any] = {}
+        name = model.load_adapter(path, loading_info=info, **kwargs, **self.serialization_keywords)
+        return LoadResult(name, list(info.get("missing_keys", [])), list(info.get("unexpected_keys", [])))
+
+    def load_head(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
+        info: dict[str, Any] = {}
+        name = model.load_head(path, loading_info=info, **kwargs, **self.serialization_keywords)
+        return LoadResult(name, list(info.get("missing_keys", [])), list(info.get("unexpected_keys", [])))
+
+    def head_config(self, model: Any, name: str) -> dict[str, Any]:
+        config = dict(model.config.prediction_heads[name])
+        lm_head = config["head_type"] in ("causal_lm", "masked_lm", "seq2seq_lm")
+        tied = lm_head and getattr(model.config, "tie_word_embeddings", True)
+        return {"label2id": None, **config, "tie_output": bool(tied)}
 
     def load_adapter_model(self, path: Any) -> Any:
         from adapters import AutoAdapterModel

@@ -25,12 +25,9 @@ def to_adapters_config(data: dict[str, Any]) -> Any:
     name = fields.pop("config")
     if name in UNION_PARTS:
         parts = {key: to_adapters_config(fields.pop(key)) for key in UNION_PARTS[name] if key in fields}
-        if fields:
-            raise ValueError(
-                f"{name}: AdapterHub's union takes only its parts {UNION_PARTS[name]}, not {sorted(fields)}"
-            )
         union = {"mam": adapters.MAMConfig, "unipelt": adapters.UniPELTConfig}[name]
-        return union(**parts)
+        # other fields apply to every part, as AdapterHub's own loading of a union with overrides does
+        return adapters.AdapterConfig.load(union(**parts), **fields) if fields else union(**parts)
     if name not in adapters.ADAPTER_CONFIG_MAP:
         raise ValueError(f"AdapterHub has no adapter config named {name!r}")
     return adapters.AdapterConfig.load(name, **fields)

@@ -1,0 +1,20 @@
+"""Where AdapterHub ``adapters`` differs from the suite's expectations by its documented design: {key: reason}
+(keys as ``conformance.interface.implementation_gap`` reads them). Shown as gaps, never as passes; anything that
+fails and is not here is a failure (AdapterHub's defects included)."""
+
+from __future__ import annotations
+
+
+GAPS: dict[str, str] = {
+    "TestFullModel::test_failed_load_builds_nothing": (
+        "save_pretrained keeps the adapters' weights in the model's own weights file: there is no adapter file "
+        "whose corruption this check can isolate"
+    ),
+    "TestLifecycle::test_init_adds_no_tensors": (
+        "adapters.init adds prompt tuning's copy of the input embeddings (prompt_tuning.base_model_embeddings) to "
+        "the state dict, whether or not a prompt is ever added"
+    ),
+    "TestClassConversion::test_static_to_flex_to_static": (
+        "AdapterHub converts a static head into an adapter model's head when loading, but has no conversion back"
+    ),
+}
