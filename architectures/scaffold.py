@@ -477,7 +477,7 @@ def _heads(model_type: str, base_name: str) -> dict[str, Guess]:
     import transformers
     from transformers import PreTrainedModel
 
-    from .heads import AUTO_MAPPING_HEAD_TYPES, is_pretrained_base_name, _auto_mapping_classes
+    from .heads import AUTO_MAPPING_HEAD_TYPES, _auto_mapping_classes, is_pretrained_base_name
 
     base = getattr(transformers, base_name)
     module = importlib.import_module(base.__module__)

@@ -35,6 +35,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in kill_table(sorted(outcomes, key=lambda o: o.name)):
             terminalreporter.write_line(line)
 
+
 # ----- inner sessions over a file of forward checks (tests of the plugin's records and options) -----
 
 FORWARD_CHECKS_FILE = """

@@ -14,7 +14,15 @@ import torch
 
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, plain_model, prompt_inputs, randomize_adapter, run, tolerance
+from conformance.models import (
+    adapter_model,
+    make_inputs,
+    plain_model,
+    prompt_inputs,
+    randomize_adapter,
+    run,
+    tolerance,
+)
 from conformance.oracles import compose as oracle
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from architectures.live import resolve_layout
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run
