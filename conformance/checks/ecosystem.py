@@ -148,11 +148,11 @@ class TrainerChecks:
         inputs = head_inputs(spec, kind, check_seed)
         expected = _logits(model, inputs)
         for name in names:
-            model.save_adapter(str(tmp_path) / name, name, **impl.serialization_options())
+            model.save_adapter(str(tmp_path / name), name, **impl.serialization_options())
         model.save_head(str(tmp_path / "head"), "h", **impl.serialization_options())
         reloaded = adapted(spec, check_seed)
         for name in names:
-            reloaded.load_adapter(str(tmp_path) / name, overwrite_ok=True, **impl.serialization_options())
+            reloaded.load_adapter(str(tmp_path / name), overwrite_ok=True, **impl.serialization_options())
         reloaded.load_head(str(tmp_path / "head"), overwrite_ok=True, **impl.serialization_options())
         reloaded.set_active_adapters(active)
         reloaded.active_head = "h"
