@@ -63,6 +63,12 @@ def seed_for(check_id: str) -> int:
     return zlib.crc32(check_id.encode())
 
 
+def check_id(nodeid: str) -> str:
+    """``TestLoRA::test_merge[bert-lora]``: the node id without its file part, which depends on how pytest was
+    invoked (a path, ``--pyargs``, another rootdir); seeds derive from this, so a check alone sees what it saw."""
+    return nodeid.split("::", 1)[-1]
+
+
 def make_inputs(spec: ArchitectureSpec, seed: int, batch: int = BATCH) -> dict[str, torch.Tensor]:
     """Seeded random inputs of the spec's modality: token ids and a mask, pixels or audio, decoder ids."""
     generator = torch.Generator().manual_seed(seed)

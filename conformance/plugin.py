@@ -82,6 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from .probe_gaps import GapProbe
 
         config.pluginmanager.register(GapProbe(), "conformance-probe-gaps")
+    from . import isolation
+
+    config.pluginmanager.register(isolation, "conformance-isolation")
     from .completeness import Completeness
 
     config.pluginmanager.register(Completeness(config, config.stash.get(RECORDER, None)), "conformance-completeness")
@@ -260,9 +263,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def check_seed(request: pytest.FixtureRequest) -> int:
     """A seed that is stable for this check id and differs between checks."""
-    from .models import seed_for
+    from .models import check_id, seed_for
 
-    return seed_for(request.node.nodeid)
+    return seed_for(check_id(request.node.nodeid))
 
 
 @pytest.hookimpl(wrapper=True)
