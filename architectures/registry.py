@@ -7,6 +7,7 @@ import importlib.util
 import os
 import pkgutil
 import sys
+import traceback
 from pathlib import Path
 
 from .heads import check_head_map
@@ -37,7 +38,9 @@ def register(spec: ArchitectureSpec, *, module: str | None = None) -> Architectu
     check_head_map(spec)
     if spec.name in _REGISTRY and _REGISTRY[spec.name].module != spec.module:
         other = _REGISTRY[spec.name].module
-        raise ValueError(f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}")
+        raise ValueError(
+            f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}; give it another name"
+        )
     if spec.applicable:  # an architecture newer than the installed transformers has nothing to check against
         for class_name in spec.head_classes:
             model_class(spec, class_name)
@@ -104,14 +107,48 @@ def load_module(path: str) -> list[ArchitectureSpec]:
     try:
         module = _import_file(path) if is_spec_file(path) else _import_module(path)
     except ModuleNotFoundError as err:
+        if err.name and not path.startswith(err.name) and module_exists(path):  # the module imports what is missing
+            raise ValueError(
+                f"cannot import architecture module {path!r}: {err} (at {import_error_location(err)}); install it"
+            ) from None
         raise ValueError(
             f"cannot import architecture module {path!r}: {err}; give a module importable from the current folder "
             "(mypkg.my_arch for mypkg/my_arch.py) or the path of the file (./my_arch.py)"
+        ) from None
+    except _LoadError:
+        raise
+    except Exception as err:  # anything the module's own code raises: said in one line, not a pytest INTERNALERROR
+        where = import_error_location(err)
+        if any(frame.name == register.__name__ and frame.filename == __file__ for frame in _frames(err)):
+            raise ValueError(f"{path!r} registers an invalid architecture spec (at {where}): {err}") from None
+        raise ValueError(
+            f"cannot import architecture module {path!r}: {type(err).__name__}: {err} (at {where}); fix the module"
         ) from None
     added = [spec for name, spec in _REGISTRY.items() if name not in before or spec.module == module.__name__]
     if not added:
         raise ValueError(f"module {path!r} registered no architecture; call architectures.register(SPEC) in it")
     return added
+
+
+class _LoadError(ValueError):
+    """A spec file the loader refuses before running it (not a file, a name taken): its message says it all."""
+
+
+def _frames(err: BaseException) -> list[traceback.FrameSummary]:
+    return [frame for frame in traceback.extract_tb(err.__traceback__) if not frame.filename.startswith("<")]
+
+
+def import_error_location(err: BaseException) -> str:
+    """``file:line`` in the module being imported where it failed: the line of a syntax error, else the deepest line
+    of the module's own file (a call into the registry or a library is said by the line of the module that made it)."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return f"{err.filename}:{err.lineno}"
+    frames = _frames(err)
+    top = next((i for i, frame in enumerate(frames) if frame.name == "<module>"), None)
+    if top is None:
+        return "unknown location"
+    own = [frame for frame in frames[top:] if frame.filename == frames[top].filename]
+    return f"{own[-1].filename}:{own[-1].lineno}"
 
 
 def _import_module(path: str) -> object:
@@ -124,13 +161,13 @@ def _import_file(path: str) -> object:
     neighbours."""
     file = Path(path).resolve()
     if file.suffix != ".py" or not file.is_file():
-        raise ValueError(f"cannot load architecture file {path!r}: no such Python file (from {os.getcwd()})")
+        raise _LoadError(f"cannot load architecture file {path!r}: no such Python file (from {os.getcwd()})")
     name = file.stem
     loaded = sys.modules.get(name)
     if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == file:
         return loaded
     if loaded is not None:
-        raise ValueError(
+        raise _LoadError(
             f"cannot load architecture file {path!r}: a module named {name!r} is imported already "
             f"({getattr(loaded, '__file__', 'built in')}); rename the file"
         )

@@ -26,7 +26,12 @@ DEFAULT_OUT = "certificates"
 RESULTS_NAME = "results.json"
 EXAMPLE = "my_arch.py"  # in conformance/examples
 # pytest exit statuses that mean the run itself did not happen as asked (not: some checks failed).
-_NO_VERDICT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no checks collected"}
+_NO_VERDICT = {
+    2: "interrupted",
+    3: "internal error",
+    4: "usage error",
+    5: "the selection holds no check: widen --arch, --method, --feature or the -k expression",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,7 +221,11 @@ def certify_command(args: argparse.Namespace) -> int:
     results = load_results(results_path)
     arches = sorted(results.architectures)
     if not arches:
-        print("adapter-conformance certify: error: no conformance check ran; no certificate written", file=sys.stderr)
+        print(
+            "adapter-conformance certify: error: no conformance check ran (the results name no architecture); "
+            "no certificate written: widen --arch, --method, --feature or the -k expression",
+            file=sys.stderr,
+        )
         return 2
     certified = True
     print()

@@ -41,6 +41,13 @@ def load(value: str) -> Implementation:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ImplementationError(f"--impl={value}: cannot import {module_name}: {err}") from None
+    except Exception as err:  # the module's own code failed: one line with its place, not a pytest INTERNALERROR
+        from architectures.registry import import_error_location
+
+        raise ImplementationError(
+            f"--impl={value}: importing {module_name} failed: {type(err).__name__}: {err} "
+            f"(at {import_error_location(err)}); fix the module"
+        ) from None
     found = getattr(module, "IMPLEMENTATION", None)
     if not isinstance(found, Implementation):
         raise ImplementationError(

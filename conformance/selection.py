@@ -80,21 +80,21 @@ def resolve(arch_values: list[str], method_values: list[str], feature_values: li
     names = split_names(arch_values)
     builtin = registry.builtin_names()
     for name in names or ["all"]:
-        if name == "all":
-            specs.update(registry.load_builtin())
-        elif name.lower() in builtin:  # import just that module: building every spec's model costs seconds per process
-            specs[name.lower()] = registry.load_builtin_module(name.lower())
-        elif registry.is_spec_file(name) or "." in name or registry.module_exists(name):  # an out-of-tree spec
-            try:
+        try:
+            if name == "all":
+                specs.update(registry.load_builtin())
+            elif name.lower() in builtin:  # import just that module: building every spec's model costs seconds
+                specs[name.lower()] = registry.load_builtin_module(name.lower())
+            elif registry.is_spec_file(name) or "." in name or registry.module_exists(name):  # an out-of-tree spec
                 specs.update({spec.name: spec for spec in registry.load_module(name)})
-            except ValueError as err:
-                raise pytest.UsageError(f"--arch={name}: {err}") from None
-        else:
-            valid = ", ".join(["all", *builtin])
-            raise pytest.UsageError(
-                f"--arch={name}: unknown architecture. Valid: {valid}, or a module path such as mypkg.my_arch, or a "
-                "spec file such as ./my_arch.py"
-            )
+            else:
+                valid = ", ".join(["all", *builtin])
+                raise pytest.UsageError(
+                    f"--arch={name}: unknown architecture. Valid: {valid}, or a module path such as mypkg.my_arch, or "
+                    "a spec file such as ./my_arch.py"
+                )
+        except ValueError as err:  # a spec the registry refuses (a name taken by another module: also a built-in's)
+            raise pytest.UsageError(f"--arch={name}: {err}") from None
     try:
         chosen = canonical("--method", split_names(method_values), list(METHODS))
         features = canonical("--feature", split_names(feature_values), FEATURE_NAMES)

@@ -117,3 +117,21 @@ def test_a_certificate_names_date_spec_source_layout_tree_state_and_passed_check
     # results of older runs carry no provenance: said, not invented
     plain = render_certificate_markdown(certificate_of(tmp_path, checks))
     assert "- spec: unknown (results from before certificates recorded it)" in plain
+
+
+@pytest.mark.parametrize(
+    ("status", "data", "message"),
+    [
+        (5, None, "the suite did not run (the selection holds no check: widen --arch, --method, --feature or the -k"),
+        (0, results_dict([]), "no conformance check ran (the results name no architecture); no certificate written"),
+    ],
+    ids=["nothing-collected", "no-conformance-check"],
+)
+def test_certify_with_nothing_selected_says_so_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, status, data, message
+) -> None:
+    fake_pytest(monkeypatch, status, data)
+    out = tmp_path / "certs"
+    assert cli.main(["certify", "--arch", "bert", "--out", str(out), "--workers", "0", "--", "-k", "nothing"]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(out.glob("*.md")), "no certificate"
