@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .composition import Fuse, Stack, parse_composition
 from .folders import check_hashes, missing_folder_message
 from .fusion import Fusion, FusionConfig, resolve_fusion_config
-from .persistence import base_prefix, write_files
+from .persistence import FORMAT_VERSION, base_prefix, check_format_version, write_files
 from .sites import FUSION, sites
 
 
@@ -110,7 +111,12 @@ class FusionMixin:
         fuse = _fuse_block(adapter_names)
         if fuse.name not in self.adapter_state.fusions:
             raise ValueError(f"no fusion {fuse.name!r} to save")
-        payload = {"adapters": list(fuse.flatten()), "config": self.adapter_state.fusions[fuse.name].to_dict()}
+        payload = {
+            "format_version": FORMAT_VERSION,
+            "model_type": self.adapter_state.spec.name,
+            "adapters": list(fuse.flatten()),
+            "config": self.adapter_state.fusions[fuse.name].to_dict(),
+        }
         prefix = base_prefix(self)
         tensors = {
             k.removeprefix(prefix): v.detach().cpu().contiguous() for k, v in self.fusion_parameters(fuse).items()
@@ -120,26 +126,27 @@ class FusionMixin:
     def load_adapter_fusion(self, load_directory: str | Path, set_active: bool = False) -> Fuse:
         """Load fusion layers saved by ``save_adapter_fusion``; the fused adapters must be in the model already."""
         directory = Path(load_directory)
-        if not directory.is_dir():
-            raise ValueError(f"cannot load an adapter fusion from {directory}: {missing_folder_message(directory)}")
-        try:
-            payload = json.loads((directory / FUSION_CONFIG_NAME).read_text())
-            check_hashes(directory / FUSION_CONFIG_NAME, payload.get("sha256"))
-            weights = load_file(str(directory / FUSION_WEIGHTS_NAME))
-        except (OSError, ValueError, AttributeError) as err:
-            raise ValueError(f"cannot load an adapter fusion from {directory}: {err}") from None
+        payload, weights = _read_fusion(directory, self.adapter_state.spec.name)
         fuse = Fuse(*payload["adapters"])
         existed = fuse.name in self.adapter_state.fusions
         if existed:
             raise ValueError(f"a fusion {fuse.name!r} exists already; delete it first")
-        self.add_adapter_fusion(fuse, payload["config"])
+        try:
+            self.add_adapter_fusion(fuse, payload["config"])
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"cannot load the fusion in {directory}: {err}") from None
         prefix = base_prefix(self)
         params = self.fusion_parameters(fuse)
         expected = {k.removeprefix(prefix) for k in params}
-        if expected != set(weights) or any(
-            params[prefix + k].shape != weights[k].shape for k in expected & set(weights)
-        ):
+        wrong_shape = sorted(k for k in expected & set(weights) if params[prefix + k].shape != weights[k].shape)
+        if expected != set(weights) or wrong_shape:
             self.delete_adapter_fusion(fuse)
+            if wrong_shape:
+                key = wrong_shape[0]
+                raise ValueError(
+                    f"fusion weight {key} in {directory} has shape {tuple(weights[key].shape)}, the model expects "
+                    f"{tuple(params[prefix + key].shape)} (saved from a model of another size?)"
+                )
             raise ValueError(
                 f"fusion weights in {directory} do not fit this model: missing {sorted(expected - set(weights))[:3]}, "
                 f"unexpected {sorted(set(weights) - expected)[:3]}"
@@ -150,6 +157,38 @@ class FusionMixin:
         if set_active:
             self.set_active_adapters(fuse)
         return fuse
+
+
+def _read_fusion(directory: Path, own_type: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The saved fusion payload and weights, validated; raises ValueError saying what is wrong and what to do."""
+    config_path, weights_path = directory / FUSION_CONFIG_NAME, directory / FUSION_WEIGHTS_NAME
+    where = f"cannot load an adapter fusion from {directory}"
+    if not directory.is_dir():
+        raise ValueError(f"{where}: {missing_folder_message(directory)}")
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise ValueError(f"{where}: {path.name} is missing (save it with save_adapter_fusion)")
+    try:
+        payload = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{config_path} is not valid JSON: {err}") from None
+    adapters = payload.get("adapters") if isinstance(payload, dict) else None
+    if not isinstance(adapters, list) or not all(isinstance(a, str) for a in adapters) or "config" not in payload:
+        raise ValueError(
+            f"{config_path} needs 'adapters' (a list of names) and 'config'; was it written by save_adapter_fusion?"
+        )
+    check_format_version(config_path, payload, FORMAT_VERSION)
+    saved_type = payload.get("model_type")
+    if saved_type and saved_type != own_type:
+        raise ValueError(
+            f"the fusion in {directory} was saved from a {saved_type!r} model; this model is {own_type!r}"
+        )
+    check_hashes(config_path, payload.get("sha256"))
+    try:
+        weights = load_file(str(weights_path))
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{weights_path} is not a readable safetensors file: {err}") from None
+    return payload, weights
 
 
 def _walk(block: Any) -> list[Any]:

@@ -99,6 +99,10 @@ def check_format_version(path: Path, payload: dict[str, Any], supported: int) ->
         )
 
 
+# The entries of adapter_config.json (write_adapter, and write_folder's hashes).
+ADAPTER_CONFIG_KEYS = frozenset({"format_version", "name", "model_type", "config", "sha256"})
+
+
 def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The saved config payload and weights, validated; raises ValueError saying what is wrong."""
     config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
@@ -106,8 +110,10 @@ def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
         raise ValueError(f"cannot load an adapter from {directory}: {missing_folder_message(directory)}")
     for path in (config_path, weights_path):
         if not path.is_file():
+            pickles = sorted(p.name for p in directory.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl"))
+            found = f"; {', '.join(pickles)} is never read (a pickle can run code)" if pickles else ""
             raise ValueError(
-                f"cannot load an adapter from {directory}: {path.name} is missing (save it with save_adapter)"
+                f"cannot load an adapter from {directory}: {path.name} is missing{found} (save it with save_adapter)"
             )
     try:
         payload = json.loads(config_path.read_text())
@@ -120,6 +126,12 @@ def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
         if key not in payload:
             raise ValueError(f"{config_path} has no {key!r} entry; was it written by save_adapter?")
     check_format_version(config_path, payload, FORMAT_VERSION)
+    unknown = sorted(set(payload) - ADAPTER_CONFIG_KEYS)
+    if unknown:  # a key this version does not know might change what the adapter means: said, not ignored
+        raise ValueError(
+            f"{config_path} has unknown key(s) {unknown}; save_adapter writes {sorted(ADAPTER_CONFIG_KEYS)}: remove "
+            "them, or load it with the version of reference_impl that wrote it"
+        )
     try:
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:

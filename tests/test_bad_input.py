@@ -19,6 +19,7 @@ import torch
 from architectures.bert import SPEC as BERT
 from architectures.gpt2 import SPEC as GPT2
 from reference_impl import AdapterModel, Average, Fuse, LoRAConfig, Parallel, Split, Stack
+from reference_impl.fusion_model import FUSION_CONFIG_NAME, FUSION_WEIGHTS_NAME
 from reference_impl.persistence import CONFIG_NAME, WEIGHTS_NAME
 
 
@@ -95,11 +96,11 @@ def _load(model: AdapterModel, folder: Path) -> Any:
     return model.load_adapter(folder, overwrite_ok=True)  # overwriting "a" is the worst case for "nothing lost"
 
 
-def _saved_elsewhere(tmp: Path, spec: Any = BERT, **config_changes: Any) -> Path:
+def _saved_elsewhere(tmp: Path, spec: Any = BERT, with_head: bool = True, **config_changes: Any) -> Path:
     other = adapter_model(spec, **config_changes)
     other.add_adapter("a", LoRAConfig(r=4))
     other.add_classification_head("a", num_labels=3)
-    other.save_adapter(tmp / "other", "a")
+    other.save_adapter(tmp / "other", "a", with_head=with_head)
     return tmp / "other"
 
 
@@ -176,14 +177,61 @@ CHECKPOINTS = [
     Case("files-of-two-saves", lambda m, t: _load(m, _mixed(m, t)), "the folder mixes files of different saves"),
     Case("another-hidden-size", lambda m, t: _load(m, _saved_elsewhere(t, hidden_size=64, intermediate_size=64)), "this model expects"),
     Case("another-architecture", lambda m, t: _load(m, _saved_elsewhere(t, GPT2)), "was saved from a 'gpt2' model; this model is 'bert'"),
-    Case("a-pickle", lambda m, t: _load(m, _pickled(m, t)), "adapter_model.safetensors is missing"),
+    Case("a-pickle", lambda m, t: _load(m, _pickled(m, t)), "adapter_model.safetensors is missing; adapter_model.bin is never read (a pickle can run code)"),
     Case("a-pickle-named-safetensors", lambda m, t: _load(m, _pickle_as_safetensors(m, t)), "is not a readable safetensors file"),
     Case("unknown-method", lambda m, t: _load(m, _edit_config(_saved(m, t), lambda p: p["config"].update(config="lora_xl"))), "holds an invalid adapter config"),
     Case("newer-format-version", lambda m, t: _load(m, _edit_config(_saved(m, t), lambda p: p.update(format_version=2))), "has format_version 2; this version of reference_impl reads up to 1"),
     Case("head-of-another-size", lambda m, t: m.load_head(_head_elsewhere(t), overwrite_ok=True), "a model of another size?"),
     Case("head-newer-format-version", lambda m, t: m.load_head(_edit_config(_head(m, t), lambda p: p.update(format_version=3), "head_config.json"), overwrite_ok=True), "has format_version 3"),
     Case("fusion-over-missing-adapters", lambda m, t: _fusion_elsewhere(m, t), "no adapter named"),
+    Case("config-json-unknown-key", lambda m, t: _load(m, _edit_config(_saved(m, t), lambda p: p["config"].update(rank=4))), "holds an invalid adapter config: LoRAConfig has no field(s) ['rank']"),
+    Case("config-json-unknown-top-level-key", lambda m, t: _load(m, _edit_config(_saved(m, t), lambda p: p.update(adapter_size=4))), "has unknown key(s) ['adapter_size']"),
+    Case("config-json-wrong-type", lambda m, t: _load(m, _edit_config(_saved(m, t), lambda p: p["config"].update(r="4"))), "LoRAConfig: r must be an integer, got '4'"),
+    Case("config-json-not-an-object", lambda m, t: _load(m, _write(_saved(m, t) / CONFIG_NAME, "[1, 2]")), "holds a JSON array, not the object save_adapter writes"),
+    Case("config-json-truncated", lambda m, t: _load(m, _cut(_saved(m, t) / CONFIG_NAME)), "adapter_config.json is not valid JSON"),
+    Case("adapter-of-another-hidden-size", lambda m, t: _load(m, _saved_elsewhere(t, with_head=False, hidden_size=64, intermediate_size=64)), "has shape (4, 64), the model expects (4, 32)"),
+    Case("adapter-of-another-architecture", lambda m, t: _load(m, _saved_elsewhere(t, GPT2, with_head=False)), "adapter in"),
+    Case("head-folder-as-adapter", lambda m, t: _load(m, _head(m, t)), "adapter_config.json is missing (save it with save_adapter)"),
+    Case("fusion-no-config-file", lambda m, t: m.load_adapter_fusion(_without(_fusion(t), FUSION_CONFIG_NAME)), "adapter_fusion_config.json is missing (save it with save_adapter_fusion)"),
+    Case("fusion-config-truncated", lambda m, t: m.load_adapter_fusion(_cut(_fusion(t) / FUSION_CONFIG_NAME)), "adapter_fusion_config.json is not valid JSON"),
+    Case("fusion-config-not-an-object", lambda m, t: m.load_adapter_fusion(_write(_fusion(t) / FUSION_CONFIG_NAME, "[1]")), "needs 'adapters' (a list of names) and 'config'"),
+    Case("fusion-newer-format-version", lambda m, t: m.load_adapter_fusion(_edit_config(_fusion(t), lambda p: p.update(format_version=2), FUSION_CONFIG_NAME)), "has format_version 2; this version of reference_impl reads up to 1"),
+    Case("fusion-another-architecture", lambda m, t: m.load_adapter_fusion(_edit_config(_fusion(t), lambda p: p.update(model_type="gpt2"), FUSION_CONFIG_NAME)), "was saved from a 'gpt2' model; this model is 'bert'"),
+    Case("fusion-corrupted-weights", lambda m, t: m.load_adapter_fusion(_flipped(_fusion(t), FUSION_WEIGHTS_NAME)), "its sha256 differs"),
+    Case("fusion-truncated-weights", lambda m, t: m.load_adapter_fusion(_truncate(_unhashed(_fusion(t)) / FUSION_WEIGHTS_NAME)), "is not a readable safetensors file"),
+    Case("fusion-another-hidden-size", lambda m, t: m.load_adapter_fusion(_fusion(t, hidden_size=64, intermediate_size=64)), "has shape"),
+    Case("fusion-invalid-config", lambda m, t: m.load_adapter_fusion(_edit_config(_fusion(t), lambda p: p.update(config="dynamc"), FUSION_CONFIG_NAME)), "unknown fusion config 'dynamc'"),
+    Case("adapter-folder-as-fusion", lambda m, t: m.load_adapter_fusion(_saved(m, t)), "adapter_fusion_config.json is missing"),
 ]  # fmt: skip
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path.parent
+
+
+def _cut(path: Path) -> Path:
+    return _write(path, path.read_text()[:-20])
+
+
+def _flipped(folder: Path, file_name: str) -> Path:
+    _flip_bytes(folder / file_name)
+    return folder
+
+
+def _unhashed(folder: Path) -> Path:
+    """As saved before hashes were recorded: the weights file is read without a hash to compare."""
+    return _edit_config(folder, lambda p: p.pop("sha256"), FUSION_CONFIG_NAME)
+
+
+def _fusion(tmp: Path, **config_changes: Any) -> Path:
+    """A fusion 'c,b' over adapters of the fixture's names and kinds (the fixture has 'b,c' only)."""
+    other = adapter_model(**config_changes)
+    other.add_adapter("b", "seq_bn")
+    other.add_adapter("c", "seq_bn")
+    other.add_adapter_fusion(Fuse("c", "b"))
+    other.save_adapter_fusion(tmp / "fusion", Fuse("c", "b"))
+    return tmp / "fusion"
 
 
 def _without(folder: Path, file_name: str) -> Path:

@@ -87,9 +87,11 @@ def has_head(directory: Path) -> bool:
 
 def saved_adapter_name(directory: Path) -> str | None:
     try:
-        return json.loads((directory / ADAPTER_CONFIG_NAME).read_text()).get("name")
+        payload = json.loads((directory / ADAPTER_CONFIG_NAME).read_text())
     except (OSError, ValueError):
-        return None
+        return None  # reading the adapter says what is wrong with the file
+    name = payload.get("name") if isinstance(payload, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> ReadHead:
