@@ -167,6 +167,11 @@ NAMES = [
     Case("method-not-in-block", lambda m, t: m.set_active_adapters(Fuse("a", "b")), "no fusion 'a,b'"),
     Case("average-weight-not-finite", lambda m, t: m.set_active_adapters(Average("b", "c", weights=[1.0, math.nan])), "Average weights must be finite numbers"),
     Case("fusion-of-unknown-adapter", lambda m, t: m.add_adapter_fusion(Fuse("b", "zz")), "no adapter named 'zz'"),
+    Case("activate-unknown-head", lambda m, t: setattr(m, "active_head", "zz"), "no head named 'zz'; heads of this model: a"),
+    Case("head-name-with-dot", lambda m, t: m.add_classification_head("x.y", num_labels=2), "head name 'x.y': use a non-empty name without dots"),
+    Case("train-unknown-adapter", lambda m, t: m.train_adapter("zz"), "no adapter named 'zz'"),
+    Case("save-unknown-adapter", lambda m, t: m.save_adapter(t / "zz", "zz"), "no adapter named 'zz'"),
+    Case("setup-of-a-wrong-type", lambda m, t: m.set_active_adapters(3), "an adapter setup is a name, a list, a composition block or None, not int", TypeError),
 ]  # fmt: skip
 
 CHECKPOINTS = [
