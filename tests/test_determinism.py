@@ -182,3 +182,39 @@ def test_same_results_in_any_order_and_on_any_worker_and_nothing_leaks(guarded):
     guarded.runpytest_inprocess("--pyargs", node, "-p", "leak_guard", "--results", "alone.json")
     assert outcomes(guarded.path / "alone.json") == {alone: in_order[alone]}
     assert starting_states(guarded.path) == {alone: states[alone]}
+
+
+LEAKER = '''
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A check that registers an attention function and turns off gradients, and puts neither back."""
+    import torch
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    ALL_ATTENTION_FUNCTIONS["leaked_by_a_check"] = lambda *args, **kwargs: None
+    torch.set_grad_enabled(False)
+    return (yield)
+'''
+
+
+def test_the_guard_sees_a_leak(guarded):
+    """The leak guard above is a check of the checks: it fails a check that leaves something patched."""
+    import torch
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    guarded.makepyfile(leaker=LEAKER)
+    try:
+        guarded.runpytest_inprocess(
+            *SELECTION[:4], "-k", "test_identity_at_init", "-p", "leak_guard", "-p", "leaker", "--results", "out.json"
+        )
+    finally:
+        for mapping in (ALL_ATTENTION_FUNCTIONS._local_mapping, ALL_ATTENTION_FUNCTIONS._global_mapping):
+            mapping.pop("leaked_by_a_check", None)
+        torch.set_grad_enabled(True)
+    records = outcomes(guarded.path / "out.json")
+    assert len(records) == 2  # test_identity_at_init of LoRA and seq_bn
+    for outcome, reason in records.values():
+        assert outcome == "error" and "registries changed: ['attention:leaked_by_a_check']" in reason, reason
