@@ -107,7 +107,8 @@ def load_module(path: str) -> list[ArchitectureSpec]:
     try:
         module = _import_file(path) if is_spec_file(path) else _import_module(path)
     except ModuleNotFoundError as err:
-        if err.name and not path.startswith(err.name) and module_exists(path):  # the module imports what is missing
+        # the spec file or module exists, and imports what is missing
+        if err.name and not path.startswith(err.name) and (is_spec_file(path) or module_exists(path)):
             raise ValueError(
                 f"cannot import architecture module {path!r}: {err} (at {import_error_location(err)}); install it"
             ) from None

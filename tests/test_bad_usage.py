@@ -50,6 +50,7 @@ def modules(inner_run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     ("option", "says"),
     [
         ("--arch=missing_dependency", "No module named 'no_such_dependency' (at {root}/missing_dependency.py:2); install it"),
+        ("--arch=./missing_dependency.py", "No module named 'no_such_dependency' (at {root}/missing_dependency.py:2); install it"),
         ("--arch=syntax_error", "SyntaxError: invalid syntax (syntax_error.py, line 4) (at {root}/syntax_error.py:4); fix the module"),
         ("--arch=raises_at_import", "RuntimeError: the config needs a tokenizer file (at {root}/raises_at_import.py:2); fix the module"),
         ("--arch=./raises_at_import.py", "RuntimeError: the config needs a tokenizer file (at {root}/raises_at_import.py:2)"),
@@ -63,7 +64,7 @@ def modules(inner_run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
         ("--impl=not_an_implementation", "not_an_implementation has no IMPLEMENTATION that is a conformance.interface.Implementation (found str)"),
     ],
     ids=[
-        "arch-missing-dependency", "arch-syntax-error", "arch-raises", "arch-file-raises", "arch-invalid-spec",
+        "arch-missing-dependency", "arch-file-missing-dependency", "arch-syntax-error", "arch-raises", "arch-file-raises", "arch-invalid-spec",
         "arch-invalid-spec-field", "arch-builtin-name", "impl-unknown", "impl-raises", "impl-syntax-error",
         "impl-missing-dependency", "impl-no-implementation",
     ],
