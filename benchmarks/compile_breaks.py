@@ -3,7 +3,7 @@
     python benchmarks/compile_breaks.py [--arch bert] [--out docs/compile.md]
 
 Not a test: it measures and writes a table. Per method, the adapter model of the architecture (the suite's tiny
-model, a classification head) gets one adapter of that method, active; per block, two LoRA adapters (two bottleneck
+model, a classification head) gets one adapter of that method, active (the first row: no adapter, the baseline); per block, two LoRA adapters (two bottleneck
 adapters for Fuse) composed by it. Each forward is compiled with ``fullgraph=True`` on the eager backend, which fails
 on the first graph break and says why; the compiled outputs are compared with the eager ones. ``--explain`` also
 traces it with ``torch._dynamo.explain`` (how many graphs and breaks, every reason). The table says which setups
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from architectures.versions import installed  # noqa: E402
 from conformance import impl  # noqa: E402
 from conformance.implementations import load  # noqa: E402
 from conformance.methods import METHODS  # noqa: E402
+from conformance.models import randomize_adapter  # noqa: E402
 
 
 BLOCKS = ("Stack", "Parallel", "BatchSplit", "Split", "Average", "Fuse")
@@ -65,11 +67,13 @@ def _inputs(spec: Any) -> dict[str, torch.Tensor]:
 
 def _randomize(model: Any, name: str) -> None:
     """Adapters that start as the identity would hide a wrong compiled graph: give them small random weights."""
-    weights = impl.adapter_weights(model, name)
-    generator = torch.Generator().manual_seed(1)
-    impl.set_adapter_weights(
-        model, name, {k: torch.randn(v.shape, generator=generator) * 0.05 for k, v in weights.items()}
-    )
+    with torch.no_grad():
+        randomize_adapter(model, name, seed=1, std=0.05)
+
+
+def plain_model(spec: Any) -> Any:
+    """The baseline: the adapter model with its head and no adapter. A break here is not an adapter's."""
+    return _model(spec).eval()
 
 
 def method_model(spec: Any, method: str) -> Any:
@@ -105,6 +109,28 @@ def _first_line(text: str) -> str:
     return re.sub(r"0x[0-9a-f]+", "0x…", line)[:200]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _where(frame: Any) -> str:
+    path = Path(frame.filename)
+    shown = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+    return f"{shown}:{frame.lineno} ({frame.name})"
+
+
+def _reason(text: str, frames: Any = ()) -> str:
+    """The first line of a break, what Dynamo says it could not trace, and the line of ours that did it."""
+    lines = [line.strip() for line in str(text).splitlines()]
+    explanation = next((line.removeprefix("Explanation: ") for line in lines if line.startswith("Explanation:")), "")
+    where = _where(frames[-1]) if frames else ""
+    if not where:  # a fullgraph error names the user code in its text
+        found = re.findall(r'File "([^"]+)", line (\d+), in (\w+)', str(text))
+        if found:
+            path, line, name = found[-1]
+            where = _where(type("Frame", (), {"filename": path, "lineno": line, "name": name}))
+    return " — ".join(filter(None, [_first_line(text), _first_line(explanation), where]))
+
+
 def _logits(output: Any) -> torch.Tensor:
     logits = output.logits if hasattr(output, "logits") else output[0]
     return logits[0] if isinstance(logits, (list, tuple)) else logits  # Parallel: one output per branch
@@ -122,13 +148,13 @@ def measure(setup: str, model: Any, inputs: dict[str, torch.Tensor], explain: bo
                 explained = torch._dynamo.explain(model)(**inputs)
                 outcome.graphs = explained.graph_count
                 outcome.breaks = explained.graph_break_count
-                outcome.reasons = sorted({_first_line(b.reason) for b in explained.break_reasons})
+                outcome.reasons = sorted({_reason(b.reason, b.user_stack) for b in explained.break_reasons})
             torch._dynamo.reset()
             try:
                 actual = _logits(torch.compile(model, backend="eager", fullgraph=True)(**inputs))
             except Exception as err:  # noqa: BLE001  (a graph break under fullgraph=True is the measurement)
                 if not outcome.reasons:
-                    outcome.reasons = [_first_line(f"{type(err).__name__}: {err}")]
+                    outcome.reasons = [_reason(f"{type(err).__name__}: {err}")]
             else:
                 outcome.fullgraph = True
                 outcome.equal = bool(torch.allclose(actual, expected, atol=ATOL, rtol=0))
@@ -139,12 +165,13 @@ def measure(setup: str, model: Any, inputs: dict[str, torch.Tensor], explain: bo
     return outcome
 
 
-def render(arch: str, outcomes: list[Outcome]) -> str:
+def render(arch: str, outcomes: list[Outcome], command: str | None = None) -> str:
     transformers = installed("transformers") or "?"
     lines = [
         f"# torch.compile without graph breaks: {arch}",
         "",
-        f"Generated by `python benchmarks/compile_breaks.py --arch {arch}` (do not edit by hand) with torch "
+        f"Generated by `{command or f'python benchmarks/compile_breaks.py --arch {arch}'}` (do not edit by hand) "
+        f"with torch "
         f"{torch.__version__}, transformers {transformers}, implementation "
         f"`{impl.current().name}`: the tiny {arch} adapter model with a classification head, eval mode, no "
         "gradients, the eager backend on the CPU. *one graph*: `torch.compile(..., fullgraph=True)` compiled it "
@@ -177,7 +204,7 @@ def render(arch: str, outcomes: list[Outcome]) -> str:
             reasons.setdefault(reason, []).append(o.setup)
     if reasons:
         lines += ["", "## Break reasons", ""]
-        lines += [f"- {', '.join(setups)}: `{reason}`" for reason, setups in reasons.items()]
+        lines += [f"- {', '.join(setups)}: {_cell(reason)}" for reason, setups in reasons.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +213,7 @@ def _count(value: int | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return "`" + text.replace("|", "\\|").replace("`", "'")[:120] + "`"
+    return "`" + text.replace("|", "\\|").replace("`", "'")[:240] + "`"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = registry.get(args.arch)
     inputs = _inputs(spec)
     outcomes = []
-    todo = [(m, lambda m=m: method_model(spec, m)) for m in args.method or METHODS]
+    todo = [("no adapter", lambda: plain_model(spec))]
+    todo += [(m, lambda m=m: method_model(spec, m)) for m in args.method or METHODS]
     if not args.no_blocks:
         todo += [(b, lambda b=b: block_model(spec, b)) for b in BLOCKS]
     for setup, build in todo:
@@ -217,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.append(measure(setup, model, inputs, args.explain))
         o = outcomes[-1]
         print(f"{setup}: one graph {o.fullgraph}, breaks {o.breaks}, equal {o.equal} {o.error or ''}", file=sys.stderr)
-    text = render(args.arch, outcomes)
+    text = render(args.arch, outcomes, shlex.join(["python", "benchmarks/compile_breaks.py", *sys.argv[1:]]))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")

@@ -105,6 +105,7 @@ def parity_command(args: argparse.Namespace) -> int:
     import torch
 
     from architectures import registry
+    from reports.parity import write_summary
 
     from . import impl
     from .implementations import ImplementationError, load
@@ -129,6 +130,9 @@ def parity_command(args: argparse.Namespace) -> int:
         runs = train_parity(spec, methods or None, steps=args.steps, batch=BATCH)
         for path in write_report(spec, runs, Path(args.out), steps=args.steps, batch=BATCH):
             print(f"wrote {path}")
+    summary = write_summary(args.out)  # every architecture reported in that folder, this run's and earlier ones
+    if summary is not None:
+        print(f"wrote {summary}")
     return 0
 
 

@@ -134,3 +134,18 @@ def test_a_certificate_shows_the_parity_report_of_its_folder(tmp_path: Path) -> 
     assert "## Training parity" in markdown and "not part of it" in markdown
     assert "| lora | 0.600 | 0.75 | 15.00% | 2.00x | 0.100 |" in markdown
     assert "![bert: training loss per method](bert.parity.png)" in markdown
+
+
+def test_the_summary_lists_every_report_of_the_folder_by_absolute_accuracy(tmp_path: Path) -> None:
+    from reports.parity import write_summary
+
+    assert write_summary(tmp_path) is None  # no report: no summary
+    (tmp_path / "bert.parity.json").write_text(json.dumps(_parity("bert")), encoding="utf-8")
+    vit = _parity("vit")
+    vit["runs"] = vit["runs"][:1]
+    (tmp_path / "vit.parity.json").write_text(json.dumps(vit), encoding="utf-8")
+    summary = write_summary(tmp_path).read_text(encoding="utf-8")
+    assert "| method | bert | vit |" in summary
+    assert "| full fine-tuning | 0.800 | 0.800 |" in summary
+    assert "| lora | 0.600 |  |" in summary  # not run on vit: blank
+    assert "| ia3 | error |  |" in summary
