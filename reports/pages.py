@@ -169,23 +169,28 @@ def _layout_lines(spec: Any) -> list[str]:
             "transformers is used.",
             "",
         ]
-    for layout in layouts:
+    for number, layout in enumerate(layouts):
         if len(layouts) > 1:
             lines += [f"### Layout `{layout.name}`", ""]
+        notes = PLACEMENTS if number == 0 else {}  # said once: the parts are the same, at other paths
         lines += [
-            "| part | path | what hooks in there |",
-            "|---|---|---|",
-            f"| embeddings | `{layout.embeddings}` | {PLACEMENTS['embeddings']} |",
+            "| part | path | what hooks in there |" if notes else "| part | path |",
+            "|---|---|---|" if notes else "|---|---|",
+            _part("embeddings", f"`{layout.embeddings}`", notes.get("embeddings"), notes),
         ]
         for stack in layout.stacks:
-            lines += _stack_rows(stack)
+            lines += _stack_rows(stack, notes)
         lines.append("")
     return lines[:-1]
 
 
-def _stack_rows(stack: Any) -> list[str]:
+def _part(part: str, path: str, note: str | None, notes: Mapping[str, str]) -> str:
+    return _row([part, path, note or ""]) if notes else _row([part, path])
+
+
+def _stack_rows(stack: Any, notes: Mapping[str, str]) -> list[str]:
     where = f"{stack.name} layers (`{stack.path}`, {stack.norm_position}-norm{', causal' if stack.causal else ''})"
-    rows = [f"| **{where}** | | |"]
+    rows = [_part(f"**{where}**", "", None, notes)]
     for label, attention in (("self-attention", stack.self_attention), ("cross-attention", stack.cross_attention)):
         if attention is None:
             continue
@@ -193,14 +198,14 @@ def _stack_rows(stack: Any) -> list[str]:
             projections = f"`{attention.qkv}` (fused, {attention.qkv_layout})"
         else:
             projections = f"`{attention.q}`, `{attention.k}`, `{attention.v}`"
-        rows.append(f"| {label} q/k/v | {projections} | {PLACEMENTS['q/k/v']} |")
-        rows.append(f"| {label} output | `{attention.output}` | {PLACEMENTS['attention output']} |")
+        rows.append(_part(f"{label} q/k/v", projections, notes.get("q/k/v"), notes))
+        rows.append(_part(f"{label} output", f"`{attention.output}`", notes.get("attention output"), notes))
     rows += [
-        f"| attention norm | `{stack.attention_norm}` | |",
-        f"| FFN input | `{stack.ffn_in}` | {PLACEMENTS['FFN input']} |",
-        f"| FFN output | `{stack.ffn_out}` | {PLACEMENTS['FFN output']} |",
-        f"| FFN norm | `{stack.ffn_norm}` | |",
-        f"| layer output | | {PLACEMENTS['layer output']} |",
+        _part("attention norm", f"`{stack.attention_norm}`", None, notes),
+        _part("FFN input", f"`{stack.ffn_in}`", notes.get("FFN input"), notes),
+        _part("FFN output", f"`{stack.ffn_out}`", notes.get("FFN output"), notes),
+        _part("FFN norm", f"`{stack.ffn_norm}`", None, notes),
+        _part("layer output", "", notes.get("layer output"), notes),
     ]
     return rows
 
