@@ -36,6 +36,7 @@ from conformance.methods import METHODS  # noqa: E402
 from conformance.models import randomize_adapter  # noqa: E402
 
 
+BASELINE = "no adapter"
 BLOCKS = ("Stack", "Parallel", "BatchSplit", "Split", "Average", "Fuse")
 ATOL = 1e-5
 
@@ -178,18 +179,28 @@ def render(arch: str, outcomes: list[Outcome], command: str | None = None) -> st
         "(else the reason of the first break); *graphs / breaks*: what `torch._dynamo.explain` found (with "
         f"`--explain`); *equal*: compiled logits within {ATOL:g} of eager ones.",
         "",
-        "| setup | one graph | graphs | breaks | equal | first reason |",
-        "|---|---|---|---|---|---|",
     ]
+    counted = any(o.graphs is not None for o in outcomes)  # with --explain
+    lines += (
+        ["| setup | one graph | graphs | breaks | equal | first reason |", "|---|---|---|---|---|---|"]
+        if counted
+        else ["| setup | one graph | equal | first reason |", "|---|---|---|---|"]
+    )
+    baseline = outcomes[0].reasons[:1] if outcomes and outcomes[0].setup == BASELINE else []
     for o in outcomes:
+        counts = [_count(o.graphs), _count(o.breaks)] if counted else []
         if o.error:
-            lines.append(f"| {o.setup} | error | | | | {_cell(o.error)} |")
+            lines.append("| " + " | ".join([o.setup, "error", *([""] * len(counts)), "", _cell(o.error)]) + " |")
             continue
-        reason = _cell(o.reasons[0]) if o.reasons else ""
-        lines.append(
-            f"| {o.setup} | {'✅' if o.fullgraph else '❌'} | {_count(o.graphs)} | {_count(o.breaks)} | "
-            f"{'' if o.equal is None else '✅' if o.equal else '❌'} | {reason} |"
+        reason = (
+            ""
+            if not o.reasons
+            else "as with no adapter"
+            if o is not outcomes[0] and o.reasons[:1] == baseline
+            else _cell(o.reasons[0])
         )
+        equal = "" if o.equal is None else "✅" if o.equal else "❌"
+        lines.append("| " + " | ".join([o.setup, "✅" if o.fullgraph else "❌", *counts, equal, reason]) + " |")
     whole = [o.setup for o in outcomes if o.fullgraph and not o.error]
     broken = [o.setup for o in outcomes if not o.fullgraph or o.error]
     lines += [
@@ -230,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = registry.get(args.arch)
     inputs = _inputs(spec)
     outcomes = []
-    todo = [("no adapter", lambda: plain_model(spec))]
+    todo = [(BASELINE, lambda: plain_model(spec))]
     todo += [(m, lambda m=m: method_model(spec, m)) for m in args.method or METHODS]
     if not args.no_blocks:
         todo += [(b, lambda b=b: block_model(spec, b)) for b in BLOCKS]
