@@ -20,6 +20,7 @@ _MACHINERY = frozenset(
 )
 
 _REGISTRY: dict[str, ArchitectureSpec] = {}
+_LIVE = True  # False while specs are read as data (read_builtin): no live model is built
 
 
 def register(spec: ArchitectureSpec, *, module: str | None = None) -> ArchitectureSpec:
@@ -41,7 +42,7 @@ def register(spec: ArchitectureSpec, *, module: str | None = None) -> Architectu
         raise ValueError(
             f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}; give it another name"
         )
-    if spec.applicable:  # an architecture newer than the installed transformers has nothing to check against
+    if _LIVE and spec.applicable:  # an architecture newer than the installed transformers has nothing to check against
         for class_name in spec.head_classes:
             model_class(spec, class_name)
         resolve_layout(spec, build_model(spec))
@@ -76,6 +77,26 @@ def load_builtin() -> dict[str, ArchitectureSpec]:
     for name in builtin_modules():
         importlib.import_module(name)
     return dict(_REGISTRY)
+
+
+def read_builtin(name: str) -> ArchitectureSpec:
+    """A shipped spec read as data, for documentation: its names are checked, but no model is built, so neither
+    torch nor transformers is imported. What the read imported is forgotten afterwards (the registry and the spec
+    modules), so that a later ``get`` validates the spec against a live model as usual."""
+    global _LIVE
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    registered, modules = dict(_REGISTRY), set(sys.modules)
+    _LIVE = False
+    try:
+        return load_builtin_module(name)
+    finally:
+        _LIVE = True
+        _REGISTRY.clear()
+        _REGISTRY.update(registered)
+        for module in set(sys.modules) - modules:
+            if module.startswith(f"{__package__}."):
+                del sys.modules[module]
 
 
 def is_spec_file(name: str) -> bool:

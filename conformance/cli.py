@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reports.atomic import write_text_atomic
-from reports.certificate import build_certificate, render_certificate_json, render_certificate_markdown
+from reports.certificate import attach_parity, build_certificate, render_certificate_json, render_certificate_markdown
 from reports.results import load_results
 
 
@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train-parity",
         help="train every adapter method beside full fine-tuning on a small learnable task; table and loss plot",
         description="Benchmark, not a test: per method, accuracy relative to full fine-tuning, trainable share, step "
-        "time, and the loss curves (<out>/<arch>.parity.png with matplotlib installed).",
+        "time, and the loss curves (<out>/<arch>.parity.png with matplotlib installed). `certify` with the same --out "
+        "adds them to the certificate; with --out docs/parity, `python -m reports render` adds them to the "
+        "architecture's page.",
     )
     parity.add_argument("--arch", action="append", default=[], metavar="NAME", help="architectures (comma list)")
     parity.add_argument("--method", action="append", default=[], metavar="NAME", help="methods (default: all)")
@@ -108,11 +110,12 @@ def parity_command(args: argparse.Namespace) -> int:
     import torch
 
     from architectures import registry
+    from reports.parity import write_summary
 
     from . import impl
     from .implementations import ImplementationError, load
     from .methods import METHODS
-    from .parity import train_parity, write_report
+    from .parity import BATCH, train_parity, write_report
 
     names = [n.strip() for value in args.arch for n in value.split(",") if n.strip()]
     methods = [n.strip() for value in args.method for n in value.split(",") if n.strip()]
@@ -129,9 +132,12 @@ def parity_command(args: argparse.Namespace) -> int:
         return 2
     torch.set_num_threads(1)
     for spec in specs:
-        runs = train_parity(spec, methods or None, steps=args.steps)
-        for path in write_report(spec, runs, Path(args.out)):
+        runs = train_parity(spec, methods or None, steps=args.steps, batch=BATCH)
+        for path in write_report(spec, runs, Path(args.out), steps=args.steps, batch=BATCH):
             print(f"wrote {path}")
+    summary = write_summary(args.out)  # every architecture reported in that folder, this run's and earlier ones
+    if summary is not None:
+        print(f"wrote {summary}")
     return 0
 
 
@@ -231,6 +237,10 @@ def certify_command(args: argparse.Namespace) -> int:
     print()
     for arch in arches:
         certificate = build_certificate(results, arch)
+        if attach_parity(certificate, out):
+            print(
+                f"{arch}: training parity from {out / arch}.parity.json added (a benchmark, not part of the verdict)"
+            )
         write_text_atomic(out / f"{arch}.json", render_certificate_json(certificate))
         write_text_atomic(out / f"{arch}.md", render_certificate_markdown(certificate))
         totals = certificate["totals"]

@@ -11,6 +11,7 @@ the loss curves (a PNG per architecture, when matplotlib is installed).
 
 from __future__ import annotations
 
+import datetime
 import json
 import statistics
 import time
@@ -23,11 +24,12 @@ import torch
 
 from conformance import impl
 from conformance.methods import METHODS
+from reports.parity import FULL, describe, parity_paths, render_parity_table
 
 
-FULL = "full fine-tuning"
 PLANTED = 2  # the token whose presence text models learn to detect
 SEQ = 16
+BATCH = 16
 
 
 @dataclass
@@ -118,7 +120,7 @@ def train_parity(
     spec: Any,
     methods: Sequence[str] | None = None,
     steps: int = 150,
-    batch: int = 16,
+    batch: int = BATCH,
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
@@ -152,28 +154,24 @@ def _progress(total: int, name: str) -> Any:
     return tqdm(total=total, desc=f"train-parity {name}", unit="run")
 
 
-def render_table(spec: Any, runs: list[Run]) -> str:
-    full = runs[0]
-    lines = [
-        f"# Training parity: {spec.name}",
-        "",
-        f"Task: {'image halves' if spec.modality == 'vision' else 'planted token'}; implementation "
-        f"`{impl.current().name}`; same steps, batches and seed for every run; accuracy on 256 held-out examples.",
-        "",
-        "| method | accuracy | vs full FT | trainable | step time vs full FT | final loss |",
-        "|---|---|---|---|---|---|",
-    ]
-    for run in runs:
-        if run.error:
-            lines.append(f"| {run.method} | error: {run.error[:80]} | | | | |")
-            continue
-        relative = run.accuracy / full.accuracy if full.accuracy else float("nan")
-        tail = statistics.mean(run.losses[-10:]) if run.losses else float("nan")
-        lines.append(
-            f"| {run.method} | {run.accuracy:.3f} | {relative:.2f} | {run.trainable_share * 100:.2f}% | "
-            f"{run.step_seconds / full.step_seconds:.2f}x | {tail:.3f} |"
-        )
-    return "\n".join(lines) + "\n"
+def report_data(spec: Any, runs: list[Run], steps: int | None = None, batch: int | None = None) -> dict[str, Any]:
+    """What the JSON report holds: the runs, and what they were run with and on."""
+    from architectures.versions import installed
+
+    return {
+        "arch": spec.name,
+        "modality": str(getattr(spec.modality, "name", spec.modality)),
+        "impl": impl.current().name,
+        "steps": steps,
+        "batch": batch,
+        "versions": {name: installed(name) for name in ("torch", "transformers")},
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "runs": [asdict(r) for r in runs],
+    }
+
+
+def render_table(data: dict[str, Any]) -> str:
+    return f"# Training parity: {data['arch']}\n\n{describe(data)}\n\n{render_parity_table(data)}"
 
 
 def plot(spec: Any, runs: list[Run], path: Path) -> bool:
@@ -201,12 +199,15 @@ def plot(spec: Any, runs: list[Run], path: Path) -> bool:
     return True
 
 
-def write_report(spec: Any, runs: list[Run], out: Path) -> list[Path]:
+def write_report(
+    spec: Any, runs: list[Run], out: Path, steps: int | None = None, batch: int | None = None
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / f"{spec.name}.parity.md", out / f"{spec.name}.parity.json"]
-    written[0].write_text(render_table(spec, runs))
-    written[1].write_text(json.dumps({"arch": spec.name, "runs": [asdict(r) for r in runs]}, indent=1))
-    png = out / f"{spec.name}.parity.png"
-    if plot(spec, runs, png):
-        written.append(png)
+    paths = parity_paths(out, spec.name)
+    data = report_data(spec, runs, steps, batch)
+    paths["md"].write_text(render_table(data), encoding="utf-8")
+    paths["json"].write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    written = [paths["md"], paths["json"]]
+    if plot(spec, runs, paths["png"]):
+        written.append(paths["png"])
     return written

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from architectures.features import FEATURES, Feature
 from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, version_cell
+from reports.parity import describe, load_parity, parity_paths, render_parity_table
 from reports.results import OUTCOMES, UNCOUNTED, Check, Results
 
 
@@ -88,6 +90,25 @@ def _declared_gaps(spec_gaps: Mapping[str, str], checks: Sequence[Check]) -> lis
     ]
 
 
+def attach_parity(certificate: dict[str, Any], folder: str | Path) -> bool:
+    """Add the training-parity report of the certificate's architecture found in ``folder`` (``adapter-conformance
+    train-parity --out`` the same folder); False when there is none. A benchmark beside the verdict, never part of
+    it: its runs keep the last 10 losses (the table's final loss), the curves stay in the PNG."""
+    arch = certificate["architecture"]
+    data = load_parity(folder, arch)
+    if data is None:
+        return False
+    paths = parity_paths(folder, arch)
+    runs = [{**run, "losses": list(run.get("losses") or [])[-10:]} for run in data["runs"]]
+    certificate["training_parity"] = {
+        **{k: data.get(k) for k in ("modality", "impl", "steps", "batch", "versions", "date")},
+        "report": paths["md"].name,
+        "plot": paths["png"].name if paths["png"].exists() else None,
+        "runs": runs,
+    }
+    return True
+
+
 def render_certificate_json(certificate: dict[str, Any]) -> str:
     return json.dumps(certificate, indent=2, ensure_ascii=False) + "\n"
 
@@ -148,7 +169,19 @@ def render_certificate_markdown(certificate: dict[str, Any]) -> str:
         lines.append("None.")
     if c["unknown_features"]:
         lines += ["", f"Checks of features without a matrix column: {', '.join(c['unknown_features'])}."]
+    lines += _parity_lines(c.get("training_parity"), c["architecture"])
     return "\n".join(lines) + "\n"
+
+
+def _parity_lines(parity: Mapping[str, Any] | None, arch: str) -> list[str]:
+    if not parity:
+        return []
+    data = {**parity, "arch": arch}
+    lines = ["", "## Training parity", "", "A benchmark beside the verdict, not part of it. " + describe(data), ""]
+    lines.append(render_parity_table(data).rstrip("\n"))
+    if parity.get("plot"):
+        lines += ["", f"![{arch}: training loss per method]({parity['plot']})"]
+    return lines
 
 
 def _skipped(count: int) -> str:

@@ -18,6 +18,7 @@ from reports.html import render_html
 from reports.json_table import render_json
 from reports.markdown import render_markdown
 from reports.matrix import build_matrix, load_matrix, render_matrix_json, render_matrix_markdown
+from reports.pages import page_link, render_pages
 from reports.results import Results, find_result_files, load_results
 
 
@@ -65,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
         "run: drops what no longer exists). Default: merge, replacing only the (architecture, feature, method) "
         "groups they ran",
     )
+    render.add_argument(
+        "--pages",
+        metavar="DIR",
+        help="per-architecture pages, linked from the table (default: architectures/ beside the --out table)",
+    )
+    render.add_argument(
+        "--parity",
+        metavar="DIR",
+        help="training-parity reports (adapter-conformance train-parity --out DIR) the pages show "
+        "(default: parity/ beside the --out table)",
+    )
+    render.add_argument("--no-pages", action="store_true", help="the table only: no pages, no links to them")
     render.set_defaults(handler=_render)
 
     matrix = commands.add_parser(
@@ -122,7 +135,13 @@ def _render(args: argparse.Namespace) -> int:
         print(f"warning: checks of features without a table column were left out: {names}", file=sys.stderr)
     for note in kept:
         print(baseline.describe_kept(note), file=sys.stderr)
-    rendered = {args.out: render_markdown(table), args.json: render_json(table)}
+    pages_dir = None if args.no_pages else Path(args.pages or Path(args.out).parent / "architectures")
+    links = {row.arch: page_link(args.out, pages_dir, row.arch) for row in table.rows} if pages_dir else None
+    rendered = {args.out: render_markdown(table, links), args.json: render_json(table)}
+    if pages_dir is not None:
+        parity_dir = Path(args.parity or Path(args.out).parent / "parity")
+        pages = render_pages(table, args.out, pages_dir, parity_dir)
+        rendered.update({str(path): text for path, text in pages.items()})
     if args.check:
         return _check(rendered, updates, _command(args))
     try:
@@ -241,6 +260,11 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--json", args.json]
     if args.replace:
         words.append("--replace")
+    if args.no_pages:
+        words.append("--no-pages")
+    for option in ("pages", "parity"):
+        if getattr(args, option):
+            words += [f"--{option}", getattr(args, option)]
     if args.no_baseline:
         words.append("--no-baseline")
     elif args.baseline != baseline.DEFAULT_BASELINE:

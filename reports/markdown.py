@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, Cell, Table, version_ranges
 from reports.results import short_id, stable_reason
@@ -54,15 +55,17 @@ class _Footnotes:
         return f"<sup>{number}</sup>"
 
 
-def render_markdown(table: Table) -> str:
-    """The whole page: intro, table, legend, footnotes. Deterministic: same table, same bytes."""
+def render_markdown(table: Table, links: Mapping[str, str] | None = None) -> str:
+    """The whole page: intro, table, legend, footnotes. Deterministic: same table, same bytes. ``links`` maps an
+    architecture to its page (``python -m reports render`` writes them); its name in the table links there."""
     notes = _Footnotes()
     header = ["Model", *(f.title for f in table.features), "Transformers"]
     lines = [INTRO, _summary(table), "", _table_row(header), _table_row(["---"] * len(header))]
     for row in table.rows:
         multi_version = len(row.versions) > 1
         cells = [_cell(row.cells[f.name], notes, multi_version) for f in table.features]
-        lines.append(_table_row([row.arch, *cells, version_ranges(row.versions, row.certified)]))
+        name = f"[{row.arch}]({links[row.arch]})" if links and row.arch in links else row.arch
+        lines.append(_table_row([name, *cells, version_ranges(row.versions, row.certified)]))
     any_not_applicable = any(c.status == NOT_APPLICABLE for row in table.rows for c in row.cells.values())
     legend = LEGEND + (
         f" · {NOT_APPLICABLE_MARK} no check applies, the footnote says why" if any_not_applicable else ""

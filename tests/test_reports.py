@@ -82,7 +82,8 @@ def cell(table: Table, arch: str, feature: str):
 
 
 def md_row(markdown: str, arch: str) -> list[str]:
-    (line,) = [line for line in markdown.splitlines() if line.startswith(f"| {arch} |")]
+    # the name links to the architecture's page when render wrote pages
+    (line,) = [line for line in markdown.splitlines() if line.startswith((f"| {arch} |", f"| [{arch}]("))]
     return [c.strip() for c in line.strip("|").split("|")]
 
 
@@ -470,6 +471,7 @@ def test_cli_render_writes_both_files_and_rerender_is_byte_identical(project: Pa
     assert second.returncode == 0, second.stderr
     assert (md_path.read_bytes(), json_path.read_bytes()) == (md, js)
     assert sorted(p.name for p in md_path.parent.iterdir()) == [
+        "architectures",  # a page per architecture (tests/test_pages.py)
         "model_overview.json",
         "model_overview.md",
         "per_version",
@@ -487,8 +489,8 @@ def test_cli_check_passes_when_current_and_fails_after_hand_edit(project: Path) 
     md_path.write_text(edited, encoding="utf-8")
     stale = run_cli(project, "render", "--check")
     assert stale.returncode == 1
-    assert "-| gpt2 | " in stale.stderr
-    assert "+| gpt2 | " in stale.stderr
+    assert "-| [gpt2](architectures/gpt2.md) | " in stale.stderr
+    assert "+| [gpt2](architectures/gpt2.md) | " in stale.stderr
     assert "python -m reports render" in stale.stderr
     assert md_path.read_text(encoding="utf-8") == edited  # --check never writes
 
