@@ -57,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
     config.addinivalue_line("markers", "conformance_requires(*capabilities): applies only where they hold")
     config.addinivalue_line("markers", "conformance_not_applicable(reason): the manifest says it does not apply")
+    # registered by xdist too; here so that --strict-markers holds under -p no:xdist
+    config.addinivalue_line("markers", "xdist_group(name): the checks of one architecture run on one xdist worker")
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
