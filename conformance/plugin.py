@@ -58,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
     config.addinivalue_line("markers", "conformance_requires(*capabilities): applies only where they hold")
     config.addinivalue_line("markers", "conformance_not_applicable(reason): the manifest says it does not apply")
+    config.addinivalue_line("markers", "conformance_once: does not depend on the architecture; runs on one (tiers)")
     # registered by xdist too; here so that --strict-markers holds under -p no:xdist
     config.addinivalue_line("markers", "xdist_group(name): the checks of one architecture run on one xdist worker")
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
@@ -173,6 +174,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     # A check class may count towards another feature than its method's (composition blocks do).
     own_feature = metafunc.definition.get_closest_marker("feature")
+    once = own_spec is None and metafunc.definition.get_closest_marker("conformance_once") is not None
     params = [
         pytest.param(
             spec,
@@ -189,8 +191,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for spec in specs
         for method in selection.methods
         if selection.wants_method_check(own_feature.args[0] if own_feature else method.feature)
+        and (not once or spec is _first_able(specs, own_feature.args[0] if own_feature else method.feature, method))
     ]
     metafunc.parametrize(("spec", "method"), params)
+
+
+def _first_able(specs: list[Any], feature: str, method: Any) -> Any:
+    """Tier "once" (README, Tiers): the first selected architecture that can run the check: installed, no gap."""
+    return next((s for s in specs if s.applicable and not s.gap_reason(feature, method.name)), specs[0])
 
 
 def _check_name(metafunc: pytest.Metafunc) -> str:
