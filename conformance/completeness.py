@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .recording import record_fields
 
 
@@ -35,6 +37,7 @@ class Completeness:
         if output is not None:
             output[WORKER_OUTPUT_KEY] = self.expected
 
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         # the controller under xdist: what the worker collected (a crashed worker delivers nothing; others do)
         if self.recorder is not None:

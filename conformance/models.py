@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import zlib
+from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -37,7 +38,21 @@ def _pristine(spec: ArchitectureSpec, class_name: str | None) -> torch.nn.Module
 
 def plain_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.nn.Module:
     """A copy of the tiny model, without adapter support."""
-    return copy.deepcopy(_pristine(spec, class_name))
+    return clone(_pristine(spec, class_name))
+
+
+_EMPTY_CONTAINERS = (dict, OrderedDict, set, list)
+
+
+def clone(model: torch.nn.Module) -> torch.nn.Module:
+    """``copy.deepcopy(model)``, about twice as fast: every module holds a dozen empty hook dicts, which deepcopy
+    rebuilds one by one through ``__reduce_ex__``; handing it fresh empty ones up front gives the same copy."""
+    memo: dict[int, Any] = {}
+    for module in model.modules():
+        for value in module.__dict__.values():
+            if type(value) in _EMPTY_CONTAINERS and not value:
+                memo[id(value)] = type(value)()  # one new container per old one: sharing stays as it was
+    return copy.deepcopy(model, memo)
 
 
 def adapter_model(spec: ArchitectureSpec, class_name: str | None = None) -> torch.nn.Module:

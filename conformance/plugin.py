@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance_gap(reason): a declared gap of the architecture; skipped")
     config.addinivalue_line("markers", "conformance_requires(*capabilities): applies only where they hold")
     config.addinivalue_line("markers", "conformance_not_applicable(reason): the manifest says it does not apply")
+    config.addinivalue_line("markers", "conformance_once: does not depend on the architecture; runs on one (tiers)")
+    # registered by xdist too; here so that --strict-markers holds under -p no:xdist
+    config.addinivalue_line("markers", "xdist_group(name): the checks of one architecture run on one xdist worker")
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -173,6 +177,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     # A check class may count towards another feature than its method's (composition blocks do).
     own_feature = metafunc.definition.get_closest_marker("feature")
+    once = own_spec is None and metafunc.definition.get_closest_marker("conformance_once") is not None
     params = [
         pytest.param(
             spec,
@@ -189,8 +194,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for spec in specs
         for method in selection.methods
         if selection.wants_method_check(own_feature.args[0] if own_feature else method.feature)
+        and (not once or spec is _first_able(specs, own_feature.args[0] if own_feature else method.feature, method))
     ]
     metafunc.parametrize(("spec", "method"), params)
+
+
+def _first_able(specs: list[Any], feature: str, method: Any) -> Any:
+    """Tier "once" (README, Tiers): the first selected architecture that can run the check: installed, no gap."""
+    return next((s for s in specs if s.applicable and not s.gap_reason(feature, method.name)), specs[0])
 
 
 def _check_name(metafunc: pytest.Metafunc) -> str:
@@ -199,25 +210,24 @@ def _check_name(metafunc: pytest.Metafunc) -> str:
     return f"{metafunc.cls.__name__}::{name}" if metafunc.cls is not None else name
 
 
+@functools.cache
+def _mark(kind: str, value: str, keyword: bool = True) -> pytest.MarkDecorator:
+    """One decorator per (kind, value), shared by every item: building marks is most of collecting 30,000 items."""
+    # The name as keyword too, so that -m "arch(name='gpt2')" selects (-m matches keyword arguments only).
+    return getattr(pytest.mark, kind)(value, name=value) if keyword else getattr(pytest.mark, kind)(value)
+
+
 def _marks(
     spec: Any, feature: str, method: str | None, not_applicable: str | None = None, check: str | None = None
 ) -> list[pytest.MarkDecorator]:
-    # The name as keyword too, so that -m "arch(name='gpt2')" selects (-m matches keyword arguments only).
-    marks = [
-        pytest.mark.arch(spec.name, name=spec.name),
-        pytest.mark.feature(feature, name=feature),
-        pytest.mark.xdist_group(spec.name),
-    ]
+    marks = [_mark("arch", spec.name), _mark("feature", feature), _mark("xdist_group", spec.name, keyword=False)]
     if method is not None:
-        marks.append(pytest.mark.method(method, name=method))
+        marks.append(_mark("method", method))
     # an architecture the installed transformers does not have is not applicable here: recorded, never a failure
     not_applicable = not_applicable or spec.not_applicable_reason() or None
     if not_applicable is not None:
         # The manifest says the check does not apply: recorded as "n/a" with the reason, never silently absent.
-        return marks + [
-            pytest.mark.conformance_not_applicable(not_applicable),
-            pytest.mark.skip(reason=f"not applicable: {not_applicable}"),
-        ]
+        return marks + list(_not_applicable_marks(not_applicable))
     reason = spec.gap_reason(feature, method)
     if reason:
         marks += [
@@ -227,6 +237,11 @@ def _marks(
     else:
         marks += _implementation_gap_marks(feature, method, check)
     return marks
+
+
+@functools.cache
+def _not_applicable_marks(reason: str) -> tuple[pytest.MarkDecorator, ...]:
+    return pytest.mark.conformance_not_applicable(reason), pytest.mark.skip(reason=f"not applicable: {reason}")
 
 
 def _implementation_gap_marks(feature: str, method: str | None, check: str | None) -> list[pytest.MarkDecorator]:
@@ -241,6 +256,18 @@ def _implementation_gap_marks(feature: str, method: str | None, check: str | Non
         return []
     reason = f"implementation gap of {implementation.name}: {reason}"
     return [pytest.mark.conformance_gap(reason), pytest.mark.skip(reason=reason)]
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """With an explicit ``--arch`` only conformance checks run: this repository's self-tests (``tests/``) are not even
+    imported (they would load every architecture to be deselected)."""
+    # testpaths names tests/ itself, and pytest does not ask about the folders it was given: ask about their files
+    if _SELF_TESTS in (collection_path, collection_path.parent) and _wants_selection(config):
+        return True if _selection(config).explicit_arch else None
+    return None
+
+
+_SELF_TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

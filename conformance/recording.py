@@ -77,12 +77,20 @@ class Recorder:
 
     def checks(self) -> list[dict[str, Any]]:
         never_ran = {
-            nodeid: {**{k: v for k, v in fields.items() if k != "gap"}, "nodeid": nodeid, "duration": 0.0}
+            nodeid: {
+                **{k: v for k, v in fields.items() if k not in ("gap", "not_applicable")},
+                "nodeid": nodeid,
+                "duration": 0.0,
+            }
             for nodeid, fields in self.expected.items()
             if nodeid not in self.records
         }
         for nodeid, record in never_ran.items():  # -x, an interrupt or a crashed worker stopped the run before it
             gap = self.expected[nodeid].get("gap")
+            not_applicable = self.expected[nodeid].get("not_applicable")
+            if not_applicable and nodeid not in self.unplaced:  # it had nothing to run
+                record.update(outcome=NOT_APPLICABLE, reason=not_applicable)
+                continue
             reason = self.unplaced.get(nodeid) or gap or NOT_FINISHED
             record.update(outcome="gap" if gap and nodeid not in self.unplaced else "error", reason=reason)
         done = list(never_ran.values())

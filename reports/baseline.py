@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from reports.compact import COUNTED_CHECK, counted
 from reports.merge import VersionResults, merge_by_version, version_key
 from reports.results import Check, Results, load_results, stable_reason, write_results
 
@@ -133,7 +134,9 @@ def updates(committed: Sequence[Results], prepared: Sequence[Results]) -> list[U
 
 def write_update(update: Update) -> None:
     r = update.results
-    write_results(update.path, r.environment, r.selection, r.architectures, r.checks, one_check_per_line=True)
+    write_results(
+        update.path, r.environment, r.selection, r.architectures, r.checks, one_check_per_line=True, compact=True
+    )
 
 
 def compare(committed: Results, fresh: Results) -> list[str]:
@@ -149,7 +152,15 @@ def compare(committed: Results, fresh: Results) -> list[str]:
             differences.append(f"- architecture {name}")
         elif old != new:
             differences.append(f"~ architecture {name}: modality or declared gaps changed")
-    old_checks, new_checks = _by_nodeid(committed.checks), _by_nodeid(fresh.checks)
+    # Both as committed files hold them (counts per cell), so that a file written before compaction compares too.
+    old_all, new_all = counted(committed.checks, Check), counted(fresh.checks, Check)
+    old_counts, new_counts = _counts(old_all), _counts(new_all)
+    for cell in sorted(set(old_counts) | set(new_counts)):
+        old, new = old_counts.get(cell, {}), new_counts.get(cell, {})
+        if old != new:
+            differences.append(f"~ {cell}: {_counted(old)} -> {_counted(new)}")
+    old_checks = _by_nodeid([c for c in old_all if c.check != COUNTED_CHECK])
+    new_checks = _by_nodeid([c for c in new_all if c.check != COUNTED_CHECK])
     for nodeid in sorted(set(old_checks) | set(new_checks)):
         old, new = old_checks.get(nodeid), new_checks.get(nodeid)
         if old == new:
@@ -183,6 +194,21 @@ def _by_nodeid(checks: Sequence[Check]) -> dict[str, tuple[tuple[str, ...], ...]
     return {nodeid: tuple(sorted(values)) for nodeid, values in grouped.items()}
 
 
+def _counts(checks: Sequence[Check]) -> dict[str, dict[str, int]]:
+    """``{"bert/lora/lora": {"passed": 30, "n/a: <reason>": 2}}``: the counted checks (reports.compact) per cell."""
+    counts: dict[str, dict[str, int]] = {}
+    for c in checks:
+        if c.check == COUNTED_CHECK:
+            cell = c.nodeid.rsplit("/", 1)[0] + (c.nodeid[c.nodeid.index("[") :] if c.nodeid.endswith("]") else "")
+            key = f"{c.outcome}: {c.reason}" if c.reason else c.outcome
+            counts.setdefault(cell, {})[key] = counts.get(cell, {}).get(key, 0) + 1
+    return counts
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {key}" for key, n in sorted(counts.items())) or "none"
+
+
 def _outcomes(records: tuple[tuple[str, ...], ...] | None) -> str:
     return ", ".join(f"{r[0]}: {r[1]}" if r[1] else r[0] for r in records or ())
 
@@ -196,6 +222,8 @@ def _as_results(merged: VersionResults, files: Sequence[Results], path: Path) ->
         Check(c.arch, c.feature, c.method, c.check, c.nodeid, c.outcome, stable_reason(c.reason), 0.0)
         for c in merged.checks
     )
+    # As the committed file holds them: passed, gap and n/a checks as counts per cell (reports.compact).
+    checks = tuple(counted(checks, Check))
     # Where each spec came from stays out of committed files: it changes with every edit of a spec.
     architectures = {name: replace(a, provenance={}) for name, a in merged.architectures.items()}
     return Results(str(path), dict(newest.environment), {"arches": arches, "methods": methods}, architectures, checks)

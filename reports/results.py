@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.atomic import write_text_atomic
+from reports.compact import COUNTED_OUTCOMES, encode, expand
 
 
 SCHEMA_VERSION = 1
@@ -106,17 +107,25 @@ def write_results(
     checks: Iterable[Check | Mapping[str, Any]],
     *,
     one_check_per_line: bool = False,
+    compact: bool = False,
 ) -> None:
     """Validate and write a result file atomically. Checks and architectures may be dataclasses or dicts.
 
-    `one_check_per_line` keeps committed files short and their diffs readable: one line per check.
+    `one_check_per_line` keeps committed files short and their diffs readable: one line per check. `compact` (for
+    committed files) keeps passed, gap and n/a checks as counts per cell (reports.compact), the others in full.
     """
+    records = [asdict(c) if isinstance(c, Check) else dict(c) for c in checks]
+    counted_rows: dict[str, Any] = {}
+    if compact:
+        rows, reasons, kept = encode([Check(**{k: r[k] for k in Check.__dataclass_fields__}) for r in records])
+        records, counted_rows = [asdict(c) for c in kept], {"counted_reasons": reasons, "counted": rows}
     data = {
         "schema": SCHEMA_VERSION,
         "environment": dict(environment),
         "selection": {key: list(values) for key, values in selection.items()},
         "architectures": {name: _architecture_dict(arch) for name, arch in architectures.items()},
-        "checks": [asdict(c) if isinstance(c, Check) else dict(c) for c in checks],
+        **counted_rows,
+        "checks": records,
     }
     path = os.fspath(path)
     try:
@@ -128,11 +137,14 @@ def write_results(
 
 
 def _dumps_one_check_per_line(data: dict[str, Any]) -> str:
-    head = {key: value for key, value in data.items() if key != "checks"}
+    lists = ("counted", "checks")  # one line per row
+    head = {key: value for key, value in data.items() if key not in lists}
     text = json.dumps(head, indent=2, ensure_ascii=False)
-    lines = ",\n".join("    " + json.dumps(c, ensure_ascii=False) for c in data["checks"])
-    body = f'"checks": [\n{lines}\n  ]' if lines else '"checks": []'
-    return text[: text.rindex("}")].rstrip() + f",\n  {body}\n}}"
+    for key in (k for k in lists if k in data):
+        lines = ",\n".join("    " + json.dumps(c, ensure_ascii=False) for c in data[key])
+        body = f'"{key}": [\n{lines}\n  ]' if lines else f'"{key}": []'
+        text = text[: text.rindex("}")].rstrip() + f",\n  {body}\n}}"
+    return text
 
 
 _VOLATILE = (
@@ -202,7 +214,43 @@ def _parse(data: Any, path: str) -> Results:
     if not isinstance(raw_checks, list):
         raise _FieldError("checks", f"expected a list, got {_kind(raw_checks)}")
     checks = tuple(_parse_check(c, f"checks[{i}]", architectures) for i, c in enumerate(raw_checks))
+    if "counted" in top:
+        checks = tuple(sorted(_parse_counted(top, architectures) + list(checks), key=_order))
     return Results(path, environment, selection, architectures, checks)
+
+
+def _order(c: Check) -> tuple[str, str, str]:
+    return c.nodeid, c.outcome, c.reason
+
+
+def _parse_counted(top: Mapping[str, Any], architectures: Mapping[str, Architecture]) -> list[Check]:
+    """The counted checks of a compact file (reports.compact) as stand-in checks."""
+    reasons = _require(top, "counted_reasons", "")
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise _FieldError("counted_reasons", "expected a list of strings")
+    rows = top["counted"]
+    if not isinstance(rows, list):
+        raise _FieldError("counted", f"expected a list, got {_kind(rows)}")
+    for i, row in enumerate(rows):
+        where = f"counted[{i}]"
+        if not isinstance(row, list) or len(row) != 7:
+            raise _FieldError(where, "expected [arch, feature, method, parameter, outcome, reason index, count]")
+        arch, feature, method, parameter, outcome, reason, count = row
+        for name, value in (("arch", arch), ("feature", feature), ("outcome", outcome)):
+            _nonempty_str(value, f"{where}.{name}")
+        if not isinstance(method, str) or not isinstance(parameter, str):
+            raise _FieldError(where, "method and parameter must be strings ('' for none)")
+        if outcome not in COUNTED_OUTCOMES:
+            raise _FieldError(f"{where}.outcome", f"only {', '.join(sorted(COUNTED_OUTCOMES))} are counted")
+        if type(reason) is not int or not 0 <= reason < len(reasons):
+            raise _FieldError(f"{where}.reason", f"expected an index into counted_reasons, got {reason!r}")
+        if outcome in UNCOUNTED and not reasons[reason].strip():
+            raise _FieldError(f"{where}.reason", f"a {outcome!r} outcome needs its reason")
+        if type(count) is not int or count < 1:
+            raise _FieldError(f"{where}.count", f"expected a positive integer, got {count!r}")
+        if arch not in architectures:
+            raise _FieldError(f"{where}.arch", f"{arch!r} is not listed under 'architectures'")
+    return expand(rows, reasons, Check)
 
 
 def _parse_environment(value: Any) -> dict[str, str | None]:

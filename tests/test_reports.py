@@ -576,8 +576,10 @@ def test_committed_results_cover_every_version_and_a_fresh_run_replaces_its_own(
     dump(tmp_path / "results" / "latest.json", fresh)
     stale = run_cli(tmp_path, "render", "--check", "results/latest.json")
     assert stale.returncode == 1
-    assert "docs/per_version/transformers-5.24.0.json differs from the fresh results (1 differences)" in stale.stderr
-    assert f"~ {lora['nodeid']}: passed -> failed: boom" in stale.stderr
+    # committed files count passed checks per cell (reports.compact): one fewer passed, and the failed check in full
+    assert "docs/per_version/transformers-5.24.0.json differs from the fresh results (2 differences)" in stale.stderr
+    assert "~ bert/lora/lora: 1 passed -> none" in stale.stderr
+    assert f"+ {lora['nodeid']} (failed: boom)" in stale.stderr
     assert "regenerate with: python -m reports render results/latest.json" in stale.stderr
 
     # Regenerating rewrites that version only; the table still covers 4.57.6 from the committed file.

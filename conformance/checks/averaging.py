@@ -80,6 +80,7 @@ class WeightAveragingChecks:
         model.set_active_adapters(SOURCES[1])
         assert torch.equal(averaged, run(model, inputs)), "an average of one adapter must behave like it"
 
+    @pytest.mark.conformance_once  # argument checks of average_adapter: tier "once" (README, Tiers)
     def test_unfit_average_is_refused(self, spec, method, check_seed):
         model = model_with_sources(spec, method, check_seed)
         other = other_method(spec, method)

@@ -459,6 +459,7 @@ def _block(kind):
     return getattr(blocks, kind)("a", "b")
 
 
+@pytest.mark.conformance_once  # the refusal is decided by the method's config alone: tier "once" (README, Tiers)
 class UnsupportedBlockChecks:
     """A block the manifest says the method takes no part in is refused up front with an error naming the block."""
 
