@@ -77,14 +77,17 @@ class Recorder:
 
     def checks(self) -> list[dict[str, Any]]:
         never_ran = {
-            nodeid: {**{k: v for k, v in fields.items() if k != "gap"}, "nodeid": nodeid, "duration": 0.0}
+            nodeid: {**{k: v for k, v in fields.items() if k not in ("gap", "not_applicable")}, "nodeid": nodeid}
             for nodeid, fields in self.expected.items()
             if nodeid not in self.records
         }
         for nodeid, record in never_ran.items():  # -x, an interrupt or a crashed worker stopped the run before it
-            gap = self.expected[nodeid].get("gap")
-            reason = self.unplaced.get(nodeid) or gap or NOT_FINISHED
-            record.update(outcome="gap" if gap and nodeid not in self.unplaced else "error", reason=reason)
+            gap, not_applicable = self.expected[nodeid].get("gap"), self.expected[nodeid].get("not_applicable")
+            reason = self.unplaced.get(nodeid) or not_applicable or gap or NOT_FINISHED
+            outcome = (
+                "error" if nodeid in self.unplaced else NOT_APPLICABLE if not_applicable else "gap" if gap else None
+            )
+            record.update(outcome=outcome or "error", reason=reason, duration=0.0)
         done = list(never_ran.values())
         for record in self.records.values():
             if record["outcome"] is None:  # a check that never reached a verdict is not a pass
