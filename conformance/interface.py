@@ -71,7 +71,10 @@ class Implementation(ABC):
         config = model.heads_config[name]
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
         # read-only mappings (a frozen config's id2label) compare and print as plain dicts
-        return {**{k: dict(v) if isinstance(v, Mapping) else v for k, v in fields.items()}, "label2id": config.label2id}
+        return {
+            **{k: dict(v) if isinstance(v, Mapping) else v for k, v in fields.items()},
+            "label2id": config.label2id,
+        }
 
     def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         """``model.load_adapter(path, **kwargs)`` (safetensors), its result normalised."""

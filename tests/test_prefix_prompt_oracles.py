@@ -128,7 +128,7 @@ def test_prompt_placements():
 )
 def test_prompt_oracle_refuses(config, message):
     with pytest.raises(ValueError, match=message):
-        PromptTuningOracle.prompt({EMBEDDING: torch.zeros(4, 32)}, config)
+        prompt_of({EMBEDDING: torch.zeros(4, 32)}, config)
 
 
 def test_prefix_oracle_is_registered():
