@@ -10,7 +10,7 @@ import torch
 from architectures import registry
 from conformance.models import plain_model
 from conformance.oracles.prefix_tuning import Prefixed, PrefixTuningOracle, Segment, _mixed_with_prefix, attentions
-from conformance.oracles.prompt_tuning import EMBEDDING, PromptTuningOracle, cut, insert, insertion_points
+from conformance.oracles.prompt_tuning import EMBEDDING, PromptTuningOracle, cut, insert, insertion_points, prompt_of
 from conformance.weights import key
 
 
