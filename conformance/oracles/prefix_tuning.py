@@ -401,6 +401,9 @@ def _defined(target: Prefixed) -> list[Any]:
         module.register_forward_hook(finish, always_call=True),
     ]
 
+    if original == DEFINITION:  # another target of the same config switched it and restores it
+        return handles
+
     class Restore:
         def remove(self) -> None:
             config._attn_implementation = original
