@@ -95,8 +95,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "bottleneck_without_residual",
         "reference_impl/methods/bottleneck.py",
-        "        return hidden + self.scaling * self.up(self.activation(self.down(source)))",
-        "        return self.scaling * self.up(self.activation(self.down(source)))",
+        "        if self.ln_after is None:\n            return residual + up",
+        "        if self.ln_after is None:\n            return up",
         "bert",
         "Forward or Definition",
         ("seq_bn",),
