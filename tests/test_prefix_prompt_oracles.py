@@ -9,8 +9,8 @@ import torch
 
 from architectures import registry
 from conformance.models import plain_model
-from conformance.oracles.prefix_tuning import Prefixed, PrefixTuningOracle, _mixed_with_prefix, attentions
-from conformance.oracles.prompt_tuning import EMBEDDING, PromptTuningOracle, cut, insert, insertion_points
+from conformance.oracles.prefix_tuning import Prefixed, PrefixTuningOracle, Segment, _mixed_with_prefix, attentions
+from conformance.oracles.prompt_tuning import EMBEDDING, PromptTuningOracle, cut, insert, insertion_points, prompt_of
 from conformance.weights import key
 
 
@@ -29,14 +29,14 @@ def test_prefix_defaults_are_adapterhubs():
     spec = registry.get("bert")
     assert spec.make_config().num_hidden_layers == LAYERS
     model = plain_model(spec)
-    found = attentions(model, spec, _prefix_weights(), {"config": "prefix_tuning"})
+    found = attentions(model, spec, [(_prefix_weights(), {"config": "prefix_tuning"})])
     assert [a.length for a in found] == [30] * LAYERS  # prefix_length=30, no layer left out
 
 
 @pytest.mark.parametrize(
     ("config", "error", "message"),
     [
-        ({"config": "prefix_tuning", "use_gating": True}, NotImplementedError, "gated prefixes"),
+        ({"config": "prefix_tuning", "use_gating": True}, KeyError, "gate_weight"),
         ({"config": "prefix_tuning", "shared_gating": True}, ValueError, r"does not define the field\(s\) \['shared"),
         ({"config": "prefix_tuning", "prefix_length": 4}, ValueError, "prefix_length=4"),
         ({"config": "prefix_tuning", "leave_out": []}, KeyError, "layer 1's self_attention"),
@@ -48,12 +48,12 @@ def test_prefix_oracle_refuses(config, error, message):
     if "leave_out" in config:
         weights = {k: v for k, v in weights.items() if not k.startswith("1.")}
     with pytest.raises(error, match=message):
-        attentions(plain_model(spec), spec, weights, config)
+        attentions(plain_model(spec), spec, [(weights, config)])
 
 
 def test_a_left_out_layer_has_no_prefix_even_when_the_weights_hold_one():
     spec = registry.get("bert")
-    found = attentions(plain_model(spec), spec, _prefix_weights(), {"config": "prefix_tuning", "leave_out": [0]})
+    found = attentions(plain_model(spec), spec, [(_prefix_weights(), {"config": "prefix_tuning", "leave_out": [0]})])
     assert [a.keys is None for a in found] == [True] + [False] * (LAYERS - 1)
 
 
@@ -76,13 +76,15 @@ class ToyAttention(torch.nn.Module):
         return (torch.matmul(probs, v).transpose(1, 2).flatten(2), None)
 
 
-def test_softmax_mixing_equals_attention_over_the_concatenated_keys():
+@pytest.mark.parametrize("gated", [False, True])
+def test_softmax_mixing_equals_attention_over_the_concatenated_keys(gated):
     torch.manual_seed(0)
     attention, hidden = ToyAttention(), torch.randn(2, 5, 8)
     bias = torch.randn(1, 2, 5, 5)
     keys, values = torch.randn(3, 8), torch.randn(3, 8)
+    gate = {"gate_weight": torch.randn(1, 8), "gate_bias": torch.randn(1)} if gated else None
     model = types.SimpleNamespace(config=types.SimpleNamespace(num_attention_heads=2))
-    target = Prefixed(0, "self_attention", attention, None, None, keys, values)
+    target = Prefixed(0, "self_attention", attention, None, None, (Segment(keys, values, gate),))
     handles = _mixed_with_prefix(model, target)
     try:
         mixed = attention(hidden, bias)[0]
@@ -90,11 +92,13 @@ def test_softmax_mixing_equals_attention_over_the_concatenated_keys():
         for handle in handles:
             handle.remove()
     q, k, v = attention.split(hidden)
+    g = torch.sigmoid(hidden @ gate["gate_weight"].T + gate["gate_bias"])[:, None] if gated else 1  # per query
     prefix_k, prefix_v = (t.view(3, 2, 4).transpose(0, 1).expand(2, -1, -1, -1) for t in (keys, values))
     scores = torch.cat(
-        [torch.matmul(q / 2, prefix_k.transpose(-1, -2)), torch.matmul(q / 2, k.transpose(-1, -2)) + bias], -1
+        [g * torch.matmul(q / 2, prefix_k.transpose(-1, -2)), torch.matmul(q / 2, k.transpose(-1, -2)) + bias], -1
     )
-    want = (scores.softmax(-1) @ torch.cat([prefix_v, v], 2)).transpose(1, 2).flatten(2)
+    probs = scores.softmax(-1)  # the gate scales keys and values of the prefix for each query: g k_p, g v_p
+    want = (probs[..., :3] * g @ prefix_v + probs[..., 3:] @ v).transpose(1, 2).flatten(2)
     torch.testing.assert_close(mixed, want)
     assert torch.matmul is not None and torch.nn.functional.softmax.__name__ == "softmax"  # restored
 
@@ -124,7 +128,7 @@ def test_prompt_placements():
 )
 def test_prompt_oracle_refuses(config, message):
     with pytest.raises(ValueError, match=message):
-        PromptTuningOracle.prompt({EMBEDDING: torch.zeros(4, 32)}, config)
+        prompt_of({EMBEDDING: torch.zeros(4, 32)}, config)
 
 
 def test_prefix_oracle_is_registered():

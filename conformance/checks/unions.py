@@ -7,6 +7,7 @@ import torch
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, make_inputs, model_layers, plain_model, randomize_adapter, run
+from conformance.oracles.run import expected_output
 
 
 def renamed(key: str, old: str, new: str) -> str:
@@ -60,19 +61,27 @@ class UnionChecks:
                 assert gate.shape[0] == batch and ((gate > 0) & (gate < 1)).all(), f"{location}: not a gate"
 
     @requires("gated")
-    def test_closed_gates_switch_the_adapter_off(self, spec, method, check_seed):
+    def test_closed_gates_switch_the_gated_parts_off(self, spec, method, check_seed):
+        """A closed gate (g = sigmoid(-40)) switches its bottleneck or LoRA part off; a prefix's gate scales its keys
+        and values (g K_p, g V_p), so a closed one leaves a prefix of zeros, which still takes attention."""
         inputs = make_inputs(spec, check_seed)
         model = adapter_model(spec)
         model.add_adapter("a", impl.make_config(method.config), set_active=True)
         randomize_adapter(model, "a", check_seed)
-        plain = run(plain_model(spec), inputs)
-        assert not torch.allclose(run(model, inputs), plain, atol=1e-4), "the adapter did nothing"
-        gates = {k: p for k, p in impl.adapter_parameters(model, "a").items() if {"gate", "gates"} & set(k.split("."))}
+        plain = plain_model(spec)
+        opened = run(model, inputs)
+        assert not torch.allclose(opened, run(plain, inputs), atol=1e-4), "the adapter did nothing"
+        weights = impl.adapter_weights(model, "a")
+        gates = [k for k in weights if k.endswith((".gate_weight", ".gate_bias"))]
         assert gates, "found no gate weights"
-        with torch.no_grad():
-            for key, param in gates.items():
-                param.fill_(-40.0 if key.endswith("bias") else 0.0)  # sigmoid(-40): every gate closed
-        torch.testing.assert_close(run(model, inputs), plain, atol=1e-5, rtol=0)
+        closed = {**weights, **{k: weights[k].new_full(weights[k].shape, -40.0 * k.endswith("bias")) for k in gates}}
+        impl.set_adapter_weights(model, "a", {k: closed[k] for k in gates})
+        zero_prefix = {
+            k: v.new_zeros(v.shape) if k.endswith((".prefix.key", ".prefix.value")) else v for k, v in closed.items()
+        }
+        expected = expected_output(plain, spec, method.config, zero_prefix, inputs)
+        torch.testing.assert_close(run(model, inputs), expected, atol=1e-5, rtol=0)
+        assert not torch.allclose(expected, opened, atol=1e-4), "closing the gates changed nothing"
 
 
 def run_with(model, setup, inputs):

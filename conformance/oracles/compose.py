@@ -16,11 +16,17 @@ of its output, bottleneck adapters) that any of them has there runs the whole tr
   ``residual + sum_i softmax_i(Q(x) . K(up_i) / temperature) V(up_i)``; Q, K, V are the fusion's linear maps
   (identity where the fusion has none), read as ``<layer>.<site>.fusion.query.weight`` etc.
 
+Methods that change the model's inputs compose in ``Stack`` only (the blocks the manifest expects of them): a Stack
+of prefix adapters gives each attention the prefixes of all of them, concatenated in stack order (as AdapterHub
+does); a Stack of prompt adapters puts each prompt at its own place, prompts at one place in stack order. A union's
+parts go where their method's do: its prefix with the prefixes, its other parts as module edits.
+
 The tree is the suite's own (``Stack``, ``Average``, ... below); ``to_impl`` builds the implementation's blocks from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +37,15 @@ import torch
 from architectures.live import get_path
 from conformance.models import main_output
 
+from . import prefix_tuning, prompt_tuning, union
 from .base import Captures, Edit, MethodOracle, Region, main_tensor
 from .bottleneck import BottleneckEdit
 from .registry import oracle_for
+
+
+# Families whose adapters change the model's inputs, and the module composing several of them in a Stack
+INPUT_FAMILIES = {"prefix_tuning": prefix_tuning, "prompt_tuning": prompt_tuning}
+UNIONS = ("union", "mam", "unipelt")
 
 
 # ----- the suite's composition tree -----
@@ -247,33 +259,63 @@ def composed_output(
     tree = Stack(tree) if isinstance(tree, str) else tree
     edits: dict[str, dict[str, list[Edit]]] = {}
     captures: list[Captures] = []
+    members: dict[str, list[tuple[dict[str, torch.Tensor], dict[str, Any]]]] = {}  # family -> (weights, config)
     for name in dict.fromkeys(tree.names()):
-        config, weights = adapters[name]
-        oracle = oracle_for(config["config"])
-        if type(oracle).prepare_inputs is not MethodOracle.prepare_inputs:
-            raise NotImplementedError(
-                f"{config['config']} changes the model's inputs (prefix keys and values, prompt embeddings); the "
-                "composition oracle composes module edits only, so it has no definition of a block over it yet"
-            )
-        found, captured = oracle.edits(model, spec, weights, config)
         edits[name] = {}
-        for edit in found:
-            edits[name].setdefault(edit.path, []).append(edit)
-        if captured is not None:
-            captures.append(captured)
+        for config, weights in _parts(*adapters[name]):
+            if config["config"] in INPUT_FAMILIES:
+                members.setdefault(config["config"], []).append((weights, config))
+                continue
+            found, captured = _edits(model, spec, config, weights)
+            for edit in found:
+                edits[name].setdefault(edit.path, []).append(edit)
+            if captured is not None:
+                captures.append(captured)
+    if members and not _only_stacks(tree):
+        raise NotImplementedError(
+            f"{tree!r}: {', '.join(members)} change the model's inputs; the composition oracle defines them in Stack only"
+        )
     composer = _Composer(tree, edits, fusions or {})
     channels = _parallel_channels(tree)
     if channels:
         inputs = {
             k: v.repeat(channels, *([1] * (v.dim() - 1))) if torch.is_tensor(v) else v for k, v in inputs.items()
         }
+    prepared = dict(inputs)
+    for family, stacked in members.items():
+        prepared = INPUT_FAMILIES[family].prepare_inputs(model, spec, stacked, prepared)
     handles = []
     try:
         for captured in captures:
             handles += captured.register(model)
         for path in dict.fromkeys(p for by_path in edits.values() for p in by_path):
             handles.append(get_path(model, path).register_forward_hook(composer.hook(path)))
-        return main_output(model(**inputs))
+        with contextlib.ExitStack() as stack:
+            for family, stacked in members.items():
+                stack.enter_context(INPUT_FAMILIES[family].hooks(model, spec, stacked, inputs))
+            return main_output(model(**prepared))
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _parts(config: dict[str, Any], weights: dict[str, torch.Tensor]) -> list[tuple[dict[str, Any], dict]]:
+    """(config, canonical weights) of each part of a union; of the adapter itself otherwise."""
+    if config["config"] not in UNIONS:
+        return [(config, weights)]
+    parts = union.parts_of(config)
+    return list(zip(parts, union.split_weights(parts, weights), strict=True))
+
+
+def _edits(model: Any, spec: Any, config: dict[str, Any], weights: dict[str, torch.Tensor]):
+    """The module edits of one adapter (or union part) that leaves the inputs as they are."""
+    if config.get("use_gating") and config["config"] in union.BOTTLENECKS + union.PROJECTION_METHODS:
+        return union.gated_edits(model, spec, weights, config)
+    oracle = oracle_for(config["config"])
+    if type(oracle).prepare_inputs is not MethodOracle.prepare_inputs:
+        raise NotImplementedError(f"{config['config']} changes the model's inputs; the composition oracle cannot")
+    return oracle.edits(model, spec, weights, config)
+
+
+def _only_stacks(tree: Any) -> bool:
+    return isinstance(tree, str) or (isinstance(tree, Stack) and all(_only_stacks(c) for c in tree.children))

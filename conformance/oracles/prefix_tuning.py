@@ -25,12 +25,24 @@ How the suite applies it to a plain model, by the attention's kind:
   mixed with the prefix's by the softmax over both: ``O = (Z_t O_t + sum_p exp(s_p) v_p) / (Z_t + sum_p exp(s_p))``
   with ``Z_t`` the plain scores' normaliser and ``s_p = q . k_p``, the scaled query on the prefix keys.
 
-Gated prefixes have no oracle yet (``NotImplementedError``).
+Stacked prefix adapters (``Stack(a, b)``): each attention gets the prefixes of all of them, concatenated in stack
+order (as AdapterHub does; with no positions, their order does not change the output).
+
+Gated prefixes (``use_gating``, UniPELT; Mao et al., 2022, as AdapterHub implements them): a gate
+``g = sigmoid(x gate_weight^T + gate_bias)`` read off the attention's input ``x`` (its query side) scales the prefix
+keys and values: ``K_p' = g K_p``, ``V_p' = g V_p`` (a ``gate_weight`` of two rows: the first scales the keys, the
+last the values). AdapterHub averages ``g`` over the sequence; here it is per query token, as the paper writes it and
+as the suite defines every UniPELT gate (``conformance.oracles.union``), so a token's gate reads that token only.
+A per-query scaling of the prefix keys cannot be put into a cache or a projection's output, so with a gated prefix
+the attentions that dispatch through transformers' attention functions run the oracle's own attention
+(``_definition_attention``: the formula above, written out); a fused qkv attention (DeBERTa) mixes as above, with
+``s_p = g q . k_p`` and ``g v_p``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +63,7 @@ TRAINING_FIELDS = ("config", "bottleneck_size", "non_linearity", "dropout", "fla
 MASK_NAMES = ("attention_mask", "mask", "encoder_attention_mask")
 CROSS_SOURCES = ("key_value_states", "encoder_hidden_states")  # what a cross-attention's keys are computed from
 BIAS_NAME = "position_bias"
+GATES = ("gate_weight", "gate_bias")
 
 
 def _option(config: dict[str, Any], name: str) -> Any:
@@ -58,31 +71,74 @@ def _option(config: dict[str, Any], name: str) -> Any:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One adapter's prefix at one attention: keys and values (length x kv_dim), and its gate tensors or None."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+    gate: dict[str, torch.Tensor] | None = None
+
+
+@dataclass(frozen=True)
 class Prefixed:
-    """One attention of the model: its module, projections and its prefix (length x kv_dim each; None: none)."""
+    """One attention of the model: its module, projections and its prefix segments (in stack order; none: ())."""
 
     layer: int
     kind: str
     attention: torch.nn.Module
     keys_module: torch.nn.Module | None  # None for a fused qkv projection
     values_module: torch.nn.Module | None
-    keys: torch.Tensor | None
-    values: torch.Tensor | None
+    segments: tuple[Segment, ...] = ()
 
     @property
     def length(self) -> int:
-        return 0 if self.keys is None else self.keys.shape[0]
+        return sum(segment.keys.shape[0] for segment in self.segments)
+
+    @property
+    def keys(self) -> torch.Tensor | None:
+        return torch.cat([s.keys for s in self.segments]) if self.segments else None
+
+    @property
+    def values(self) -> torch.Tensor | None:
+        return torch.cat([s.values for s in self.segments]) if self.segments else None
+
+    @property
+    def gated(self) -> bool:
+        return any(segment.gate is not None for segment in self.segments)
+
+    def factors(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, queries, length) each: what scales each query's prefix keys and values (1 where ungated)."""
+        keys, values = [], []
+        for segment in self.segments:
+            ones = hidden.new_ones(*hidden.shape[:2], segment.keys.shape[0])
+            if segment.gate is None:
+                keys.append(ones), values.append(ones)
+                continue
+            weight, bias = segment.gate["gate_weight"], segment.gate["gate_bias"]
+            g = torch.sigmoid(hidden @ weight.T.to(hidden.dtype) + bias.to(hidden.dtype))  # (batch, queries, 1|2)
+            keys.append(g[..., :1] * ones), values.append(g[..., -1:] * ones)
+        return torch.cat(keys, -1), torch.cat(values, -1)
 
 
-def attentions(
-    model: torch.nn.Module, spec: Any, weights: dict[str, torch.Tensor], config: dict[str, Any]
+Member = tuple[dict[str, torch.Tensor], dict[str, Any]]  # (canonical weights, config) of one prefix adapter
+
+
+def attentions(model: torch.nn.Module, spec: Any, members: list[Member]) -> list[Prefixed]:
+    """Every attention of the model, with the prefix segments the members' configs give it (in member order)."""
+    found = [dataclasses.replace(a, segments=()) for a in _attentions_of(model, spec, members[0][1])]
+    for weights, config in members:
+        for at, attention in enumerate(_attentions_of(model, spec, config, weights)):
+            found[at] = dataclasses.replace(found[at], segments=found[at].segments + attention.segments)
+    return found
+
+
+def _attentions_of(
+    model: torch.nn.Module, spec: Any, config: dict[str, Any], weights: dict[str, torch.Tensor] | None = None
 ) -> list[Prefixed]:
-    """Every attention of the model, with the prefix the config gives it (read from ``weights``) or None."""
+    """Every attention of the model, with the one segment ``config`` gives it (read from ``weights``) or none."""
     unknown = sorted(set(config) - set(DEFAULTS) - set(TRAINING_FIELDS))
     if unknown:
         raise ValueError(f"the prefix-tuning oracle does not define the field(s) {unknown}")
-    if _option(config, "use_gating"):
-        raise NotImplementedError("the suite has no oracle for gated prefixes (use_gating=True) yet")
     length, leave_out = _option(config, "prefix_length"), set(_option(config, "leave_out"))
     found, index = [], 0
     layout = resolve_layout(spec, model)
@@ -97,9 +153,9 @@ def attentions(
                     continue
                 wanted = _option(config, "cross_prefix") if kind == "cross_attention" else True
                 wanted = wanted and not (is_encoder and not _option(config, "encoder_prefix"))
-                keys = values = None
-                if wanted and index not in leave_out:
-                    keys, values = _prefix(weights, index, kind, length)
+                segments: tuple[Segment, ...] = ()
+                if weights is not None and wanted and index not in leave_out:
+                    segments = (_segment(weights, index, kind, length, bool(_option(config, "use_gating"))),)
                 fused = attention.fused
                 found.append(
                     Prefixed(
@@ -108,30 +164,30 @@ def attentions(
                         get_path(layer, attention.module),
                         None if fused else get_path(layer, attention.k),
                         None if fused else get_path(layer, attention.v),
-                        keys,
-                        values,
+                        segments,
                     )
                 )
             index += 1
     return found
 
 
-def _prefix(weights: dict[str, torch.Tensor], layer: int, kind: str, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _segment(weights: dict[str, torch.Tensor], layer: int, kind: str, length: int, gated: bool) -> Segment:
     names = [key(layer, f"{kind}.prefix", t) for t in ("key", "value")]
+    if gated:
+        names += [key(layer, f"{kind}.prefix", t) for t in GATES]
     missing = [n for n in names if n not in weights]
     if missing:
         raise KeyError(f"the config gives layer {layer}'s {kind} a prefix; the adapter has no {missing}")
-    keys, values = (weights[n] for n in names)
+    keys, values = (weights[n] for n in names[:2])
     if keys.shape[0] != length or values.shape != keys.shape:
         raise ValueError(
             f"{names}: shapes {tuple(keys.shape)}, {tuple(values.shape)}; the config asks for prefix_length={length}"
         )
-    return keys, values
+    return Segment(keys, values, dict(zip(GATES, (weights[n] for n in names[2:]), strict=True)) if gated else None)
 
 
-def _heads(model: torch.nn.Module, flat: torch.Tensor, query_heads: bool = False) -> torch.Tensor:
+def _heads(config: Any, flat: torch.Tensor, query_heads: bool = False) -> torch.Tensor:
     """(length, heads x head_dim) -> (heads, length, head_dim), with the key/value heads (or the query heads)."""
-    config = model.config
     heads = config.num_attention_heads
     if not query_heads:
         heads = getattr(config, "num_key_value_heads", None) or heads
@@ -145,8 +201,9 @@ def _kv_dim(model: torch.nn.Module) -> int:
     return heads * head_dim
 
 
-def _hide_placeholder(attention: Prefixed, length: int) -> Any:
-    """A pre-hook on a left-out decoder layer's attention: its mask hides the placeholder prefix in its cache."""
+def _hide_placeholder(attention: Prefixed, hidden_columns: int) -> Any:
+    """A pre-hook on a decoder attention whose prefix is shorter than the cache's (none: left out): its mask hides
+    the placeholder columns in front of its cache."""
     signature = inspect.signature(attention.attention.forward)
 
     def hide(module, args, kwargs):
@@ -156,7 +213,7 @@ def _hide_placeholder(attention: Prefixed, length: int) -> Any:
             raise NotImplementedError("a left-out decoder layer needs a 4-d attention mask to hide the prefix from")
         hidden = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
         bound.arguments["attention_mask"] = torch.cat(
-            [mask[..., :length].clone().fill_(hidden), mask[..., length:]], -1
+            [mask[..., :hidden_columns].clone().fill_(hidden), mask[..., hidden_columns:]], -1
         )
         return bound.args, bound.kwargs
 
@@ -177,71 +234,181 @@ def _cache_argument(model: torch.nn.Module) -> str:
     return "cache" if "cache" in parameters else "past_key_values"  # transformers 5.x renames past_key_values
 
 
+def prepare_inputs(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict[str, Any]) -> dict:
+    """The plain model's inputs for the prefixes of ``members`` (several: a Stack of them)."""
+    every = attentions(model, spec, members)
+    if spec.modality != "decoder" or any(a.gated for a in every):
+        return {**inputs, "use_cache": False} if spec.is_encoder_decoder or spec.modality == "decoder" else inputs
+    from transformers import DynamicCache
+
+    ids = inputs["input_ids"]
+    batch, length = ids.shape
+    prefix = max(attention.length for attention in every)
+    cache = DynamicCache()
+    for attention in every:  # a shorter prefix gets placeholders in front that its own mask hides (see hooks)
+        flat = [torch.zeros(prefix - attention.length, _kv_dim(model))] * 2
+        if attention.segments:
+            flat = [torch.cat([flat[0], attention.keys]), torch.cat([flat[1], attention.values])]
+        keys, values = (_heads(model.config, t).unsqueeze(0).expand(batch, -1, -1, -1) for t in flat)
+        cache.update(keys, values, attention.layer)
+    mask = inputs.get("attention_mask")
+    mask = torch.ones(batch, length, dtype=torch.long) if mask is None else mask
+    inputs[_cache_argument(model)] = cache
+    inputs["attention_mask"] = _pad_front(mask, prefix, 1)
+    inputs["position_ids"] = torch.arange(length).expand(batch, -1)  # the tokens' own, as without a prefix
+    return inputs
+
+
+@contextlib.contextmanager
+def hooks(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict[str, Any]) -> Iterator[None]:
+    """The oracle's hooks for the prefixes of ``members``, in force around the forward pass."""
+    every = attentions(model, spec, members)
+    targets = [attention for attention in every if attention.segments]
+    handles: list[Any] = []
+    try:
+        if any(a.gated for a in every):
+            for target in targets:
+                handles.extend(
+                    _defined(target) if _dispatches(target.attention) else _mixed_with_prefix(model, target)
+                )
+        elif spec.modality == "decoder":
+            prefix = max(attention.length for attention in every)
+            handles.extend(_hide_placeholder(a, prefix - a.length) for a in every if a.length < prefix)
+        else:
+            biases = _plain_position_biases(model, targets, inputs)
+            for target in targets:
+                if target.keys_module is None:
+                    handles.extend(_mixed_with_prefix(model, target))
+                else:
+                    handles.extend(_prefix_in_front(target, biases.get(target.attention)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 @defines("prefix_tuning")
 class PrefixTuningOracle(MethodOracle):
     def prepare_inputs(self, model, spec, weights, config, inputs):
-        every = attentions(model, spec, weights, config)
-        if spec.modality != "decoder":
-            return {**inputs, "use_cache": False} if spec.is_encoder_decoder else inputs
-        from transformers import DynamicCache
+        return prepare_inputs(model, spec, [(weights, config)], inputs)
 
-        ids = inputs["input_ids"]
-        batch, length = ids.shape
-        prefix = max(attention.length for attention in every)
-        cache = DynamicCache()
-        for attention in every:  # a left-out layer gets a placeholder that its own mask hides (see hooks)
-            flat = [attention.keys, attention.values]
-            if attention.keys is None:
-                flat = [torch.zeros(prefix, _kv_dim(model))] * 2
-            keys, values = (_heads(model, t).unsqueeze(0).expand(batch, -1, -1, -1) for t in flat)
-            cache.update(keys, values, attention.layer)
-        mask = inputs.get("attention_mask")
-        mask = torch.ones(batch, length, dtype=torch.long) if mask is None else mask
-        inputs[_cache_argument(model)] = cache
-        inputs["attention_mask"] = _pad_front(mask, prefix, 1)
-        inputs["position_ids"] = torch.arange(length).expand(batch, -1)  # the tokens' own, as without a prefix
-        return inputs
+    def hooks(self, model, spec, weights, config, inputs):
+        return hooks(model, spec, [(weights, config)], inputs)
 
-    @contextlib.contextmanager
-    def hooks(self, model, spec, weights, config, inputs) -> Iterator[None]:
-        every = attentions(model, spec, weights, config)
-        targets = [attention for attention in every if attention.keys is not None]
-        handles: list[Any] = []
-        try:
-            if spec.modality == "decoder":
-                prefix = max(attention.length for attention in every)
-                handles.extend(_hide_placeholder(a, prefix) for a in every if a.keys is None)
-            else:
-                biases = self._plain_position_biases(model, targets, inputs)
-                for target in targets:
-                    if target.keys_module is None:
-                        handles.extend(_mixed_with_prefix(model, target))
-                    else:
-                        handles.extend(_prefix_in_front(target, biases.get(target.attention)))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
 
-    @staticmethod
-    @torch.no_grad()
-    def _plain_position_biases(model, targets: list[Prefixed], inputs) -> dict[torch.nn.Module, torch.Tensor]:
-        """The position bias each attention that takes one (T5) uses in a plain forward pass of ``inputs``."""
-        takers = {t.attention for t in targets if BIAS_NAME in inspect.signature(t.attention.forward).parameters}
-        if not takers:
-            return {}
-        found: dict[torch.nn.Module, torch.Tensor] = {}
+@torch.no_grad()
+def _plain_position_biases(model, targets: list[Prefixed], inputs) -> dict[torch.nn.Module, torch.Tensor]:
+    """The position bias each attention that takes one (T5) uses in a plain forward pass of ``inputs``."""
+    takers = {t.attention for t in targets if BIAS_NAME in inspect.signature(t.attention.forward).parameters}
+    if not takers:
+        return {}
+    found: dict[torch.nn.Module, torch.Tensor] = {}
 
-        def record(module, args, output):
-            found[module] = output[1]
+    def record(module, args, output):
+        found[module] = output[1]
 
-        handles = [attention.register_forward_hook(record) for attention in takers]
-        try:
-            model(**inputs)
-        finally:
-            for handle in handles:
-                handle.remove()
-        return found
+    handles = [attention.register_forward_hook(record) for attention in takers]
+    try:
+        model(**inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return found
+
+
+# ----- gated prefixes: the oracle's own attention function -----
+DEFINITION = "conformance_oracle_prefix"
+_RUNNING: dict[torch.nn.Module, dict[str, Any]] = {}  # attention module -> its prefix and input, during a forward
+
+
+def _definition_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """``softmax([g q K_p^T s, q K^T s + bias + mask]) @ [g V_p; V]`` for the attention of ``module`` (an
+    attention without a prefix: the same with none). Shapes as transformers' attention functions have them."""
+    running = _RUNNING.get(module)
+    heads, length = query.shape[1], query.shape[2]
+    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+
+    def per_query_head(t: torch.Tensor) -> torch.Tensor:  # key/value heads shared by query heads, in order
+        return t.repeat_interleave(heads // t.shape[-3], dim=-3)
+
+    scores = query @ per_query_head(key).transpose(-1, -2) * scaling
+    bias = kwargs.get(BIAS_NAME)
+    if bias is not None:
+        scores = scores + bias[..., -scores.shape[-1] :]
+    if attention_mask is not None:
+        mask = attention_mask[..., -scores.shape[-1] :]
+        scores = (
+            scores.masked_fill(~mask, torch.finfo(scores.dtype).min) if mask.dtype == torch.bool else scores + mask
+        )
+    elif getattr(module, "is_causal", False) and length > 1:
+        future = torch.ones(length, scores.shape[-1], dtype=torch.bool).triu(scores.shape[-1] - length + 1)
+        scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+    if running is None:
+        return (scores.softmax(-1) @ per_query_head(value)).transpose(1, 2).contiguous(), None
+    target: Prefixed = running["target"]
+    running["called"] = True
+    key_factor, value_factor = (f[:, None] for f in target.factors(running["hidden"]))  # (batch, 1, queries, P)
+    prefix_keys = per_query_head(_heads(module.config, target.keys).to(query.dtype))
+    prefix_values = per_query_head(_heads(module.config, target.values).to(query.dtype))
+    prefix_scores = query @ prefix_keys.transpose(-1, -2) * scaling * key_factor
+    probabilities = torch.cat([prefix_scores, scores], -1).softmax(-1)
+    count = target.length
+    output = (probabilities[..., :count] * value_factor) @ prefix_values
+    output = output + probabilities[..., count:] @ per_query_head(value)
+    return output.transpose(1, 2).contiguous(), probabilities
+
+
+def _register_definition() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+
+    AttentionInterface.register(DEFINITION, _definition_attention)
+    AttentionMaskInterface.register(DEFINITION, ALL_MASK_ATTENTION_FUNCTIONS["eager"])
+
+
+def _dispatches(attention: torch.nn.Module) -> bool:
+    """Whether the attention's forward looks its attention function up in transformers' registry."""
+    try:
+        return "ALL_ATTENTION_FUNCTIONS" in inspect.getsource(type(attention).forward)
+    except (OSError, TypeError):
+        return False
+
+
+def _defined(target: Prefixed) -> list[Any]:
+    """Hooks that make ``target``'s attention run ``_definition_attention`` with its prefix and its input."""
+    module = target.attention
+    config = getattr(module, "config", None)
+    if config is None:
+        raise NotImplementedError(f"{type(module).__name__} has no config: the gated-prefix oracle cannot reach it")
+    _register_definition()
+    original = config._attn_implementation
+    first = next(iter(inspect.signature(module.forward).parameters))
+
+    def start(mod, args, kwargs):
+        _RUNNING[mod] = {"target": target, "hidden": args[0] if args else kwargs[first], "called": False}
+
+    def finish(mod, args, output):
+        running = _RUNNING.pop(mod, None)
+        if running is not None and not running["called"]:
+            raise NotImplementedError(
+                f"{type(mod).__name__} does not dispatch through transformers' attention functions: the gated-prefix "
+                "oracle cannot give it its prefix"
+            )
+
+    config._attn_implementation = DEFINITION  # shared by the model: its masks are made for the definition too
+    handles = [
+        module.register_forward_pre_hook(start, with_kwargs=True),
+        module.register_forward_hook(finish, always_call=True),
+    ]
+
+    if original == DEFINITION:  # another target of the same config switched it and restores it
+        return handles
+
+    class Restore:
+        def remove(self) -> None:
+            config._attn_implementation = original
+
+    return [*handles, Restore()]
 
 
 def _pad_positions(tensor: torch.Tensor, length: int, value: float | bool | int, queries: bool) -> torch.Tensor:
@@ -309,7 +476,8 @@ def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
     seen: dict[str, torch.Tensor] = {}
     originals: dict[str, Any] = {}
 
-    def reading(module, args):
+    def reading(module, args, kwargs):
+        seen["hidden"] = args[0] if args else next(iter(kwargs.values()))  # the attention's input, for gates
         matmul, softmax = torch.matmul, torch.nn.functional.softmax
         originals.update(matmul=matmul, softmax=softmax)
 
@@ -331,15 +499,16 @@ def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
         context = output[0]  # (batch, queries, heads x head_dim)
         batch, length = context.shape[:2]
         plain = context.view(batch, length, queries.shape[1], -1).transpose(1, 2)
-        keys, values = _heads(model, target.keys, True), _heads(model, target.values, True)
-        prefix_scores = queries @ keys.transpose(-1, -2)  # (batch, heads, queries, prefix)
+        keys, values = _heads(model.config, target.keys, True), _heads(model.config, target.values, True)
+        key_factor, value_factor = (f[:, None] for f in target.factors(seen.pop("hidden")))  # gates, or ones
+        prefix_scores = queries @ keys.transpose(-1, -2) * key_factor  # (batch, heads, queries, prefix)
         plain_norm, prefix_norm = scores.logsumexp(-1, keepdim=True), prefix_scores.logsumexp(-1, keepdim=True)
         total = torch.logaddexp(plain_norm, prefix_norm)
-        prefix_out = prefix_scores.softmax(-1) @ values
+        prefix_out = (prefix_scores.softmax(-1) * value_factor) @ values
         mixed = (plain_norm - total).exp() * plain + (prefix_norm - total).exp() * prefix_out
         return (mixed.transpose(1, 2).reshape(batch, length, -1), *output[1:])
 
     return [
-        target.attention.register_forward_pre_hook(reading),
+        target.attention.register_forward_pre_hook(reading, with_kwargs=True),
         target.attention.register_forward_hook(mixing, always_call=True),
     ]

@@ -12,6 +12,8 @@ Definition, as the reference documents it (``PromptTuningConfig.combine``):
 - vision models: the prompt goes into the output of the module holding the patch embeddings (class token and
   position embeddings added already: the prompt has no position, as in visual prompt tuning), at the same places
   counted over that sequence (``"prefix"``: before the class token; ``"prefix_after_bos"``: right after it).
+- stacked prompt adapters (``Stack(a, b)``): each prompt goes at its own place in the input; prompts at the same
+  place are concatenated in stack order (``[a; b]`` before the first token with ``"prefix"``).
 - the prompt positions are cut from the base model's sequence outputs (``last_hidden_state``, ``hidden_states``) of
   encoder-only, decoder-only and vision models, so that the outputs line up with the input; encoder-decoder outputs
   are the decoder's and keep their length. A pooler inside the base model reads the uncut sequence.
@@ -74,80 +76,108 @@ def cut(seq: torch.Tensor, count: int, points: list[int]) -> torch.Tensor:
     return torch.stack([torch.cat([row[:at], row[at + count :]]) for row, at in zip(seq, points, strict=True)])
 
 
+Member = tuple[dict[str, torch.Tensor], dict[str, Any]]  # (canonical weights, config) of one prompt adapter
+Steps = list[tuple[torch.Tensor, list[int]]]  # each prompt with its points in the sequence the earlier ones made
+
+
+def prompt_of(weights: dict[str, torch.Tensor], config: dict[str, Any]) -> torch.Tensor:
+    unknown = sorted(set(config) - set(DEFAULTS) - set(INIT_FIELDS))
+    if unknown:
+        raise ValueError(f"the prompt-tuning oracle does not define the field(s) {unknown}")
+    if _option(config, "combine") not in ("prefix", "prefix_after_bos", "suffix"):
+        raise ValueError(f"combine={_option(config, 'combine')!r}: the oracle knows prefix, prefix_after_bos, suffix")
+    prompt = weights[EMBEDDING]
+    if prompt.shape[0] != _option(config, "prompt_length"):
+        raise ValueError(
+            f"{EMBEDDING} has {prompt.shape[0]} rows; the config asks for prompt_length={_option(config, 'prompt_length')}"
+        )
+    return prompt
+
+
+def steps(spec: Any, members: list[Member], inputs: dict[str, Any], length: int) -> Steps:
+    """Where each member's prompt goes, in turn: its own point of the input (``length`` positions), after the
+    prompts of earlier members at the same point or before it."""
+    mask = inputs.get("attention_mask") if spec.modality != "vision" else None
+    if mask is None:
+        batch = next(v for v in inputs.values() if isinstance(v, torch.Tensor)).shape[0]
+        mask = torch.ones(batch, length, dtype=torch.bool)
+    found: Steps = []
+    placed: list[tuple[list[int], int]] = []  # (points in the input, length) of the prompts placed so far
+    for weights, config in members:
+        prompt = prompt_of(weights, config)
+        points = insertion_points(mask, _option(config, "combine"))
+        shifted = [p + sum(n for earlier, n in placed if earlier[row] <= p) for row, p in enumerate(points)]
+        found.append((prompt, shifted))
+        placed.append((points, prompt.shape[0]))
+    return found
+
+
+def prepare_inputs(model: Any, spec: Any, members: list[Member], inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` embedded, with the members' prompts in the embedded sequence and the mask (and token types)."""
+    if spec.modality == "vision":
+        return inputs
+    if inputs.get("position_ids") is not None or inputs.get("input_ids") is None:
+        raise ValueError("the prompt-tuning oracle embeds input_ids itself and places positions by default")
+    ids = inputs.pop("input_ids")
+    mask = inputs.get("attention_mask")
+    mask = torch.ones(ids.shape, dtype=torch.long) if mask is None else mask
+    embeds, types = base_model(model).get_input_embeddings()(ids), inputs.get("token_type_ids")
+    for prompt, points in steps(spec, members, {**inputs, "attention_mask": mask}, ids.shape[1]):
+        count = prompt.shape[0]
+        embeds, mask = insert(embeds, prompt, points), insert(mask, mask.new_ones(count), points)
+        types = None if types is None else insert(types, types.new_zeros(count), points)
+    inputs["inputs_embeds"], inputs["attention_mask"] = embeds, mask
+    if types is not None:
+        inputs["token_type_ids"] = types
+    return inputs
+
+
+@contextlib.contextmanager
+def hooks(model: Any, spec: Any, members: list[Member], inputs: dict[str, Any]) -> Iterator[None]:
+    """Vision: the prompts put into the patch sequence; all but encoder-decoders: the prompts cut from the outputs."""
+    total = sum(prompt_of(weights, config).shape[0] for weights, config in members)
+    handles = []
+    try:
+        if spec.modality == "vision":
+            handles.append(_vision_insert(model, spec, members, inputs))
+        if not spec.is_encoder_decoder:
+            handles.append(_cut_outputs(model, spec, members, inputs, total))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _vision_insert(model, spec, members, inputs):
+    holder = resolve_layout(spec, model).embeddings.rsplit(".", 1)[0]  # holds the patch embeddings
+
+    def put_in(module, args, output):
+        for prompt, points in steps(spec, members, inputs, output.shape[1]):
+            output = insert(output, prompt, points)
+        return output
+
+    return get_path(base_model(model), holder).register_forward_hook(put_in)
+
+
+def _cut_outputs(model, spec, members, inputs, total: int):
+    def cut_all(seq: torch.Tensor) -> torch.Tensor:
+        for prompt, points in reversed(steps(spec, members, inputs, seq.shape[1] - total)):
+            seq = cut(seq, prompt.shape[0], points)
+        return seq
+
+    def cut_prompt(module, args, output):
+        output["last_hidden_state"] = cut_all(output["last_hidden_state"])
+        if output.get("hidden_states") is not None:
+            output["hidden_states"] = tuple(cut_all(h) for h in output["hidden_states"])
+        return output
+
+    return base_model(model).register_forward_hook(cut_prompt)
+
+
 @defines("prompt_tuning")
 class PromptTuningOracle(MethodOracle):
-    @staticmethod
-    def prompt(weights: dict[str, torch.Tensor], config: dict[str, Any]) -> torch.Tensor:
-        unknown = sorted(set(config) - set(DEFAULTS) - set(INIT_FIELDS))
-        if unknown:
-            raise ValueError(f"the prompt-tuning oracle does not define the field(s) {unknown}")
-        if _option(config, "combine") not in ("prefix", "prefix_after_bos", "suffix"):
-            raise ValueError(
-                f"combine={_option(config, 'combine')!r}: the oracle knows prefix, prefix_after_bos, suffix"
-            )
-        prompt = weights[EMBEDDING]
-        if prompt.shape[0] != _option(config, "prompt_length"):
-            raise ValueError(
-                f"{EMBEDDING} has {prompt.shape[0]} rows; the config asks for prompt_length="
-                f"{_option(config, 'prompt_length')}"
-            )
-        return prompt
-
-    @staticmethod
-    def points(spec: Any, config: dict[str, Any], inputs: dict[str, Any], length: int) -> list[int]:
-        combine = _option(config, "combine")
-        mask = inputs.get("attention_mask") if spec.modality != "vision" else None
-        if mask is None:
-            batch = next(v for v in inputs.values() if isinstance(v, torch.Tensor)).shape[0]
-            mask = torch.ones(batch, length, dtype=torch.bool)
-        return insertion_points(mask, combine)
-
     def prepare_inputs(self, model, spec, weights, config, inputs):
-        if spec.modality == "vision":
-            return inputs
-        if inputs.get("position_ids") is not None or inputs.get("input_ids") is None:
-            raise ValueError("the prompt-tuning oracle embeds input_ids itself and places positions by default")
-        prompt = self.prompt(weights, config)
-        ids = inputs.pop("input_ids")
-        points = self.points(spec, config, inputs, ids.shape[1])
-        embeds = base_model(model).get_input_embeddings()(ids)
-        inputs["inputs_embeds"] = insert(embeds, prompt, points)
-        mask = inputs.get("attention_mask")
-        mask = torch.ones(ids.shape, dtype=torch.long) if mask is None else mask
-        inputs["attention_mask"] = insert(mask, mask.new_ones(prompt.shape[0]), points)
-        if inputs.get("token_type_ids") is not None:
-            inputs["token_type_ids"] = insert(inputs["token_type_ids"], ids.new_zeros(prompt.shape[0]), points)
-        return inputs
+        return prepare_inputs(model, spec, [(weights, config)], inputs)
 
-    @contextlib.contextmanager
-    def hooks(self, model, spec, weights, config, inputs) -> Iterator[None]:
-        prompt = self.prompt(weights, config)
-        handles = []
-        try:
-            if spec.modality == "vision":
-                handles.append(self._vision_insert(model, spec, config, inputs, prompt))
-            if not spec.is_encoder_decoder:
-                handles.append(self._cut_outputs(model, spec, config, inputs, len(prompt)))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
-
-    def _vision_insert(self, model, spec, config, inputs, prompt):
-        holder = resolve_layout(spec, model).embeddings.rsplit(".", 1)[0]  # holds the patch embeddings
-
-        def put_in(module, args, output):
-            return insert(output, prompt, self.points(spec, config, inputs, output.shape[1]))
-
-        return get_path(base_model(model), holder).register_forward_hook(put_in)
-
-    def _cut_outputs(self, model, spec, config, inputs, count: int):
-        def cut_prompt(module, args, output):
-            full = output["last_hidden_state"]
-            points = self.points(spec, config, inputs, full.shape[1] - count)
-            output["last_hidden_state"] = cut(full, count, points)
-            if output.get("hidden_states") is not None:
-                output["hidden_states"] = tuple(cut(h, count, points) for h in output["hidden_states"])
-            return output
-
-        return base_model(model).register_forward_hook(cut_prompt)
+    def hooks(self, model, spec, weights, config, inputs):
+        return hooks(model, spec, [(weights, config)], inputs)

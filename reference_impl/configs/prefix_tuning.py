@@ -21,9 +21,10 @@ class PrefixTuningConfig(AdapterConfig):
     hidden layer that outputs every layer's keys and values. ``flat=True`` trains the keys and values directly.
     ``encoder_prefix`` adds prefixes to the encoder's self-attention, ``cross_prefix`` to the decoder's
     cross-attention (encoder-decoder models); a decoder's self-attention always gets them. ``use_gating`` (UniPELT)
-    gives each layer a gate g = sigmoid(w . x) per query token x of the attention: the token's attention weights on
-    the prefix are scaled by g (log g is added to its prefix scores), so g -> 0 switches the prefix off for that
-    token. A prefix changes the outputs from the start: there is no identity init.
+    gives each layer a gate g = sigmoid(w . x + b) per query token x of the attention, which scales the prefix keys
+    and values as that token sees them (g K_p, g V_p: AdapterHub's formula, with a gate per token rather than one
+    averaged over the sequence). Only attentions that dispatch through transformers' attention functions and
+    DeBERTa's take a gated prefix. A prefix changes the outputs from the start: there is no identity init.
     """
 
     name: ClassVar[str] = "prefix_tuning"

@@ -113,15 +113,18 @@ Plan = list[tuple[SoftPrompt, torch.Tensor]]
 
 
 def plan(prompts: list[SoftPrompt], mask: torch.Tensor | None, batch: int, length: int, device: Any) -> Plan:
-    """Each prompt with its insertion points, in order; ``mask`` says which positions hold real tokens."""
+    """Each prompt with its insertion points in the sequence the earlier ones made, in order; ``mask`` says which
+    positions hold real tokens. Each prompt goes at its own point of the input, after the earlier prompts at that
+    point (a Stack concatenates prompts at one place in stack order)."""
     if mask is not None and mask.dim() != 2:
         raise ValueError(f"prompt tuning extends a 2D attention mask (batch, length), got shape {tuple(mask.shape)}")
     present = torch.ones(batch, length, dtype=torch.bool, device=device) if mask is None else (mask != 0)
-    steps = []
+    steps, placed = [], []
     for prompt in prompts:
-        at = insertion_point(present, prompt.combine)
+        point = insertion_point(present, prompt.combine)
+        at = point + sum(len(earlier) * (where <= point) for earlier, where in placed)
         steps.append((prompt, at))
-        present = insert(present, present.new_ones(batch, len(prompt)), at)
+        placed.append((prompt, point))
     return steps
 
 

@@ -22,7 +22,7 @@ class Prefix(NamedTuple):
     """What an attention puts in front: keys and values, each (batch, kv_heads, length, head_dim), made of one
     segment per active prefix adapter; ``gates`` holds, per segment, its (batch, queries, 1) gate or None.
 
-    A gate g scales a query token's attention to its segment: log g is added to the token's scores of it."""
+    A gate g_i (UniPELT) scales the segment's keys and values as query token i sees them: g_i k_p and g_i v_p."""
 
     keys: torch.Tensor
     values: torch.Tensor
@@ -36,15 +36,15 @@ class Prefix(NamedTuple):
     def gated(self) -> bool:
         return any(gate is not None for gate, _ in self.gates)
 
-    def score_bias(self, dtype: torch.dtype) -> torch.Tensor | None:
-        """(batch, queries, length): what the gates add to each query's scores of the prefix; None without gates."""
+    def factors(self, dtype: torch.dtype) -> torch.Tensor | None:
+        """(batch, queries, length): what scales each query's prefix keys and values; None without gates."""
         if not self.gated:
             return None
         batch, queries = next(gate.shape[:2] for gate, _ in self.gates if gate is not None)
         parts = [
-            torch.zeros(batch, queries, length, dtype=dtype, device=self.keys.device)
+            torch.ones(batch, queries, length, dtype=dtype, device=self.keys.device)
             if gate is None
-            else torch.log(gate.to(dtype)).expand(-1, -1, length)
+            else gate.to(dtype).expand(-1, -1, length)
             for gate, length in self.gates
         ]
         return torch.cat(parts, dim=-1)

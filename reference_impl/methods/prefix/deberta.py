@@ -93,8 +93,9 @@ def _forward_with_prefix(
 
     # >>> adapter change: every query may attend every prefix position (a gated prefix: scaled by the gate)
     attention_mask = pad_front(attention_mask, prefix_length, 1)
-    if prefix.gated:
-        gated = attention_scores[..., :prefix_length] + prefix.score_bias(attention_scores.dtype)[:, None]
+    factors = prefix.factors(attention_scores.dtype)  # a gated prefix: its keys scaled per query
+    if factors is not None:
+        gated = attention_scores[..., :prefix_length] * factors[:, None]
         attention_scores = torch.cat([gated, attention_scores[..., prefix_length:]], dim=-1)
     # <<< adapter change
     attention_mask = attention_mask.bool()
@@ -103,6 +104,11 @@ def _forward_with_prefix(
     attention_probs = nn.functional.softmax(attention_scores, dim=-1)
 
     attention_probs = self.dropout(attention_probs)
+    # >>> adapter change: a gated prefix's values scaled per query, as its keys are
+    if factors is not None:
+        gated = attention_probs[..., :prefix_length] * factors[:, None]
+        attention_probs = torch.cat([gated, attention_probs[..., prefix_length:]], dim=-1)
+    # <<< adapter change
     if self.head_weights_proj is not None:
         attention_probs = self.head_weights_proj(attention_probs.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 

@@ -136,31 +136,41 @@ def attention_with_prefix(
         kwargs["position_bias"] = pad_front(bias[..., :key_length], length)
     key = torch.cat([prefix_keys.to(key.dtype), key], dim=2)
     value = torch.cat([prefix_values.to(value.dtype), value], dim=2)
-    if prefix.gated:
-        query, key = _with_gate_dimensions(prefix, query, key, kwargs)
-    return function(module, query, key, value, attention_mask, *args, **kwargs)
-
-
-def _with_gate_dimensions(
-    prefix: Prefix, query: torch.Tensor, key: torch.Tensor, kwargs: dict[str, Any]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gates as extra head dimensions: query token i gets log(g_i) / scaling in one dimension per gated segment,
-    that segment's prefix keys get 1 there, every other key 0; so q . k * scaling gains log(g_i) exactly on the
-    segment. No mask is needed (a model's mask argument is not always additive: ViT passes its head mask there)."""
+    if not prefix.gated:
+        return function(module, query, key, value, attention_mask, *args, **kwargs)
     if kwargs.get("scaling") is None:
         kwargs["scaling"] = query.shape[-1] ** -0.5  # the default, fixed before the head size grows
-    scaling = kwargs["scaling"]
-    extra_queries, extra_keys, start = [], [], 0
+    query, key, value, gates = _gated_blocks(prefix, query, key, value)
+    output, weights = function(module, query, key, value, attention_mask, *args, **kwargs)
+    # output: (batch, queries, heads, blocks x head_dim); block j > 0 holds gated segment j's share
+    blocks = output.chunk(len(gates) + 1, dim=-1)
+    return blocks[0] + sum(gate[:, :, None] * block for gate, block in zip(gates, blocks[1:], strict=True)), weights
+
+
+def _gated_blocks(
+    prefix: Prefix, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """Gated prefix segments through an unchanged attention function, each in a block of head dimensions of its
+    own: the segment's keys and values sit in its block (zero elsewhere), the rest in block 0; query token i is q_i
+    in block 0 and g_i q_i in the block of a segment with gate g. So a query scores g_i q_i . k_p on the segment
+    (its keys scaled per query), and the segment's share of the output comes out in its block, for the caller to
+    scale by g_i (its values scaled per query). Returns the widened query, key, value and each block's gate."""
+    key_blocks, value_blocks, query_blocks, gates, start = [key], [value], [query], [], 0
+    rest = torch.ones(key.shape[2], dtype=key.dtype, device=key.device)  # the columns block 0 keeps
     for gate, length in prefix.gates:
         if gate is not None:
-            extra_queries.append(torch.log(gate.to(query.dtype)) / scaling)  # (batch, queries, 1)
-            column = torch.zeros(key.shape[2], dtype=key.dtype, device=key.device)
-            column[start : start + length] = 1
-            extra_keys.append(column)
+            columns = torch.zeros_like(rest)
+            columns[start : start + length] = 1
+            rest[start : start + length] = 0
+            key_blocks.append(key * columns[:, None])
+            value_blocks.append(value * columns[:, None])
+            gate = gate.to(query.dtype)  # (batch, queries, 1)
+            query_blocks.append(query * gate[:, None])
+            gates.append(gate)
         start += length
-    extra_queries = torch.cat(extra_queries, dim=-1)[:, None].expand(-1, query.shape[1], -1, -1)
-    extra_keys = torch.stack(extra_keys, dim=-1)[None, None].expand(key.shape[0], key.shape[1], -1, -1)
-    return torch.cat([query, extra_queries], dim=-1), torch.cat([key, extra_keys], dim=-1)
+    key_blocks[0], value_blocks[0] = key * rest[:, None], value * rest[:, None]
+    widened = [torch.cat(blocks, dim=-1) for blocks in (query_blocks, key_blocks, value_blocks)]
+    return (*widened, gates)
 
 
 class InterfaceRoute:

@@ -41,23 +41,17 @@ def widen_mask(
     causal_if_none: bool,
     dtype: torch.dtype,
     device: torch.device,
-    score_bias: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
     """``mask`` with the prefix columns in front; ``key_length`` (when known) trims a longer mask first.
 
     A missing mask stays missing unless the attention would have been causal without it (sdpa's ``is_causal``):
     with a prefix the causal pattern is no longer the top-left triangle sdpa assumes, so it is spelled out.
-    ``score_bias`` (batch, queries, prefix) goes into the prefix columns; the mask is additive (float) then.
     """
     if mask is None:
         if causal_if_none:
             if key_length is None:
                 raise RuntimeError("a causal attention without a mask needs its key length to place a prefix")
             mask = causal_mask(query_length, key_length, prefix_length, dtype, device)
-        elif score_bias is not None:
-            if key_length is None:
-                raise RuntimeError("a gated prefix on an attention without a mask needs its key length")
-            mask = torch.zeros(1, 1, query_length, prefix_length + (key_length or 0), dtype=dtype, device=device)
         else:
             return None
     else:
@@ -69,7 +63,7 @@ def widen_mask(
         if key_length is not None and mask.shape[-1] > key_length:
             mask = mask[..., :key_length]
         mask = pad_front(mask, prefix_length, attend_value(mask))
-    return mask if score_bias is None else add_score_bias(mask, score_bias, dtype)
+    return mask
 
 
 def additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -77,14 +71,3 @@ def additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if mask.is_floating_point():
         return mask.to(dtype)
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask.bool(), torch.finfo(dtype).min)
-
-
-def add_score_bias(mask: torch.Tensor, score_bias: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``mask`` (prefix columns first) as an additive mask, with ``score_bias`` added to its prefix columns."""
-    mask = additive(mask, dtype)
-    length = score_bias.shape[-1]
-    batch, queries = max(mask.shape[0], score_bias.shape[0]), max(mask.shape[2], score_bias.shape[1])
-    shape = (batch, mask.shape[1], queries, mask.shape[3])
-    mask = mask.expand(shape).clone()
-    mask[..., :length] = mask[..., :length] + score_bias[:, None].to(dtype)
-    return mask

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .binding import PrefixBinding, bind, unbind
-from .masks import add_score_bias, pad_front, widen_mask
+from .masks import pad_front, widen_mask
 
 
 MASK_NAMES = ("attention_mask", "mask")
@@ -81,6 +81,11 @@ class ProjectionRoute:
         prefix = self.binding.prefix(hidden.shape[0], hidden)
         if prefix is None:
             return None
+        if prefix.gated:  # a gate scales the prefix keys per query token: not expressible in a projection's output
+            raise NotImplementedError(
+                f"{self.binding.location}: a gated prefix (use_gating) needs an attention that dispatches through "
+                "transformers' attention functions (or DeBERTa's); this one computes attention itself"
+            )
         keys, values, length, query_length = prefix.keys, prefix.values, prefix.length, hidden.shape[1]
 
         cache = arguments.get(self.cache_name) if self.cache_name else None
@@ -92,7 +97,6 @@ class ProjectionRoute:
             key_length = self._cross_length(arguments, cache, layer, length)
         else:
             key_length = (self_cache.get_seq_length(layer) if self_cache is not None else 0) + query_length
-        score_bias = prefix.score_bias(hidden.dtype)
 
         if self.mask_name:
             arguments[self.mask_name] = widen_mask(
@@ -103,10 +107,9 @@ class ProjectionRoute:
                 causal_if_none=self.causal and query_length > 1,
                 dtype=hidden.dtype,
                 device=hidden.device,
-                score_bias=score_bias,
             )
         if self.has_bias:
-            self._widen_position_bias(module, arguments, length, score_bias)
+            self._widen_position_bias(module, arguments, length)
         if self_cache is not None:
             self._wrap_cache_update(self_cache, layer, keys, values)
         else:
@@ -161,15 +164,11 @@ class ProjectionRoute:
         cache.update = update_with_prefix
         self._armed.append(lambda: cache.__dict__.pop("update", None))
 
-    def _widen_position_bias(
-        self, module: nn.Module, arguments: dict[str, Any], length: int, score_bias: torch.Tensor | None
-    ) -> None:
+    def _widen_position_bias(self, module: nn.Module, arguments: dict[str, Any], length: int) -> None:
         bias = arguments.get(BIAS_NAME)
         self._strip = length
         if bias is not None:  # handed on from the layer before, the mask included: the prefix columns are new
             arguments[BIAS_NAME] = pad_front(bias, length)
-            if score_bias is not None:
-                arguments[BIAS_NAME] = add_score_bias(arguments[BIAS_NAME], score_bias, bias.dtype)
         elif hasattr(module, "compute_bias"):
             compute = module.compute_bias
 
