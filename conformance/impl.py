@@ -82,6 +82,11 @@ def serialization_options() -> dict[str, Any]:
     return dict(current().serialization_keywords)
 
 
+def reset_adapter(model: Any, name: str) -> None:
+    """Undo ``model.merge_adapter(name)``."""
+    current().reset_adapter(model, name)
+
+
 def load_adapter(model: Any, path: str, **kwargs: Any) -> Any:
     """Load an adapter (safetensors); a ``LoadResult`` with its name and missing / unexpected keys."""
     return current().load_adapter(model, path, **kwargs)
@@ -124,6 +129,11 @@ def gap_reason(feature: str, method: str | None = None, check: str | None = None
     from .interface import implementation_gap
 
     return implementation_gap(current().gaps, feature, method, check)
+
+
+def claimed_identity_at_init(config: Any) -> bool | None:
+    """The implementation's claim that an adapter of ``config`` starts as the identity (None: no claim)."""
+    return current().claimed_identity_at_init(config)
 
 
 def load_model(directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:

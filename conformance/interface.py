@@ -71,7 +71,14 @@ class Implementation(ABC):
         config = model.heads_config[name]
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
         # read-only mappings (a frozen config's id2label) compare and print as plain dicts
-        return {**{k: dict(v) if isinstance(v, Mapping) else v for k, v in fields.items()}, "label2id": config.label2id}
+        return {
+            **{k: dict(v) if isinstance(v, Mapping) else v for k, v in fields.items()},
+            "label2id": config.label2id,
+        }
+
+    def reset_adapter(self, model: Any, name: str) -> None:
+        """Undo ``merge_adapter(name)``."""
+        model.reset_adapter(name)
 
     def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         """``model.load_adapter(path, **kwargs)`` (safetensors), its result normalised."""
@@ -107,6 +114,11 @@ class Implementation(ABC):
     # ----- what the implementation claims; the suite compares claims with its own expectations -----
     def claimed_blocks(self, config: dict[str, Any]) -> frozenset[str] | None:
         """The composition blocks the implementation says adapters of ``config`` take part in; None: no claim."""
+        return None
+
+    def claimed_identity_at_init(self, config: Any) -> bool | None:
+        """Whether the implementation says an adapter of ``config`` (its config object) starts as the identity;
+        None: no claim (the behaviour is still checked)."""
         return None
 
     # ----- whole models and heads -----

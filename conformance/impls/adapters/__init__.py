@@ -99,6 +99,9 @@ class AdaptersImplementation(Implementation):
     def static_from_adapter_model(self, model: Any, head_name: str, class_name: str) -> Any:
         raise NotImplementedError("AdapterHub has no conversion of an adapter model back to a static head class")
 
+    def reset_adapter(self, model: Any, name: str) -> None:
+        model.reset_adapter()  # AdapterHub resets whichever adapter is merged
+
     def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         info: dict[str, Any] = {}
         name = model.load_adapter(path, loading_info=info, **kwargs, **self.serialization_keywords)

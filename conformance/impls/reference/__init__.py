@@ -71,6 +71,9 @@ class ReferenceImplementation(Implementation):
 
         return frozenset(family_of(self.make_config(config)).supported_blocks)
 
+    def claimed_identity_at_init(self, config: Any) -> bool | None:
+        return config.identity_at_init
+
     def load_model(self, directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
         from reference_impl import load_model
 
