@@ -150,7 +150,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     own_spec = getattr(metafunc.cls, "spec", None)
     specs = [own_spec] if own_spec is not None else list(selection.specs)
     capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
-    check = metafunc.function.__name__
+    check = _check_name(metafunc)
     if "method" not in metafunc.fixturenames:
         feature = metafunc.definition.get_closest_marker("feature").args[0]
         if not selection.wants_feature(feature):
