@@ -96,11 +96,16 @@ class StackChecks:
         model = _two_adapters(spec, method, check_seed)
         inputs = make_inputs(spec, check_seed)
         expected = _run_with(model, blocks.Stack("a", "b"), inputs)
-        assert torch.equal(_run_with(model, "a,b", inputs), expected)
         assert torch.equal(_run_with(model, ["a", "b"], inputs), expected)
         assert impl.active_setup(model) == impl.neutral_setup(blocks.Stack("a", "b"))
         restored = blocks.CompositionBlock.from_dict(blocks.Stack("a", "b").to_dict())
         assert torch.equal(_run_with(model, restored, inputs), expected)
+
+    def test_comma_separated_names_are_a_stack(self, spec, method, check_seed):
+        blocks = impl.composition()
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed)
+        assert torch.equal(_run_with(model, "a,b", inputs), _run_with(model, blocks.Stack("a", "b"), inputs))
 
     @requires("identity_at_init")
     def test_stack_with_identity_adapter_equals_single(self, spec, method, check_seed):

@@ -40,9 +40,13 @@ class AdaptersImplementation(Implementation):
         return adapters.AdapterSetup(setup)
 
     def composition(self) -> Any:
+        import types
+
         from adapters import composition
 
-        return composition
+        # the blocks under AdapterHub's names, and their base class under the interface's name too
+        names = {n: getattr(composition, n) for n in dir(composition) if not n.startswith("_")}
+        return types.SimpleNamespace(**names, CompositionBlock=composition.AdapterCompositionBlock)
 
     def adapter_parameters(self, model: Any, name: str) -> dict[str, torch.nn.Parameter]:
         if name not in model.adapters_config:

@@ -6,6 +6,17 @@ from __future__ import annotations
 
 
 GAPS: dict[str, str] = {
+    "TestLifecycle::test_add_twice_error_says_overwrite_ok": (
+        "AdapterHub refuses a second add_adapter of a name with a message that names the adapter but not "
+        "overwrite_ok (the refusal and overwrite_ok=True are checked by test_add_twice_needs_overwrite)"
+    ),
+    "TestStack::test_comma_separated_names_are_a_stack": (
+        "AdapterHub reads a string setup as one adapter name ('a,b' is looked up as a name); a Stack is spelled "
+        "Stack('a', 'b') or ['a', 'b']"
+    ),
+    "TestFullModel::test_save_pretrained_restores_the_active_setup": (
+        "AdapterHub's save_pretrained / load_model restore the adapters and their weights but not which are active"
+    ),
     "TestPromptTuning::test_prompt_starts_from_token_embeddings": (
         "AdapterHub initialises a prompt from text through a tokenizer (prompt_init_text), not from token ids"
     ),
