@@ -115,6 +115,20 @@ def set_adapter_weights(model: Any, name: str, weights: Mapping[str, torch.Tenso
     current().set_adapter_weights(model, name, weights)
 
 
+def fusion_config(data: str | dict[str, Any]) -> Any:
+    """The config ``add_adapter_fusion`` takes: a name, or the fields that differ from the dynamic fusion's."""
+    return current().fusion_config(data)
+
+
+def fusion_parameters(model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+    return current().fusion_parameters(model, fusion)
+
+
+def fusion_attentions(outputs: Any, fusion: str) -> dict[str, torch.Tensor]:
+    """{fusion layer: attention scores, the fused adapters on dimension 0} of a forward pass's outputs."""
+    return current().fusion_attentions(outputs, fusion)
+
+
 def fusion_weights(model: Any, fusion: str) -> dict[str, torch.Tensor]:
     return current().fusion_weights(model, fusion)
 

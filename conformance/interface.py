@@ -107,6 +107,20 @@ class Implementation(ABC):
         is derived, e.g. through a parametrisation, or a prefix computed by prefix tuning's reparametrising MLP)
         raises ``KeyError`` naming it."""
 
+    def fusion_config(self, data: str | dict[str, Any]) -> Any:
+        """The config ``add_adapter_fusion`` takes for a fusion config name or a dict of fields that differ from the
+        dynamic fusion's (``{"temperature": 3.0}``)."""
+        return data
+
+    def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+        """The trainable tensors of AdapterFusion ``fusion`` (``"a,b"``), keyed as ``model.named_parameters()``."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose fusion parameters")
+
+    def fusion_attentions(self, outputs: Any, fusion: str) -> dict[str, torch.Tensor]:
+        """The attention scores of fusion ``fusion`` that a forward pass with ``output_adapter_fusion_attentions=True``
+        reported: {fusion layer: scores with the fused adapters on dimension 0}."""
+        return dict(outputs["adapter_fusion_attentions"][fusion])
+
     def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
         """AdapterFusion ``fusion``'s (``"a,b"``) tensors under canonical names."""
         raise NotImplementedError(f"{type(self).__name__} does not expose fusion weights")

@@ -67,6 +67,24 @@ class AdaptersImplementation(Implementation):
     def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
         return read_fusion(model, fusion)
 
+    def fusion_config(self, data: str | dict[str, Any]) -> Any:
+        from adapters import AdapterFusionConfig
+
+        # AdapterHub takes a full config dict only: the suite's fields override the dynamic fusion's
+        return AdapterFusionConfig.load("dynamic", **data) if isinstance(data, dict) else data
+
+    def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+        return {k: p for k, p in model.named_parameters() if f".adapter_fusion_layer.{fusion}." in k}
+
+    def fusion_attentions(self, outputs: Any, fusion: str) -> dict[str, torch.Tensor]:
+        # AdapterHub: {layer index: {location: numpy scores (batch, sequence, adapters)}}
+        found = outputs["adapter_fusion_attentions"][fusion]
+        return {
+            f"{layer}.{location}": torch.as_tensor(scores).movedim(-1, 0)
+            for layer, by_location in found.items()
+            for location, scores in by_location.items()
+        }
+
     def adapter_config(self, model: Any, name: str) -> Any:
         if name not in model.adapters_config:
             raise KeyError(f"no adapter named {name!r}")

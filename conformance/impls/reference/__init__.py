@@ -55,6 +55,9 @@ class ReferenceImplementation(Implementation):
     def adapter_parameters(self, model: Any, name: str) -> dict[str, torch.nn.Parameter]:
         return model.adapter_parameters(name)
 
+    def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+        return model.fusion_parameters(fusion)
+
     def adapter_weights(self, model: Any, name: str) -> dict[str, torch.Tensor]:
         return read_weights(model, name)
 
