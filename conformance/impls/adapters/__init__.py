@@ -131,7 +131,8 @@ class AdaptersImplementation(Implementation):
 
     def load_head(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         info: dict[str, Any] = {}
-        name = model.load_head(path, loading_info=info, **kwargs, **self.serialization_keywords)
+        loaded = model.load_head(path, loading_info=info, **kwargs, **self.serialization_keywords)
+        name = loaded[1] if isinstance(loaded, tuple) else loaded  # AdapterHub returns (directory, head name)
         return LoadResult(name, list(info.get("missing_keys", [])), list(info.get("unexpected_keys", [])))
 
     def head_config(self, model: Any, name: str) -> dict[str, Any]:
