@@ -138,11 +138,13 @@ def claimed_blocks(config: dict[str, Any]) -> frozenset[str] | None:
     return current().claimed_blocks(config)
 
 
-def gap_reason(feature: str, method: str | None = None, check: str | None = None) -> str | None:
+def gap_reason(
+    feature: str, method: str | None = None, check: str | None = None, arch: str | None = None
+) -> str | None:
     """The implementation's declared gap for this check (``conformance.interface.implementation_gap``), or None."""
     from .interface import implementation_gap
 
-    return implementation_gap(current().gaps, feature, method, check)
+    return implementation_gap(current().gaps, feature, method, check, arch)
 
 
 def claimed_identity_at_init(config: Any) -> bool | None:

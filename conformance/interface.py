@@ -36,7 +36,8 @@ class Implementation(ABC):
     # Behaviour that differs from the suite's expectation by the implementation's design: {feature or check: reason}.
     # Shown like an architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
     # Keys (see implementation_gap): a feature ("prompt_tuning"), a method ("dora"), a check ("test_name" or
-    # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]").
+    # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]"); any of them for one
+    # architecture as "gpt2/<key>".
     gaps: Mapping[str, str] = {}
     # Keyword arguments of the save_* / load_* calls (save_adapter, load_adapter, save_head, ...) that make the
     # implementation write and read safetensors where it does not by default (AdapterHub: use_safetensors=True).
@@ -161,8 +162,11 @@ def _load_result(loaded: Any) -> LoadResult:
     return LoadResult(loaded.name, list(loaded.missing_keys), list(loaded.unexpected_keys))
 
 
-def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None, check: str | None) -> str | None:
-    """The reason of the first declared gap that covers this check (most specific key first), else None."""
+def implementation_gap(
+    gaps: Mapping[str, str], feature: str, method: str | None, check: str | None, arch: str | None = None
+) -> str | None:
+    """The reason of the first declared gap that covers this check (most specific key first), else None. Any key
+    may be given for one architecture only as ``"<arch>/<key>"`` (``"gpt2/prompt_tuning"``); that comes first."""
     candidates = []
     if check is not None:
         function = check.rpartition("::")[2]
@@ -172,4 +176,7 @@ def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None
     if method is not None:
         candidates.append(f"{feature}:{method}")
     candidates += [method, feature]
-    return next((gaps[key] for key in candidates if key is not None and key in gaps), None)
+    candidates = [key for key in candidates if key is not None]
+    if arch is not None:
+        candidates = [f"{arch}/{key}" for key in candidates] + candidates
+    return next((gaps[key] for key in candidates if key in gaps), None)

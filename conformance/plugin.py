@@ -222,18 +222,20 @@ def _marks(
             pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
         ]
     else:
-        marks += _implementation_gap_marks(feature, method, check)
+        marks += _implementation_gap_marks(feature, method, check, spec.name)
     return marks
 
 
-def _implementation_gap_marks(feature: str, method: str | None, check: str | None) -> list[pytest.MarkDecorator]:
+def _implementation_gap_marks(
+    feature: str, method: str | None, check: str | None, arch: str | None = None
+) -> list[pytest.MarkDecorator]:
     """A declared gap of the implementation under test (``Implementation.gaps``): skipped and recorded as a gap,
     its reason prefixed with the implementation's name, as an architecture's gap is."""
     from . import impl
     from .interface import implementation_gap
 
     implementation = impl.current()
-    reason = implementation_gap(implementation.gaps, feature, method, check)
+    reason = implementation_gap(implementation.gaps, feature, method, check, arch)
     if reason is None:
         return []
     reason = f"implementation gap of {implementation.name}: {reason}"
