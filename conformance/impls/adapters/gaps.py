@@ -13,6 +13,10 @@ _REFUSED_AT_FORWARD = (
 )
 
 GAPS: dict[str, str] = {
+    "TestBatchSplit::test_batch_split_of_wrong_size_is_refused": (
+        "AdapterHub refuses a batch whose size is not the sum of batch_sizes with an IndexError (documented), the "
+        "suite expects a ValueError"
+    ),
     "TestUnsupportedBlocks::test_average_refused[prefix_tuning]": _REFUSED_AT_FORWARD.format("Average"),
     "TestUnsupportedBlocks::test_split_refused[prefix_tuning]": _REFUSED_AT_FORWARD.format("Split"),
     **{
