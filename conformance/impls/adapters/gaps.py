@@ -13,6 +13,13 @@ _REFUSED_AT_FORWARD = (
 )
 
 GAPS: dict[str, str] = {
+    "TestMerge::test_merged_adapter_stays_merged_when_deactivated": (
+        "AdapterHub undoes a merge when the active setup changes (set_active_adapters(None) unmerges)"
+    ),
+    "TestMerge::test_reset_restores_weights_bit_for_bit": (
+        "AdapterHub's reset_adapter subtracts the merged update again: weights return up to float rounding "
+        "(3e-8 on a tiny BERT), not bit for bit (test_reset_restores_outputs checks them within the merge tolerance)"
+    ),
     "TestBatchSplit::test_batch_split_of_wrong_size_is_refused": (
         "AdapterHub refuses a batch whose size is not the sum of batch_sizes with an IndexError (documented), the "
         "suite expects a ValueError"
