@@ -43,11 +43,20 @@ def register(spec: ArchitectureSpec, *, module: str | None = None) -> Architectu
             f"ArchitectureSpec.name={spec.name!r} in {spec.module} is already registered by {other}; give it another name"
         )
     if _LIVE and spec.applicable:  # an architecture newer than the installed transformers has nothing to check against
-        for class_name in spec.head_classes:
+        for class_name in installed_head_classes(spec):
             model_class(spec, class_name)
         resolve_layout(spec, build_model(spec))
     _REGISTRY[spec.name] = spec
     return spec
+
+
+def installed_head_classes(spec: ArchitectureSpec) -> tuple[str, ...]:
+    """``spec.head_classes`` less the declared head gaps the installed transformers does not have (a class newer
+    than the installed version is nothing to check); a mapped class that is missing stays, to be refused."""
+    import transformers
+
+    gaps = spec.heads.gaps if spec.heads is not None else {}
+    return tuple(c for c in spec.head_classes if c not in gaps or hasattr(transformers, c))
 
 
 def builtin_modules() -> list[str]:

@@ -82,6 +82,11 @@ def serialization_options() -> dict[str, Any]:
     return dict(current().serialization_keywords)
 
 
+def reset_adapter(model: Any, name: str) -> None:
+    """Undo ``model.merge_adapter(name)``."""
+    current().reset_adapter(model, name)
+
+
 def load_adapter(model: Any, path: str, **kwargs: Any) -> Any:
     """Load an adapter (safetensors); a ``LoadResult`` with its name and missing / unexpected keys."""
     return current().load_adapter(model, path, **kwargs)
@@ -110,6 +115,20 @@ def set_adapter_weights(model: Any, name: str, weights: Mapping[str, torch.Tenso
     current().set_adapter_weights(model, name, weights)
 
 
+def fusion_config(data: str | dict[str, Any]) -> Any:
+    """The config ``add_adapter_fusion`` takes: a name, or the fields that differ from the dynamic fusion's."""
+    return current().fusion_config(data)
+
+
+def fusion_parameters(model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+    return current().fusion_parameters(model, fusion)
+
+
+def fusion_attentions(outputs: Any, fusion: str) -> dict[str, torch.Tensor]:
+    """{fusion layer: attention scores, the fused adapters on dimension 0} of a forward pass's outputs."""
+    return current().fusion_attentions(outputs, fusion)
+
+
 def fusion_weights(model: Any, fusion: str) -> dict[str, torch.Tensor]:
     return current().fusion_weights(model, fusion)
 
@@ -119,11 +138,18 @@ def claimed_blocks(config: dict[str, Any]) -> frozenset[str] | None:
     return current().claimed_blocks(config)
 
 
-def gap_reason(feature: str, method: str | None = None, check: str | None = None) -> str | None:
+def gap_reason(
+    feature: str, method: str | None = None, check: str | None = None, arch: str | None = None
+) -> str | None:
     """The implementation's declared gap for this check (``conformance.interface.implementation_gap``), or None."""
     from .interface import implementation_gap
 
-    return implementation_gap(current().gaps, feature, method, check)
+    return implementation_gap(current().gaps, feature, method, check, arch)
+
+
+def claimed_identity_at_init(config: Any) -> bool | None:
+    """The implementation's claim that an adapter of ``config`` starts as the identity (None: no claim)."""
+    return current().claimed_identity_at_init(config)
 
 
 def load_model(directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:

@@ -36,7 +36,8 @@ class Implementation(ABC):
     # Behaviour that differs from the suite's expectation by the implementation's design: {feature or check: reason}.
     # Shown like an architecture's declared gap (a blank with a footnote); anything else that fails is a failure.
     # Keys (see implementation_gap): a feature ("prompt_tuning"), a method ("dora"), a check ("test_name" or
-    # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]").
+    # "TestClass::test_name"), or a check for one method ("TestClass::test_name[dora]"); any of them for one
+    # architecture as "gpt2/<key>".
     gaps: Mapping[str, str] = {}
     # Keyword arguments of the save_* / load_* calls (save_adapter, load_adapter, save_head, ...) that make the
     # implementation write and read safetensors where it does not by default (AdapterHub: use_safetensors=True).
@@ -76,6 +77,10 @@ class Implementation(ABC):
             "label2id": config.label2id,
         }
 
+    def reset_adapter(self, model: Any, name: str) -> None:
+        """Undo ``merge_adapter(name)``."""
+        model.reset_adapter(name)
+
     def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         """``model.load_adapter(path, **kwargs)`` (safetensors), its result normalised."""
         return _load_result(model.load_adapter(path, **kwargs, **self.serialization_keywords))
@@ -103,6 +108,20 @@ class Implementation(ABC):
         is derived, e.g. through a parametrisation, or a prefix computed by prefix tuning's reparametrising MLP)
         raises ``KeyError`` naming it."""
 
+    def fusion_config(self, data: str | dict[str, Any]) -> Any:
+        """The config ``add_adapter_fusion`` takes for a fusion config name or a dict of fields that differ from the
+        dynamic fusion's (``{"temperature": 3.0}``)."""
+        return data
+
+    def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+        """The trainable tensors of AdapterFusion ``fusion`` (``"a,b"``), keyed as ``model.named_parameters()``."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose fusion parameters")
+
+    def fusion_attentions(self, outputs: Any, fusion: str) -> dict[str, torch.Tensor]:
+        """The attention scores of fusion ``fusion`` that a forward pass with ``output_adapter_fusion_attentions=True``
+        reported: {fusion layer: scores with the fused adapters on dimension 0}."""
+        return dict(outputs["adapter_fusion_attentions"][fusion])
+
     def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
         """AdapterFusion ``fusion``'s (``"a,b"``) tensors under canonical names."""
         raise NotImplementedError(f"{type(self).__name__} does not expose fusion weights")
@@ -110,6 +129,11 @@ class Implementation(ABC):
     # ----- what the implementation claims; the suite compares claims with its own expectations -----
     def claimed_blocks(self, config: dict[str, Any]) -> frozenset[str] | None:
         """The composition blocks the implementation says adapters of ``config`` take part in; None: no claim."""
+        return None
+
+    def claimed_identity_at_init(self, config: Any) -> bool | None:
+        """Whether the implementation says an adapter of ``config`` (its config object) starts as the identity;
+        None: no claim (the behaviour is still checked)."""
         return None
 
     # ----- whole models and heads -----
@@ -138,8 +162,11 @@ def _load_result(loaded: Any) -> LoadResult:
     return LoadResult(loaded.name, list(loaded.missing_keys), list(loaded.unexpected_keys))
 
 
-def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None, check: str | None) -> str | None:
-    """The reason of the first declared gap that covers this check (most specific key first), else None."""
+def implementation_gap(
+    gaps: Mapping[str, str], feature: str, method: str | None, check: str | None, arch: str | None = None
+) -> str | None:
+    """The reason of the first declared gap that covers this check (most specific key first), else None. Any key
+    may be given for one architecture only as ``"<arch>/<key>"`` (``"gpt2/prompt_tuning"``); that comes first."""
     candidates = []
     if check is not None:
         function = check.rpartition("::")[2]
@@ -149,4 +176,7 @@ def implementation_gap(gaps: Mapping[str, str], feature: str, method: str | None
     if method is not None:
         candidates.append(f"{feature}:{method}")
     candidates += [method, feature]
-    return next((gaps[key] for key in candidates if key is not None and key in gaps), None)
+    candidates = [key for key in candidates if key is not None]
+    if arch is not None:
+        candidates = [f"{arch}/{key}" for key in candidates] + candidates
+    return next((gaps[key] for key in candidates if key in gaps), None)

@@ -157,7 +157,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     own_spec = getattr(metafunc.cls, "spec", None)
     specs = [own_spec] if own_spec is not None else list(selection.specs)
     capabilities = tuple(c for mark in metafunc.definition.iter_markers(MARKER) for c in mark.args)
-    check = metafunc.function.__name__
+    check = _check_name(metafunc)
     if "method" not in metafunc.fixturenames:
         feature = metafunc.definition.get_closest_marker("feature").args[0]
         if not selection.wants_feature(feature):
@@ -235,7 +235,7 @@ def _marks(
             pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
         ]
     else:
-        marks += _implementation_gap_marks(feature, method, check)
+        marks += _implementation_gap_marks(feature, method, check, spec.name)
     return marks
 
 
@@ -244,14 +244,16 @@ def _not_applicable_marks(reason: str) -> tuple[pytest.MarkDecorator, ...]:
     return pytest.mark.conformance_not_applicable(reason), pytest.mark.skip(reason=f"not applicable: {reason}")
 
 
-def _implementation_gap_marks(feature: str, method: str | None, check: str | None) -> list[pytest.MarkDecorator]:
+def _implementation_gap_marks(
+    feature: str, method: str | None, check: str | None, arch: str | None = None
+) -> list[pytest.MarkDecorator]:
     """A declared gap of the implementation under test (``Implementation.gaps``): skipped and recorded as a gap,
     its reason prefixed with the implementation's name, as an architecture's gap is."""
     from . import impl
     from .interface import implementation_gap
 
     implementation = impl.current()
-    reason = implementation_gap(implementation.gaps, feature, method, check)
+    reason = implementation_gap(implementation.gaps, feature, method, check, arch)
     if reason is None:
         return []
     reason = f"implementation gap of {implementation.name}: {reason}"
@@ -325,8 +327,10 @@ def _results_payload(config: pytest.Config) -> dict[str, Any]:
     from .environment import environment
     from .provenance import spec_provenance
 
-    checks = config.stash[RECORDER].checks()
     selection = _selection(config)
+    selected = {s.name for s in selection.specs}
+    # checks of a class's own spec (a self-test's bert_wide) certify no registered architecture: not recorded
+    checks = [c for c in config.stash[RECORDER].checks() if c["arch"] in selected]
     archs = {c["arch"] for c in checks}
     return {
         "environment": environment(_implementation_name()),

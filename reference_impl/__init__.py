@@ -3,7 +3,17 @@
 Public names follow AdapterHub ``adapters`` so the same checks can certify that library too.
 """
 
-from .composition import Average, BatchSplit, CompositionBlock, Fuse, Parallel, Split, Stack, parse_composition
+from .composition import (
+    AdapterCompositionBlock,
+    Average,
+    BatchSplit,
+    CompositionBlock,
+    Fuse,
+    Parallel,
+    Split,
+    Stack,
+    parse_composition,
+)
 from .configs import (
     AdapterConfig,
     BnConfig,
@@ -35,6 +45,7 @@ __all__ = [
     "HeadConfig",
     "Average",
     "BatchSplit",
+    "AdapterCompositionBlock",
     "CompositionBlock",
     "Fuse",
     "FusionConfig",

@@ -201,3 +201,6 @@ def _validate(block: CompositionBlock, depth: int) -> None:
                     f"{type(block).__name__} may hold adapter names and: {names}"
                 )
             _validate(child, depth + 1)
+
+
+AdapterCompositionBlock = CompositionBlock  # AdapterHub's name of the base class

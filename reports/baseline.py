@@ -17,13 +17,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reports.compact import COUNTED_CHECK, counted
-from reports.merge import VersionResults, merge_by_version, version_key
+from reports.merge import REFERENCE, VersionResults, merge_by_version, version_key
 from reports.results import Check, Results, load_results, stable_reason, write_results
 
 
 DEFAULT_BASELINE = "docs/per_version"
 FILE_PREFIX = "transformers-"
 MAX_LISTED_DIFFERENCES = 20
+
+
+def default_baseline(impl: str) -> str:
+    """Where the committed results of implementation ``impl`` are kept: each implementation in its own directory."""
+    return DEFAULT_BASELINE if impl == REFERENCE else f"docs/{impl}/per_version"
 
 
 def baseline_path(directory: str | os.PathLike[str], version: str) -> Path:
@@ -67,6 +72,11 @@ def merge_into(committed: Sequence[Results], prepared: Sequence[Results]) -> tup
         if old is None:
             merged.append(fresh)
             continue
+        if old.impl != fresh.impl:  # another implementation's cells are never overwritten
+            raise ValueError(
+                f"{old.path} holds results of implementation {old.impl!r}, the given results certify {fresh.impl!r}: "
+                "keep each implementation's committed results in a directory of its own (--baseline)"
+            )
         ran = {(c.arch, c.feature, c.method) for c in fresh.checks}
         staying = tuple(c for c in old.checks if (c.arch, c.feature, c.method) not in ran)
         if staying:

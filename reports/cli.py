@@ -18,6 +18,7 @@ from reports.html import render_html
 from reports.json_table import render_json
 from reports.markdown import render_markdown
 from reports.matrix import build_matrix, load_matrix, render_matrix_json, render_matrix_markdown
+from reports.merge import REFERENCE, implementation
 from reports.pages import page_link, render_pages
 from reports.results import Results, find_result_files, load_results
 
@@ -44,17 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RESULTS",
         help=f"result files or directories (every *.json below them); default: {DEFAULT_RESULTS}/",
     )
-    render.add_argument("--out", default=DEFAULT_MARKDOWN, help=f"markdown table (default: {DEFAULT_MARKDOWN})")
-    render.add_argument("--json", default=DEFAULT_JSON, help=f"JSON table (default: {DEFAULT_JSON})")
+    # The defaults depend on the implementation the results certify (docs/<impl>/... for all but the reference):
+    # one implementation's results never land in another's table or committed results.
+    render.add_argument("--out", help=f"markdown table (default: {DEFAULT_MARKDOWN}; docs/IMPL/model_overview.md)")
+    render.add_argument("--json", help=f"JSON table (default: {DEFAULT_JSON}; docs/IMPL/model_overview.json)")
     render.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the files on disk differ from a fresh render"
     )
     render.add_argument(
         "--baseline",
-        default=baseline.DEFAULT_BASELINE,
         metavar="DIR",
         help="committed per-version results: the given results replace those of their transformers version, the "
-        f"table covers all (default: {baseline.DEFAULT_BASELINE})",
+        f"table covers all (default: {baseline.DEFAULT_BASELINE}; docs/IMPL/per_version for another implementation)",
     )
     render.add_argument(
         "--no-baseline", action="store_true", help="render from the given results alone; read and write no baseline"
@@ -115,10 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    if Path(args.out) == Path(args.json):
-        raise CliError("--out and --json name the same file")
     try:
-        fresh = baseline.committable(args.baseline, _load(_fresh_files(args)))
+        loaded = _load(_fresh_files(args))
+        _resolve_defaults(args, implementation(loaded) if loaded else REFERENCE)
+        if Path(args.out) == Path(args.json):
+            raise CliError("--out and --json name the same file")
+        fresh = baseline.committable(args.baseline, loaded)
         committed = [] if args.no_baseline else baseline.load_baseline(args.baseline)
         kept: list[baseline.Kept] = []
         if not args.replace:
@@ -154,6 +158,24 @@ def _render(args: argparse.Namespace) -> int:
     except OSError as e:
         raise CliError(f"cannot write: {e}") from None
     return 0
+
+
+def default_paths(impl: str) -> dict[str, str]:
+    """Where ``render`` writes the table and keeps the committed results of implementation ``impl``."""
+    if impl == REFERENCE:
+        return {"out": DEFAULT_MARKDOWN, "json": DEFAULT_JSON, "baseline": baseline.DEFAULT_BASELINE}
+    return {
+        "out": f"docs/{impl}/model_overview.md",
+        "json": f"docs/{impl}/model_overview.json",
+        "baseline": baseline.default_baseline(impl),
+    }
+
+
+def _resolve_defaults(args: argparse.Namespace, impl: str) -> None:
+    args.defaults = default_paths(impl)
+    for option, path in args.defaults.items():
+        if getattr(args, option) is None:
+            setattr(args, option, path)
 
 
 def _fresh_files(args: argparse.Namespace) -> list[Path]:
@@ -254,9 +276,9 @@ def _check(rendered: dict[str, str], updates: Sequence[baseline.Update], command
 def _command(args: argparse.Namespace) -> str:
     """The render command that regenerates the checked files."""
     words = ["python", "-m", "reports", "render", *args.results]
-    if args.out != DEFAULT_MARKDOWN:
+    if args.out != args.defaults["out"]:
         words += ["--out", args.out]
-    if args.json != DEFAULT_JSON:
+    if args.json != args.defaults["json"]:
         words += ["--json", args.json]
     if args.replace:
         words.append("--replace")
@@ -267,6 +289,6 @@ def _command(args: argparse.Namespace) -> str:
             words += [f"--{option}", getattr(args, option)]
     if args.no_baseline:
         words.append("--no-baseline")
-    elif args.baseline != baseline.DEFAULT_BASELINE:
+    elif args.baseline != args.defaults["baseline"]:
         words += ["--baseline", args.baseline]
     return shlex.join(words)

@@ -29,6 +29,9 @@ def version_key(version: str) -> tuple[tuple[int, ...], int, str]:
     return release, 0 if rest == "" or rest.startswith("+") else -1, rest
 
 
+REFERENCE = "reference"  # the suite's own implementation (the --impl default)
+
+
 def implementation(results: Sequence[Results]) -> str:
     """The one implementation all results certify; mixing implementations in one table is an error."""
     impls = {r.impl: r.path for r in results}

@@ -59,6 +59,10 @@ class Architecture:
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
+# Names result files were stamped with before --impl existed: the same implementation.
+LEGACY_IMPL_NAMES = {"reference_impl": "reference"}
+
+
 @dataclass(frozen=True)
 class Results:
     """The content of one result file."""
@@ -75,7 +79,8 @@ class Results:
 
     @property
     def impl(self) -> str:
-        return self.environment["impl"]  # type: ignore[return-value]
+        impl = self.environment["impl"]
+        return LEGACY_IMPL_NAMES.get(impl, impl)  # type: ignore[arg-type,return-value]
 
 
 class _FieldError(Exception):

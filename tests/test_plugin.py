@@ -385,3 +385,13 @@ def test_implementation_gap_takes_the_most_specific_key(gaps, expected):
     from conformance.interface import implementation_gap
 
     assert implementation_gap(gaps, "lora_feature", "lora", "TestA::test_x") == expected
+
+
+def test_an_implementation_gap_can_be_one_architectures():
+    from conformance.interface import implementation_gap
+
+    gaps = {"gpt2/prompt_tuning": "not on gpt2", "TestA::test_x": "everywhere"}
+    assert implementation_gap(gaps, "prompt_tuning", "prompt_tuning", "TestB::test_y", "gpt2") == "not on gpt2"
+    assert implementation_gap(gaps, "prompt_tuning", "prompt_tuning", "TestB::test_y", "bert") is None
+    assert implementation_gap(gaps, "prompt_tuning", "prompt_tuning", "TestA::test_x", "gpt2") == "not on gpt2"
+    assert implementation_gap(gaps, "lora", "lora", "TestA::test_x", "gpt2") == "everywhere"

@@ -448,3 +448,24 @@ def test_add_failing_half_way_leaves_nothing_behind(model, monkeypatch):
         model.add_adapter("c", LoRAConfig(r=4))
     assert_unchanged(model, before)
     assert "c" not in model.adapters_config
+
+
+# AdapterHub's names of the same configs and schemes are accepted (issue 10: match it where it differs by convention)
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [("pfeiffer", "seq_bn"), ("houlsby", "double_seq_bn"), ("parallel", "par_bn"), ("pfeiffer+inv", "seq_bn_inv")],
+)
+def test_adapterhub_config_names_are_aliases(alias, name):
+    from reference_impl.configs import resolve_config
+
+    assert resolve_config(alias) == resolve_config(name)
+    assert resolve_config({"config": alias, "reduction_factor": 4}) == resolve_config(
+        {"config": name, "reduction_factor": 4}
+    )
+
+
+def test_mam_adapter_is_adapterhubs_name_of_mam_init():
+    from reference_impl.configs import resolve_config
+
+    config = resolve_config({"config": "seq_bn", "init_weights": "mam_adapter"})
+    assert config.init_weights == "mam" and config.identity_at_init

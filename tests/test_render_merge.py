@@ -68,3 +68,40 @@ def test_replace_drops_what_the_fresh_results_do_not_hold(tmp_path: Path) -> Non
     assert "regenerate with: python -m reports render results/bert.json --replace" in stale.stderr
     assert run_cli(tmp_path, "render", "--replace", "results/bert.json").returncode == 0
     assert sorted(load_results(tmp_path / COMMITTED).architectures) == ["bert"]
+
+
+# --- one implementation's results never land in another's table (issue 10) ---------------------------------------
+
+
+def test_another_implementation_renders_into_its_own_files(tmp_path: Path) -> None:
+    _commit_two_architectures(tmp_path)
+    committed = {p: p.read_bytes() for p in (tmp_path / "docs").rglob("*") if p.is_file()}
+    adapters = results_dict([check("bert", "lora", "a", "failed", "boom")], impl="adapters")
+    dump(tmp_path / "results" / "adapters.json", adapters)
+    rendered = run_cli(tmp_path, "render", "results/adapters.json")
+    assert rendered.returncode == 0, rendered.stderr
+    assert {p: p.read_bytes() for p in committed} == committed, "the reference's files are untouched"
+    own = load_results(tmp_path / "docs" / "adapters" / "per_version" / "transformers-5.24.0.json")
+    assert own.impl == "adapters"
+    assert [(c.arch, c.outcome) for c in own.checks] == [("bert", "failed")]
+    table = (tmp_path / "docs" / "adapters" / "model_overview.md").read_text(encoding="utf-8")
+    assert "Implementation under test: `adapters`" in table and "`docs/adapters/per_version/`" in table
+    assert run_cli(tmp_path, "render", "--check", "results/adapters.json").returncode == 0
+
+
+def test_results_never_merge_into_another_implementations_baseline(tmp_path: Path) -> None:
+    _commit_two_architectures(tmp_path)
+    before = (tmp_path / COMMITTED).read_bytes()
+    dump(tmp_path / "results" / "adapters.json", results_dict([check("bert", "lora", "a", "failed")], impl="adapters"))
+    refused = run_cli(tmp_path, "render", "results/adapters.json", "--baseline", "docs/per_version")
+    assert refused.returncode == 2
+    assert "holds results of implementation 'reference', the given results certify 'adapters'" in refused.stderr
+    assert (tmp_path / COMMITTED).read_bytes() == before
+
+
+def test_results_stamped_before_impl_existed_are_the_reference(tmp_path: Path) -> None:
+    _commit_two_architectures(tmp_path)
+    legacy = results_dict([check("bert", "lora", "a", "failed", "boom")], impl="reference_impl")
+    dump(tmp_path / "results" / "bert.json", legacy)
+    assert run_cli(tmp_path, "render", "results/bert.json").returncode == 0
+    assert load_results(tmp_path / COMMITTED).impl == "reference"

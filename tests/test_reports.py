@@ -28,7 +28,7 @@ def env(transformers: str = "5.24.0", **overrides: Any) -> dict[str, Any]:
         "torch": "2.13.0+cpu",
         "transformers": transformers,
         "adapter_conformance": "0.1.0",
-        "impl": "reference_impl",
+        "impl": "reference",
         "commit": None,
         "date": "2026-11-27T02:00:00Z",
         **overrides,
@@ -115,7 +115,7 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["latest.json"]  # no temp file left behind
     loaded = load_results(path)
     assert loaded.transformers == "5.24.0"
-    assert loaded.impl == "reference_impl"
+    assert loaded.impl == "reference"
     assert loaded.architectures["bert"].gaps == {"bottleneck": "why"}
     assert loaded.checks == (Check(**data["checks"][0]),)
 

@@ -96,11 +96,16 @@ class StackChecks:
         model = _two_adapters(spec, method, check_seed)
         inputs = make_inputs(spec, check_seed)
         expected = _run_with(model, blocks.Stack("a", "b"), inputs)
-        assert torch.equal(_run_with(model, "a,b", inputs), expected)
         assert torch.equal(_run_with(model, ["a", "b"], inputs), expected)
         assert impl.active_setup(model) == impl.neutral_setup(blocks.Stack("a", "b"))
         restored = blocks.CompositionBlock.from_dict(blocks.Stack("a", "b").to_dict())
         assert torch.equal(_run_with(model, restored, inputs), expected)
+
+    def test_comma_separated_names_are_a_stack(self, spec, method, check_seed):
+        blocks = impl.composition()
+        model = _two_adapters(spec, method, check_seed)
+        inputs = make_inputs(spec, check_seed)
+        assert torch.equal(_run_with(model, "a,b", inputs), _run_with(model, blocks.Stack("a", "b"), inputs))
 
     @requires("identity_at_init")
     def test_stack_with_identity_adapter_equals_single(self, spec, method, check_seed):
@@ -368,17 +373,17 @@ class FusionChecks:
         randomize_adapter(model, "a", seed)
         model.save_adapter(str(tmp_path / "a"), "a", **impl.serialization_options())
         model.load_adapter(str(tmp_path / "a"), load_as="b", **impl.serialization_options())
-        model.add_adapter_fusion(blocks.Fuse("a", "b"), "dynamic")
+        model.add_adapter_fusion(blocks.Fuse("a", "b"), impl.fusion_config("dynamic"))
         return model
 
     def _fused_pair(self, spec, method, seed, config):
         """Two different adapters and a fusion of them with random, non-trivial query, key and value maps."""
         blocks = impl.composition()
         model = _two_adapters(spec, method, seed)
-        model.add_adapter_fusion(blocks.Fuse("a", "b"), config)
+        model.add_adapter_fusion(blocks.Fuse("a", "b"), impl.fusion_config(config))
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            for _, param in sorted(model.fusion_parameters(blocks.Fuse("a", "b")).items()):
+            for _, param in sorted(impl.fusion_parameters(model, "a,b").items()):
                 param.copy_(torch.randn(param.shape, generator=generator) * FUSION_STD)
         return model
 
@@ -406,7 +411,7 @@ class FusionChecks:
         model.set_active_adapters(blocks.Fuse("a", "b"))
         with torch.no_grad():
             outputs = model(**make_inputs(spec, check_seed), output_adapter_fusion_attentions=True)
-        attentions = outputs["adapter_fusion_attentions"]["a,b"]
+        attentions = impl.fusion_attentions(outputs, "a,b")
         assert attentions, "no fusion attention scores were reported"
         for scores in attentions.values():
             assert scores.shape[0] == 2
@@ -419,7 +424,7 @@ class FusionChecks:
         torch.manual_seed(check_seed)
         model = self._fused_copies(spec, method, check_seed, tmp_path)
         model.train_adapter_fusion(blocks.Fuse("a", "b"))
-        fusion = model.fusion_parameters(blocks.Fuse("a", "b"))
+        fusion = impl.fusion_parameters(model, "a,b")
         assert fusion and {k for k, p in model.named_parameters() if p.requires_grad} == set(fusion)
         before = {k: v.clone() for k, v in model.state_dict().items()}
         inputs = make_inputs(spec, check_seed)
@@ -438,7 +443,7 @@ class FusionChecks:
         blocks = impl.composition()
         source = self._fused_copies(spec, method, check_seed, tmp_path)
         with torch.no_grad():
-            for param in source.fusion_parameters(blocks.Fuse("a", "b")).values():
+            for param in impl.fusion_parameters(source, "a,b").values():
                 param.add_(torch.randn(param.shape, generator=torch.Generator().manual_seed(check_seed)) * 0.05)
         source.save_adapter_fusion(str(tmp_path / "fusion"), blocks.Fuse("a", "b"), **impl.serialization_options())
         target = adapter_model(spec)

@@ -220,6 +220,11 @@ class HeadChecks:
         assert not any(k.startswith("heads.h.") for k in model.state_dict())
         assert {k for k in model.state_dict() if not k.startswith("heads.keep.")} == before.keys()
         assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items()), "the base model changed"
+
+    def test_deleting_a_missing_head_is_refused(self, spec, head, check_seed):
+        model = flex_model(spec)
+        add_head(model, head, "h")
+        model.delete_head("h")
         with pytest.raises(ValueError, match="'h'"):
             model.delete_head("h")
 
@@ -267,6 +272,13 @@ class HeadChecks:
         if head.labelled:
             assert target.get_labels_dict("copy") == LABELS
             assert target.get_labels("copy") == [LABELS[i] for i in sorted(LABELS)]
+
+    def test_loading_a_head_over_an_existing_one_is_refused(self, spec, head, tmp_path):
+        source = flex_model(spec)
+        add_head(source, head, "h")
+        source.save_head(str(tmp_path), "h", **impl.serialization_options())
+        target = flex_model(spec)
+        impl.load_head(target, str(tmp_path), load_as="copy")
         with pytest.raises(ValueError, match="exists"):
             target.load_head(str(tmp_path), load_as="copy", **impl.serialization_options())
 
@@ -310,14 +322,27 @@ class HeadChecks:
         source.set_active_adapters("a")
         source.save_pretrained(tmp_path)
         target = impl.load_adapter_model(tmp_path).eval()
-        assert set(target.heads) == {"a", "other"} and target.active_head == "a"
+        assert set(target.heads) == {"a", "other"}
         assert {n: impl.head_config(target, n) for n in target.heads} == {
             n: impl.head_config(source, n) for n in source.heads
         }
         assert set(target.adapters_config) == {"a"}
         for name, kind in (("a", head.name), ("other", other_head(spec).name)):
             inputs = head_inputs(spec, kind, check_seed)
-            torch.testing.assert_close(run(target, inputs, head=name), run(source, inputs, head=name), rtol=0, atol=0)
+            with impl.adapter_setup(
+                "a"
+            ):  # what is active after loading: test_save_pretrained_restores_the_active_setup
+                expected = run(source, inputs, head=name)
+                torch.testing.assert_close(run(target, inputs, head=name), expected, rtol=0, atol=0)
+
+    def test_full_model_save_load_restores_the_active_head(self, spec, head, check_seed, tmp_path):
+        source = flex_model(spec)
+        source.add_adapter("a", impl.make_config(adapter_method(spec).config))
+        add_head(source, head, "a")
+        add_head(source, other_head(spec), "other")
+        source.set_active_adapters("a")
+        source.save_pretrained(tmp_path)
+        assert impl.load_adapter_model(tmp_path).active_head == "a"
 
     @requires("lm")
     def test_lm_head_ties_like_the_static_class(self, spec, head):

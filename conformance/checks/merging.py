@@ -22,11 +22,18 @@ class MergeChecks:
         unmerged = run(model, inputs)
         model.merge_adapter("a")
         merged_active = run(model, inputs)
-        model.set_active_adapters(None)
-        merged = run(model, inputs)
         atol = tolerance(spec, "merge", MERGE_ATOL)
-        torch.testing.assert_close(merged, unmerged, atol=atol, rtol=0)
         torch.testing.assert_close(merged_active, unmerged, atol=atol, rtol=0, msg="a merged adapter ran twice")
+
+    def test_merged_adapter_stays_merged_when_deactivated(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config(method.config), set_active=True)
+        randomize_adapter(model, "a", check_seed)
+        unmerged = run(model, inputs)
+        model.merge_adapter("a")
+        model.set_active_adapters(None)
+        torch.testing.assert_close(run(model, inputs), unmerged, atol=tolerance(spec, "merge", MERGE_ATOL), rtol=0)
 
     def test_reset_restores_outputs(self, spec, method, check_seed):
         inputs = make_inputs(spec, check_seed)
@@ -37,6 +44,21 @@ class MergeChecks:
         weights = {k: v.clone() for k, v in model.state_dict().items()}
         model.merge_adapter("a")
         assert not torch.equal(run(model, inputs), before), "merging a non-trivial adapter changed no weight"
-        model.reset_adapter("a")
+        impl.reset_adapter(model, "a")
+        atol = tolerance(spec, "merge", MERGE_ATOL)
+        torch.testing.assert_close(run(model, inputs), before, atol=atol, rtol=0)
+        assert model.state_dict().keys() == weights.keys()
+        for k, v in model.state_dict().items():
+            torch.testing.assert_close(v, weights[k], atol=atol, rtol=0, msg=k)
+
+    def test_reset_restores_weights_bit_for_bit(self, spec, method, check_seed):
+        inputs = make_inputs(spec, check_seed)
+        model = adapter_model(spec)
+        model.add_adapter("a", impl.make_config(method.config))
+        randomize_adapter(model, "a", check_seed)
+        before = run(model, inputs)
+        weights = {k: v.clone() for k, v in model.state_dict().items()}
+        model.merge_adapter("a")
+        impl.reset_adapter(model, "a")
         assert torch.equal(run(model, inputs), before)
         assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())

@@ -155,11 +155,22 @@ class AdapterConfig:
         return resolve_config(data)
 
 
+# AdapterHub's older names of the same configs (its ADAPTER_CONFIG_MAP), accepted as they are there.
+ALIASES = {
+    "pfeiffer": "seq_bn",
+    "houlsby": "double_seq_bn",
+    "parallel": "par_bn",
+    "pfeiffer+inv": "seq_bn_inv",
+    "houlsby+inv": "double_seq_bn_inv",
+}
+
+
 def resolve_config(config: str | Mapping[str, Any] | AdapterConfig) -> AdapterConfig:
     """An AdapterConfig from a config, its string name (``"lora"``) or its dict form (``{"config": "lora", "r": 4}``)."""
     if isinstance(config, AdapterConfig):
         return config
     if isinstance(config, str):
+        config = ALIASES.get(config, config)
         if config not in CONFIG_CLASSES:
             raise ValueError(
                 f"unknown adapter config {config!r}{closest(config, CONFIG_CLASSES)}; "
@@ -169,6 +180,7 @@ def resolve_config(config: str | Mapping[str, Any] | AdapterConfig) -> AdapterCo
     if isinstance(config, Mapping):
         data = dict(config)
         name = data.pop("config", None)
+        name = ALIASES.get(name, name) if isinstance(name, str) else name
         if not isinstance(name, str) or name not in CONFIG_CLASSES:
             raise ValueError(
                 f"adapter config dict needs 'config' set to one of {', '.join(sorted(CONFIG_CLASSES))}, "

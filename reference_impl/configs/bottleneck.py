@@ -52,6 +52,8 @@ class BnConfig(AdapterConfig):
     init_weights_seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.init_weights == "mam_adapter":  # AdapterHub's name of the scheme
+            object.__setattr__(self, "init_weights", "mam")
         super().__post_init__()
         check(self.mh_adapter or self.output_adapter, self, "enable mh_adapter, output_adapter or both")
         check(

@@ -40,9 +40,13 @@ class AdaptersImplementation(Implementation):
         return adapters.AdapterSetup(setup)
 
     def composition(self) -> Any:
+        import types
+
         from adapters import composition
 
-        return composition
+        # the blocks under AdapterHub's names, and their base class under the interface's name too
+        names = {n: getattr(composition, n) for n in dir(composition) if not n.startswith("_")}
+        return types.SimpleNamespace(**names, CompositionBlock=composition.AdapterCompositionBlock)
 
     def adapter_parameters(self, model: Any, name: str) -> dict[str, torch.nn.Parameter]:
         if name not in model.adapters_config:
@@ -62,6 +66,24 @@ class AdaptersImplementation(Implementation):
 
     def fusion_weights(self, model: Any, fusion: str) -> dict[str, torch.Tensor]:
         return read_fusion(model, fusion)
+
+    def fusion_config(self, data: str | dict[str, Any]) -> Any:
+        from adapters import AdapterFusionConfig
+
+        # AdapterHub takes a full config dict only: the suite's fields override the dynamic fusion's
+        return AdapterFusionConfig.load("dynamic", **data) if isinstance(data, dict) else data
+
+    def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+        return {k: p for k, p in model.named_parameters() if f".adapter_fusion_layer.{fusion}." in k}
+
+    def fusion_attentions(self, outputs: Any, fusion: str) -> dict[str, torch.Tensor]:
+        # AdapterHub: {layer index: {location: numpy scores (batch, sequence, adapters)}}
+        found = outputs["adapter_fusion_attentions"][fusion]
+        return {
+            f"{layer}.{location}": torch.as_tensor(scores).movedim(-1, 0)
+            for layer, by_location in found.items()
+            for location, scores in by_location.items()
+        }
 
     def adapter_config(self, model: Any, name: str) -> Any:
         if name not in model.adapters_config:
@@ -99,6 +121,9 @@ class AdaptersImplementation(Implementation):
     def static_from_adapter_model(self, model: Any, head_name: str, class_name: str) -> Any:
         raise NotImplementedError("AdapterHub has no conversion of an adapter model back to a static head class")
 
+    def reset_adapter(self, model: Any, name: str) -> None:
+        model.reset_adapter()  # AdapterHub resets whichever adapter is merged
+
     def load_adapter(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         info: dict[str, Any] = {}
         name = model.load_adapter(path, loading_info=info, **kwargs, **self.serialization_keywords)
@@ -106,7 +131,8 @@ class AdaptersImplementation(Implementation):
 
     def load_head(self, model: Any, path: str, **kwargs: Any) -> LoadResult:
         info: dict[str, Any] = {}
-        name = model.load_head(path, loading_info=info, **kwargs, **self.serialization_keywords)
+        loaded = model.load_head(path, loading_info=info, **kwargs, **self.serialization_keywords)
+        name = loaded[1] if isinstance(loaded, tuple) else loaded  # AdapterHub returns (directory, head name)
         return LoadResult(name, list(info.get("missing_keys", [])), list(info.get("unexpected_keys", [])))
 
     def head_config(self, model: Any, name: str) -> dict[str, Any]:

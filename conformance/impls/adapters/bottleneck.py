@@ -79,6 +79,11 @@ def slots(model: Any, name: str) -> Iterator[tuple[str, Slot]]:
             else:
                 for tensor, slot in _phm(model, name, projection).items():
                     yield key(index, site, f"{role}.{tensor}"), slot
+        for norm, attribute in (("ln_before", "adapter_norm_before"), ("ln_after", "adapter_norm_after")):
+            layer_norm = getattr(adapter, attribute, None)  # the adapter's own norms (config ln_before, ln_after)
+            if layer_norm is not None:
+                yield key(index, site, f"{norm}.weight"), stored(layer_norm.weight.detach())
+                yield key(index, site, f"{norm}.bias"), stored(layer_norm.bias.detach())
         gate = getattr(adapter, "gate", None)
         if gate is not None:
             yield key(index, site, "gate_weight"), stored(gate.weight.detach())

@@ -23,6 +23,8 @@ def to_adapters_config(data: dict[str, Any]) -> Any:
         raise ValueError(f"a config dict names its method under 'config' (e.g. {{'config': 'lora'}}); got {data!r}")
     fields = dict(data)
     name = fields.pop("config")
+    if fields.get("init_weights") == "mam":  # the suite's (the reference's) name of AdapterHub's "mam_adapter"
+        fields["init_weights"] = "mam_adapter"
     if name in UNION_PARTS:
         parts = {key: to_adapters_config(fields.pop(key)) for key in UNION_PARTS[name] if key in fields}
         union = {"mam": adapters.MAMConfig, "unipelt": adapters.UniPELTConfig}[name]

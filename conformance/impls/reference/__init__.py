@@ -55,6 +55,9 @@ class ReferenceImplementation(Implementation):
     def adapter_parameters(self, model: Any, name: str) -> dict[str, torch.nn.Parameter]:
         return model.adapter_parameters(name)
 
+    def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
+        return model.fusion_parameters(fusion)
+
     def adapter_weights(self, model: Any, name: str) -> dict[str, torch.Tensor]:
         return read_weights(model, name)
 
@@ -70,6 +73,9 @@ class ReferenceImplementation(Implementation):
         from reference_impl.methods import family_of
 
         return frozenset(family_of(self.make_config(config)).supported_blocks)
+
+    def claimed_identity_at_init(self, config: Any) -> bool | None:
+        return config.identity_at_init
 
     def load_model(self, directory: Any, model_class: str, spec: Any) -> tuple[Any, dict[str, Any]]:
         from reference_impl import load_model

@@ -1,0 +1,31 @@
+# AdapterHub 1.3.0: composition blocks with methods whose docs do not list them: refused when, if at all?
+import adapters
+import torch
+from adapters.composition import Average, BatchSplit, Parallel, Split
+from transformers import BertConfig, BertModel
+
+
+cfg = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+ids = torch.randint(1, 99, (2, 8))
+for method in ("prefix_tuning", "prompt_tuning", "loreft"):
+    for block in (
+        Average("a", "b"),
+        Split("a", "b", splits=[4, 4]),
+        Parallel("a", "b"),
+        BatchSplit("a", "b", batch_sizes=[1, 1]),
+    ):
+        torch.manual_seed(0)
+        m = BertModel(cfg).eval()
+        adapters.init(m)
+        m.add_adapter("a", method)
+        m.add_adapter("b", method)
+        try:
+            m.set_active_adapters(block)
+        except Exception as e:
+            print(method, type(block).__name__, "refused at set:", type(e).__name__)
+            continue
+        try:
+            out = m(ids).last_hidden_state
+            print(method, type(block).__name__, "runs: output", tuple(out.shape))
+        except Exception as e:
+            print(method, type(block).__name__, "refused at forward:", type(e).__name__, str(e)[:80])
