@@ -125,21 +125,25 @@ def main(argv: list[str] | None = None) -> int:
     pool = [m for path in sorted((ROOT / "reference_impl").rglob("*.py")) for m in candidates(path)]
     chosen = random.Random(args.seed).sample(pool, args.n)
     command = [sys.executable, "-m", "pytest", "conformance/suite", "-n", "0", "-x", "-q", "-p", "no:randomly"]
-    killed = 0
+    killed = timed_out = 0
     for mutant in chosen:
         cpu = children_cpu()
         with tempfile.TemporaryDirectory(prefix="random-mutant-") as tmp:
             copy_repository(Path(tmp))
             apply(mutant, Path(tmp))
             done = run_pytest(Path(tmp), [*command, *selection])
-        caught = done is None or done.returncode != 0
+        if done is None:  # a selection that did not finish decided nothing: not a kill
+            timed_out += 1
+            print(f"timeout  {children_cpu() - cpu:6.1f} s CPU  {mutant.describe()}", flush=True)
+            continue
+        caught = done.returncode != 0
         killed += caught
         verdict = "killed" if caught else "survived"
         failing = next((line for line in (done.stdout if done else "").splitlines() if line.startswith("FAILED")), "")
         print(f"{verdict:8} {children_cpu() - cpu:6.1f} s CPU  {mutant.describe()}  {failing[:160]}", flush=True)
     print(
-        f"random-mutation score: {killed} of {len(chosen)} killed ({len(pool)} candidates, seed {args.seed}, "
-        f"selection {' '.join(selection)})"
+        f"random-mutation score: {killed} of {len(chosen) - timed_out} killed, {timed_out} timed out "
+        f"({len(pool)} candidates, seed {args.seed}, selection {' '.join(selection)})"
     )
     return 0
 
