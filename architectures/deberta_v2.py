@@ -5,6 +5,15 @@ from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
 
+# A limit of the reference implementation, not of the architecture (AdapterHub copies the attention forward for it).
+PREFIX_GAP = (
+    "reference_impl puts prefix keys in front of the key projection's output; DeBERTa-v2's attention then scores "
+    "relative positions (c2p / p2c) for every key, and its position table is sized by the sequence, so the prefixed "
+    "keys do not fit (a shape error). Reaching it needs a copied attention forward, as reference_impl has for "
+    "DeBERTa v1 only"
+)
+
+
 def tiny_config():
     from transformers import DebertaV2Config
 
@@ -53,6 +62,11 @@ SPEC = register(
             "DebertaV2ForMaskedLM",
         ),
         layouts=(LAYOUT,),
+        gaps={
+            "prefix_tuning": PREFIX_GAP,
+            "mam": "MAM includes prefix tuning: " + PREFIX_GAP,
+            "unipelt": "UniPELT includes prefix tuning: " + PREFIX_GAP,
+        },
         heads=HeadMap(
             mapped=(
                 # the ContextPooler (dense + pooler_hidden_act on the first token) is the head's hidden layer

@@ -6,6 +6,15 @@ from .registry import register
 from .spec import ArchitectureSpec
 
 
+# A limit of the reference implementation, not of the architecture.
+PREFIX_GAP = (
+    "reference_impl puts prefix keys in front of the key projection's output; RoFormer rotates the projected keys by "
+    "the sequence's sinusoidal positions after that, and the position table covers the sequence only, so the "
+    "prefixed keys do not fit (a shape error); prefix keys must join after the rotation, which needs a copied "
+    "attention forward reference_impl does not have"
+)
+
+
 def tiny_config():
     from transformers import RoFormerConfig
 
@@ -30,6 +39,11 @@ SPEC = register(
             "RoFormerForCausalLM",
         ),
         layouts=(BERT_LAYOUT,),
+        gaps={
+            "prefix_tuning": PREFIX_GAP,
+            "mam": "MAM includes prefix tuning: " + PREFIX_GAP,
+            "unipelt": "UniPELT includes prefix tuning: " + PREFIX_GAP,
+        },
         heads=HeadMap(
             mapped=(
                 # dense -> hidden_act -> out_proj on the first token (RoFormer has no pooler)
