@@ -189,7 +189,8 @@ class AdapterModelChecks:
         config = spec.make_config()
         generator = torch.Generator().manual_seed(check_seed)
         ids = torch.randint(3, config.vocab_size, (2, 5), generator=generator)
-        options = {"max_new_tokens": 4, "do_sample": False, "pad_token_id": config.pad_token_id or 0}
+        # exactly 4 new tokens: a random model may emit its end-of-sequence token first, and the cache must matter
+        options = {"max_new_tokens": 4, "min_new_tokens": 4, "do_sample": False, "pad_token_id": config.pad_token_id or 0}
         if spec.is_encoder_decoder:
             options["decoder_start_token_id"] = config.decoder_start_token_id
         found = {}

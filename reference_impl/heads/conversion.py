@@ -108,6 +108,15 @@ def _slot_keys(derived: DerivedHead, static: nn.Module, head: nn.Module) -> dict
     return keys
 
 
+# Buffers added to the logits after the LM head (BART's family): dropping one that is all zeros changes nothing; a
+# non-zero one has no place in a flexible head, so the conversion refuses it.
+ADDITIVE_LOGIT_BUFFERS = ("final_logits_bias",)
+
+
+def _droppable(key: str, value: torch.Tensor) -> bool:
+    return key.rsplit(".", 1)[-1] in ADDITIVE_LOGIT_BUFFERS and not bool(value.any())
+
+
 def from_static(static: nn.Module, head_name: str = "default", spec: ArchitectureSpec | None = None) -> AdapterModel:
     """An adapter model with ``static``'s base weights, adapters and head (as head ``head_name``)."""
     from .model import AdapterModel
@@ -132,7 +141,7 @@ def from_static(static: nn.Module, head_name: str = "default", spec: Architectur
     for static_key, head_key in _slot_keys(derived, static, head).items():
         head_target[head_key] = source[static_key]
         used |= aliases[static_key]
-    left = sorted(set(source) - used)
+    left = sorted(k for k in set(source) - used if not _droppable(k, source[k]))
     if left:
         raise ValueError(unplaced_weights_message(derived, left))
     with torch.no_grad():
@@ -180,6 +189,8 @@ def to_static(model: AdapterModel, head_name: str | None = None, class_name: str
             target[key] = head_params[slot_keys[key]].detach()
         elif key.startswith(prefix) and key[len(prefix) :] in base_source:
             target[key] = base_source[key[len(prefix) :]]
+        elif key.rsplit(".", 1)[-1] in ADDITIVE_LOGIT_BUFFERS:
+            target[key] = torch.zeros_like(target_state[key])  # the flexible head adds nothing after its output
     unfilled = sorted(k for k in target_state if not aliases[k] & set(target))
     if unfilled:
         raise ValueError(f"{class_name} needs weights the adapter model does not have: {unfilled[:5]}")
