@@ -17,7 +17,7 @@ from conformance.capabilities import requires
 from conformance.checks.heads import flex_model, head_inputs, head_labels, head_parameters, logits_of
 from conformance.heads import HEADS
 from conformance.methods import METHODS
-from conformance.models import randomize_adapter
+from conformance.models import make_inputs, prompt_inputs, randomize_adapter
 
 
 ATOL = 1e-5
@@ -187,17 +187,21 @@ class AdapterModelChecks:
     def test_generate_greedy_and_beam_with_and_without_cache(self, spec, check_seed):
         model = adapted(spec, check_seed)
         config = spec.make_config()
-        generator = torch.Generator().manual_seed(check_seed)
-        ids = torch.randint(3, config.vocab_size, (2, 5), generator=generator)
+        prompt = prompt_inputs(spec, make_inputs(spec, check_seed, batch=2))  # the modality's inputs
         # exactly 4 new tokens: a random model may emit its end-of-sequence token first, and the cache must matter
-        options = {"max_new_tokens": 4, "min_new_tokens": 4, "do_sample": False, "pad_token_id": config.pad_token_id or 0}
+        options = {
+            "max_new_tokens": 4,
+            "min_new_tokens": 4,
+            "do_sample": False,
+            "pad_token_id": config.pad_token_id or 0,
+        }
         if spec.is_encoder_decoder:
             options["decoder_start_token_id"] = config.decoder_start_token_id
         found = {}
         for beams in (1, 2):
             for cache in (True, False):
                 with torch.no_grad():
-                    out = model.generate(input_ids=ids, num_beams=beams, use_cache=cache, **options)
+                    out = model.generate(**prompt, num_beams=beams, use_cache=cache, **options)
                 found[(beams, cache)] = out
             assert torch.equal(found[(beams, True)], found[(beams, False)]), f"num_beams={beams}: cache changes output"
         assert found[(1, True)].shape[0] == 2 and found[(1, True)].shape[1] >= 4

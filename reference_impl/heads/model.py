@@ -253,6 +253,7 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
@@ -269,7 +270,8 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         inputs of the families' models (the Trainer keeps dataset columns by these names); others pass through."""
         named = {
             "attention_mask": attention_mask, "token_type_ids": token_type_ids, "position_ids": position_ids,
-            "inputs_embeds": inputs_embeds, "pixel_values": pixel_values, "decoder_input_ids": decoder_input_ids,
+            "inputs_embeds": inputs_embeds, "pixel_values": pixel_values, "input_features": input_features,
+            "decoder_input_ids": decoder_input_ids,
             "decoder_attention_mask": decoder_attention_mask, "labels": labels, "start_positions": start_positions,
             "end_positions": end_positions,
         }  # fmt: skip
