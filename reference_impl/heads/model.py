@@ -15,8 +15,8 @@ from architectures.heads import DEFAULT_POOLING, LM_HEADS, SEQUENCE_HEADS, head_
 from architectures.live import model_class
 from architectures.spec import ArchitectureSpec
 
-from ..composition import CompositionBlock, Parallel
-from ..context import context_setup, parse_setup
+from ..composition import CompositionBlock, Parallel, Stack
+from ..context import AdapterSetup, context_setup, parse_setup
 from ..model import ModelAdaptersMixin, init
 from ..persistence import LoadedAdapter
 from . import files
@@ -312,12 +312,16 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         outputs = self._run_base(configs[0], inputs, labels)
         batch = next(v for v in outputs.values() if isinstance(v, torch.Tensor)).shape[0] // len(branch_heads)
         results = ParallelHeadOutputs()
+        setup = context_setup() or self.adapter_state.active
         for index, (name, config) in enumerate(zip(branch_heads, configs, strict=True)):
             rows = slice(index * batch, (index + 1) * batch)
             branch = type(outputs)(**{k: _rows(v, rows, batch * len(branch_heads)) for k, v in outputs.items()})
             branch_inputs = {k: _rows(v, rows, batch * len(branch_heads)) for k, v in inputs.items()}
             ids = branch_inputs.get("input_ids")
-            results.append(head_output(config, self.heads[name], branch, self.config, ids, labels, None))
+            # the head sees branch i's rows only: what acts on them there (an invertible adapter's inverse before an
+            # LM head) is branch i's part of the setup
+            with AdapterSetup(_branch_setup(setup, index)):
+                results.append(head_output(config, self.heads[name], branch, self.config, ids, labels, None))
         losses = [out.loss for out in results if getattr(out, "loss", None) is not None]
         results.loss = sum(losses) if losses else None
         return results
@@ -555,3 +559,12 @@ class AutoAdapterModel:
 
 
 __all__ = ["AdapterModel", "AutoAdapterModel", "LM_HEADS"]
+
+
+def _branch_setup(setup: Any, index: int) -> Any:
+    """The setup as branch ``index`` of its Parallel block sees it: the Parallel replaced by that child."""
+    if isinstance(setup, Parallel):
+        return setup.children[index]
+    if isinstance(setup, Stack):
+        return Stack(*(_branch_setup(child, index) for child in setup.children))
+    return setup
