@@ -63,6 +63,9 @@ SPEC = register(
         ),
         layouts=(LAYOUT,),
         gaps={
+            "accelerate": "transformers' DeBERTa-v2 reads its relative-position embedding weight outside that module's "
+            "forward, so under accelerate's cpu_offload the attention gets a weight still on the meta device: the plain "
+            "model fails the same way (NotImplementedError: Cannot copy out of meta tensor), with or without adapters",
             "prefix_tuning": PREFIX_GAP,
             "mam": "MAM includes prefix tuning: " + PREFIX_GAP,
             "unipelt": "UniPELT includes prefix tuning: " + PREFIX_GAP,

@@ -97,7 +97,7 @@ def test_weights_a_flexible_head_has_no_place_for_are_said_by_where_they_sit():
     from reference_impl.heads.conversion import from_static
 
     static = build_model(BERT, "BertForSequenceClassification")
-    static.register_parameter("final_logits_bias", torch.nn.Parameter(torch.zeros(1, 2)))
+    static.register_parameter("final_logits_bias", torch.nn.Parameter(torch.ones(1, 2)))  # non-zero: it matters
     with pytest.raises(ValueError) as info:
         from_static(static, spec=BERT)
     message = str(info.value)
