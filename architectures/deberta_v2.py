@@ -2,7 +2,7 @@
 
 from .heads import HeadMap, StaticHead
 from .registry import register
-from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
+from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout, prefix_tuning_gaps
 
 
 # A limit of the reference implementation, not of the architecture (AdapterHub copies the attention forward for it).
@@ -66,9 +66,7 @@ SPEC = register(
             "accelerate": "transformers' DeBERTa-v2 reads its relative-position embedding weight outside that module's "
             "forward, so under accelerate's cpu_offload the attention gets a weight still on the meta device: the plain "
             "model fails the same way (NotImplementedError: Cannot copy out of meta tensor), with or without adapters",
-            "prefix_tuning": PREFIX_GAP,
-            "mam": "MAM includes prefix tuning: " + PREFIX_GAP,
-            "unipelt": "UniPELT includes prefix tuning: " + PREFIX_GAP,
+            **prefix_tuning_gaps(PREFIX_GAP),
         },
         heads=HeadMap(
             mapped=(

@@ -2,7 +2,7 @@
 
 from .heads import HeadMap, StaticHead
 from .registry import register
-from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
+from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout, prefix_tuning_gaps
 
 
 # A limit of the reference implementation, not of the architecture.
@@ -60,11 +60,7 @@ SPEC = register(
             "MPNetForMaskedLM",
         ),
         layouts=(LAYOUT,),
-        gaps={
-            "prefix_tuning": PREFIX_GAP,
-            "mam": "MAM includes prefix tuning: " + PREFIX_GAP,
-            "unipelt": "UniPELT includes prefix tuning: " + PREFIX_GAP,
-        },
+        gaps=prefix_tuning_gaps(PREFIX_GAP),
         heads=HeadMap(
             mapped=(
                 # dense -> tanh -> out_proj on the first token, not through the pooler

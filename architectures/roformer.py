@@ -3,7 +3,7 @@
 from .bert import BERT_LAYOUT
 from .heads import HeadMap, StaticHead
 from .registry import register
-from .spec import ArchitectureSpec
+from .spec import ArchitectureSpec, prefix_tuning_gaps
 
 
 # A limit of the reference implementation, not of the architecture.
@@ -39,11 +39,7 @@ SPEC = register(
             "RoFormerForCausalLM",
         ),
         layouts=(BERT_LAYOUT,),
-        gaps={
-            "prefix_tuning": PREFIX_GAP,
-            "mam": "MAM includes prefix tuning: " + PREFIX_GAP,
-            "unipelt": "UniPELT includes prefix tuning: " + PREFIX_GAP,
-        },
+        gaps=prefix_tuning_gaps(PREFIX_GAP),
         heads=HeadMap(
             mapped=(
                 # dense -> hidden_act -> out_proj on the first token (RoFormer has no pooler)

@@ -214,6 +214,15 @@ class ArchitectureSpec:
         return self.gaps.get(feature) or (self.gaps.get(method) if method else None)
 
 
+def prefix_tuning_gaps(reason: str) -> dict[str, str]:
+    """Gaps of prefix tuning and of the unions that include it (MAM, UniPELT), for one reason."""
+    return {
+        "prefix_tuning": reason,
+        "mam": "MAM includes prefix tuning: " + reason,
+        "unipelt": "UniPELT includes prefix tuning: " + reason,
+    }
+
+
 def check_names(spec: ArchitectureSpec) -> None:
     """Checks that need no model: a sane name, a known modality, known gap and tolerance keys."""
     where = f"in {spec.module or 'the spec'}"
