@@ -36,12 +36,7 @@ class MergeChecks:
         torch.testing.assert_close(run(model, inputs), unmerged, atol=tolerance(spec, "merge", MERGE_ATOL), rtol=0)
 
     def test_reset_restores_outputs(self, spec, method, check_seed):
-        inputs = make_inputs(spec, check_seed)
-        model = adapter_model(spec)
-        model.add_adapter("a", impl.make_config(method.config))
-        randomize_adapter(model, "a", check_seed)
-        before = run(model, inputs)
-        weights = {k: v.clone() for k, v in model.state_dict().items()}
+        model, inputs, before, weights = _adapter_and_outputs(spec, method, check_seed)
         model.merge_adapter("a")
         assert not torch.equal(run(model, inputs), before), "merging a non-trivial adapter changed no weight"
         impl.reset_adapter(model, "a")
@@ -52,13 +47,17 @@ class MergeChecks:
             torch.testing.assert_close(v, weights[k], atol=atol, rtol=0, msg=k)
 
     def test_reset_restores_weights_bit_for_bit(self, spec, method, check_seed):
-        inputs = make_inputs(spec, check_seed)
-        model = adapter_model(spec)
-        model.add_adapter("a", impl.make_config(method.config))
-        randomize_adapter(model, "a", check_seed)
-        before = run(model, inputs)
-        weights = {k: v.clone() for k, v in model.state_dict().items()}
+        model, inputs, before, weights = _adapter_and_outputs(spec, method, check_seed)
         model.merge_adapter("a")
         impl.reset_adapter(model, "a")
         assert torch.equal(run(model, inputs), before)
         assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+
+
+def _adapter_and_outputs(spec, method, seed):
+    """A model with a random adapter "a" (inactive), its inputs, its outputs and a copy of its weights."""
+    inputs = make_inputs(spec, seed)
+    model = adapter_model(spec)
+    model.add_adapter("a", impl.make_config(method.config))
+    randomize_adapter(model, "a", seed)
+    return model, inputs, run(model, inputs), {k: v.clone() for k, v in model.state_dict().items()}
