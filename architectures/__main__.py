@@ -67,7 +67,10 @@ def compare_command(args: argparse.Namespace) -> int:
         spec = get(name)
         if not spec.applicable:
             continue
-        ok, total, mismatches = compare(spec)
+        try:
+            ok, total, mismatches = compare(spec)
+        except Exception as err:  # noqa: BLE001 - a draft that fails is a line of the report, with its reason
+            ok, total, mismatches = 0, 1, [f"no draft: {type(err).__name__}: {err}".splitlines()[0]]
         matched, compared = matched + ok, compared + total
         print(f"{name}: {ok}/{total} fields match" + "".join(f"\n  {m}" for m in mismatches))
     print(f"total: {matched}/{compared} fields match")

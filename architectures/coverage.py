@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 
 REGISTERED, SCAFFOLDABLE, NOT_SCAFFOLDABLE, NO_ATTENTION = "registered", "scaffoldable", "not scaffoldable", "none"
@@ -26,11 +28,22 @@ def model_types() -> list[str]:
     return sorted(CONFIG_MAPPING.keys())
 
 
-def classify(model_type: str, registered: set[str]) -> Entry:
+def certified_ranges() -> dict[str, str]:
+    """Each registered architecture's certified range, from the committed table of a checkout (empty elsewhere)."""
+    table = Path(__file__).resolve().parents[1] / "docs" / "model_overview.json"
+    if not table.is_file():
+        return {}
+    rows = json.loads(table.read_text())["architectures"]
+    return {row["name"]: row.get("certified_range") or "no version certified" for row in rows}
+
+
+def classify(model_type: str, registered: set[str], ranges: dict[str, str] | None = None) -> Entry:
     from .scaffold import draft
 
-    if model_type in registered:
-        return Entry(model_type, REGISTERED, "")
+    name = model_type.replace("-", "_")  # spec modules are named after the model_type, dashes as underscores
+    if name in registered:
+        certified = (ranges or {}).get(name)
+        return Entry(model_type, REGISTERED, f"certified: {certified}" if certified else "")
     try:
         with _quiet():
             result = draft(model_type)
@@ -46,7 +59,7 @@ def classify(model_type: str, registered: set[str]) -> Entry:
 
 @contextlib.contextmanager
 def _quiet():
-    logging.disable(logging.WARNING)
+    logging.disable(logging.ERROR)  # transformers logs config errors of exotic model types at ERROR
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
@@ -58,8 +71,8 @@ def _quiet():
 def coverage(types: list[str] | None = None) -> list[Entry]:
     from .registry import builtin_names
 
-    registered = set(builtin_names())
-    return [classify(t, registered) for t in (types or model_types())]
+    registered, ranges = set(builtin_names()), certified_ranges()
+    return [classify(t, registered, ranges) for t in (types or model_types())]
 
 
 def render(entries: list[Entry]) -> list[str]:

@@ -592,7 +592,7 @@ def compare(spec: Any) -> tuple[int, int, list[str]]:
     """(fields that match, fields compared, mismatch descriptions) between the draft and the registered ``spec``."""
     from .live import build_model, resolve_layout
 
-    result = draft(spec.name)
+    result = draft(spec.transformers_model_type)
     layout = resolve_layout(spec, build_model(spec))
     pairs: list[tuple[str, Any, Any]] = [
         ("modality", str(spec.modality), result.fields["modality"].value),

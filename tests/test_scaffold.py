@@ -37,3 +37,11 @@ def test_draft_module_compiles_and_marks_what_it_could_not_decide():
 def test_unknown_model_type_is_a_clear_error(capsys):
     assert main(["scaffold", "no_such_model"]) == 2
     assert "no model type 'no_such_model'" in capsys.readouterr().err
+
+
+def test_coverage_finds_registered_specs_by_their_dashed_model_type_with_the_certified_range():
+    from architectures.coverage import REGISTERED, classify
+
+    entry = classify("xlm-roberta", {"xlm_roberta"}, {"xlm_roberta": "4.57.6 – 5.24.0"})
+    assert (entry.status, entry.detail) == (REGISTERED, "certified: 4.57.6 – 5.24.0")
+    assert classify("bert", {"bert"}, {}).status == REGISTERED
