@@ -14,6 +14,7 @@ from reports import baseline
 from reports.atomic import write_text_atomic
 from reports.cells import build_table
 from reports.changes import compare, render_changes
+from reports.claims import PUBLISHED, claims_path, render_claims
 from reports.html import render_html
 from reports.json_table import render_json
 from reports.markdown import render_markdown
@@ -28,6 +29,7 @@ DEFAULT_MARKDOWN = "docs/model_overview.md"
 DEFAULT_JSON = "docs/model_overview.json"
 DEFAULT_MATRIX_DIR = "results/matrix"
 HOW_TO_PRODUCE = "pytest --results results/latest.json"
+ADAPTERHUB = "adapters"  # the implementation whose published table docs/adapters/claims.md checks
 MAX_DIFF_LINES = 40
 
 
@@ -142,6 +144,8 @@ def _render(args: argparse.Namespace) -> int:
     pages_dir = None if args.no_pages else Path(args.pages or Path(args.out).parent / "architectures")
     links = {row.arch: page_link(args.out, pages_dir, row.arch) for row in table.rows} if pages_dir else None
     rendered = {args.out: render_markdown(table, links), args.json: render_json(table)}
+    if table.impl == ADAPTERHUB:
+        rendered[str(claims_path(args.out))] = _claims(table)
     if pages_dir is not None:
         parity_dir = Path(args.parity or Path(args.out).parent / "parity")
         pages = render_pages(table, args.out, pages_dir, parity_dir)
@@ -158,6 +162,15 @@ def _render(args: argparse.Namespace) -> int:
     except OSError as e:
         raise CliError(f"cannot write: {e}") from None
     return 0
+
+
+def _claims(table) -> str:
+    """AdapterHub's published table against the measured one (`docs/adapters/claims.md`)."""
+    try:
+        published = Path(PUBLISHED).read_text(encoding="utf-8")
+        return render_claims(table, published)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot compare with AdapterHub's published table {PUBLISHED}: {e}") from None
 
 
 def default_paths(impl: str) -> dict[str, str]:
