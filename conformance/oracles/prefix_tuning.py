@@ -221,7 +221,9 @@ def _prefix_columns(attention: Prefixed, prefix: int) -> Any:
         mask = bound.arguments.get("attention_mask")
         if not isinstance(mask, torch.Tensor) or mask.dim() != 4:
             raise NotImplementedError("the decoder prefix oracle needs a 4-d attention mask to set the prefix columns")
-        hidden = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
+        # -inf, not the mask's own minimum: a query that sees no token (left padding) spreads its weight evenly
+        # over the columns its mask gives that minimum, and a placeholder must not be one of them
+        hidden = False if mask.dtype == torch.bool else float("-inf")
         placeholders = mask[..., :hidden_columns].clone().fill_(hidden)
         own = mask[..., hidden_columns:prefix].clone().fill_(_attend(mask))
         bound.arguments["attention_mask"] = torch.cat([placeholders, own, mask[..., prefix:]], -1)

@@ -85,10 +85,11 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
                 head.output.weight = embeddings.weight
 
     def resize_token_embeddings(self, new_num_tokens: int | None = None, *args: Any, **kwargs: Any) -> nn.Embedding:
-        """Resize the base model's embeddings; tied LM heads follow, untied ones are resized alike."""
+        """Resize the base model's embeddings; tied LM heads follow, untied ones are resized alike (a tied head's
+        output bias too: the tie shares the weight only)."""
         embeddings = self.base_model.resize_token_embeddings(new_num_tokens, *args, **kwargs)
         for head in self.heads.values():
-            if head.config.head_type in LM_HEADS and not head.config.tie_output:
+            if head.config.head_type in LM_HEADS:
                 head.resize_output(embeddings.weight.shape[0])
         self.tie_weights()
         return embeddings
