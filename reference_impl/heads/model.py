@@ -283,6 +283,9 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
 
     def _forward(self, input_ids: torch.Tensor | None, head: str | None, **inputs: Any) -> Any:
         labels = {key: inputs.pop(key) for key in LABEL_INPUTS if inputs.get(key) is not None}
+        # the Trainer's loss argument: the heads' losses are means over the batch and never read it, and a base
+        # model without **kwargs (BLOOM in transformers 4.x) refuses it
+        inputs.pop("num_items_in_batch", None)
         if input_ids is not None:
             inputs["input_ids"] = input_ids
         branch_heads = (
