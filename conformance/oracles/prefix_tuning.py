@@ -17,6 +17,8 @@ How the suite applies it to a plain model, by the attention's kind:
 - decoders (every layer with a prefix): the standard equivalence. The prefix is the model's key/value cache
   (a transformers ``DynamicCache``), the attention mask widened by the prefix length, explicit position ids so the
   tokens keep their positions; keys in a cache are already rotated, so rotary models never rotate the prefix.
+  A sliding window (Mistral, Gemma 2) counts the cache's positions and would hide the prefix from later queries:
+  there a hook sets the mask's prefix columns to attended for every query, as the definition says.
 - separate key and value projections (BERT, RoBERTa, ViT, T5): hooks put the prefix in front of the projections'
   outputs and widen the attention's mask; T5's position bias gets zero columns for the prefix in front of the bias
   the plain model computes for the same input (read off a plain forward pass first).
@@ -201,23 +203,33 @@ def _kv_dim(model: torch.nn.Module) -> int:
     return heads * head_dim
 
 
-def _hide_placeholder(attention: Prefixed, hidden_columns: int) -> Any:
-    """A pre-hook on a decoder attention whose prefix is shorter than the cache's (none: left out): its mask hides
-    the placeholder columns in front of its cache."""
-    signature = inspect.signature(attention.attention.forward)
+def _windowed(model: torch.nn.Module) -> bool:
+    """Whether the model's masks have a sliding window: it counts the cache's positions, so the prefix in the cache
+    would fall out of a query's window, which the definition (the prefix has no position) does not allow."""
+    return getattr(model.config, "sliding_window", None) is not None
 
-    def hide(module, args, kwargs):
+
+def _prefix_columns(attention: Prefixed, prefix: int) -> Any:
+    """A pre-hook on a decoder attention that sets its mask's ``prefix`` cache columns as the definition says:
+    every query attends the attention's own prefix (no window hides it), and not the placeholder columns in front
+    of it when its prefix is shorter than the cache's (none: left out)."""
+    signature = inspect.signature(attention.attention.forward)
+    hidden_columns = prefix - attention.length
+
+    def set_columns(module, args, kwargs):
         bound = signature.bind_partial(*args, **kwargs)
         mask = bound.arguments.get("attention_mask")
         if not isinstance(mask, torch.Tensor) or mask.dim() != 4:
-            raise NotImplementedError("a left-out decoder layer needs a 4-d attention mask to hide the prefix from")
-        hidden = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
-        bound.arguments["attention_mask"] = torch.cat(
-            [mask[..., :hidden_columns].clone().fill_(hidden), mask[..., hidden_columns:]], -1
-        )
+            raise NotImplementedError("the decoder prefix oracle needs a 4-d attention mask to set the prefix columns")
+        # -inf, not the mask's own minimum: a query that sees no token (left padding) spreads its weight evenly
+        # over the columns its mask gives that minimum, and a placeholder must not be one of them
+        hidden = False if mask.dtype == torch.bool else float("-inf")
+        placeholders = mask[..., :hidden_columns].clone().fill_(hidden)
+        own = mask[..., hidden_columns:prefix].clone().fill_(_attend(mask))
+        bound.arguments["attention_mask"] = torch.cat([placeholders, own, mask[..., prefix:]], -1)
         return bound.args, bound.kwargs
 
-    return attention.attention.register_forward_pre_hook(hide, with_kwargs=True)
+    return attention.attention.register_forward_pre_hook(set_columns, with_kwargs=True)
 
 
 def _pad_front(tensor: torch.Tensor, length: int, value: float | bool | int) -> torch.Tensor:
@@ -273,7 +285,8 @@ def hooks(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict
                 )
         elif spec.modality == "decoder":
             prefix = max(attention.length for attention in every)
-            handles.extend(_hide_placeholder(a, prefix - a.length) for a in every if a.length < prefix)
+            windowed = _windowed(model)
+            handles.extend(_prefix_columns(a, prefix) for a in every if windowed or a.length < prefix)
         else:
             biases = _plain_position_biases(model, targets, inputs)
             for target in targets:

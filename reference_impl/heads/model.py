@@ -85,10 +85,11 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
                 head.output.weight = embeddings.weight
 
     def resize_token_embeddings(self, new_num_tokens: int | None = None, *args: Any, **kwargs: Any) -> nn.Embedding:
-        """Resize the base model's embeddings; tied LM heads follow, untied ones are resized alike."""
+        """Resize the base model's embeddings; tied LM heads follow, untied ones are resized alike (a tied head's
+        output bias too: the tie shares the weight only)."""
         embeddings = self.base_model.resize_token_embeddings(new_num_tokens, *args, **kwargs)
         for head in self.heads.values():
-            if head.config.head_type in LM_HEADS and not head.config.tie_output:
+            if head.config.head_type in LM_HEADS:
                 head.resize_output(embeddings.weight.shape[0])
         self.tie_weights()
         return embeddings
@@ -282,6 +283,9 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
 
     def _forward(self, input_ids: torch.Tensor | None, head: str | None, **inputs: Any) -> Any:
         labels = {key: inputs.pop(key) for key in LABEL_INPUTS if inputs.get(key) is not None}
+        # the Trainer's loss argument: the heads' losses are means over the batch and never read it, and a base
+        # model without **kwargs (BLOOM in transformers 4.x) refuses it
+        inputs.pop("num_items_in_batch", None)
         if input_ids is not None:
             inputs["input_ids"] = input_ids
         branch_heads = (
