@@ -129,7 +129,12 @@ LM_HEAD_SUFFIXES = ("LMHeadModel", "ForCausalLM", "ForConditionalGeneration")
 
 
 def lm_head_class(spec: ArchitectureSpec) -> str:
-    """The family's language-modelling class (the one ``generate`` is for), read off the spec's head classes."""
+    """The family's language-modelling class (the one ``generate`` is for): the head map's class of the modality's
+    LM head type (Marian's is ``MarianMTModel``), else read off the head class names."""
+    wanted = "seq2seq_lm" if spec.modality.generation == "seq2seq" else "causal_lm"
+    for entry in spec.heads.mapped if spec.heads is not None else ():
+        if entry.head_type == wanted:
+            return entry.class_name
     for name in spec.head_classes:
         if name.endswith(LM_HEAD_SUFFIXES):
             return name

@@ -48,7 +48,10 @@ def _perturb(model: torch.nn.Module, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in model.parameters():  # shared (tied) parameters come once
-            param.add_(torch.randn(param.shape, generator=generator) * 0.05)
+            # a frozen table (Marian's sinusoidal positions) is a function of the config: transformers rebuilds it
+            # on load, so a moved one would not survive even transformers' own save and load
+            if param.requires_grad:
+                param.add_(torch.randn(param.shape, generator=generator) * 0.05)
 
 
 def forward(model: Any, inputs: dict[str, Any], labels: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:

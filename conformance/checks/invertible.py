@@ -26,7 +26,10 @@ def _config(kind: str) -> dict:
 
 def _lm_class(spec) -> str | None:
     """A head class with output embeddings (an LM head), or None (vision models have none)."""
-    by_name = next((name for name in spec.head_classes if name.endswith(OUTPUT_EMBEDDING_SUFFIXES)), None)
+    gaps = spec.heads.gaps if spec.heads else {}  # a declared gap (MarianForCausalLM) is no model to build
+    by_name = next(
+        (name for name in spec.head_classes if name.endswith(OUTPUT_EMBEDDING_SUFFIXES) and name not in gaps), None
+    )
     # a family may name its LM class otherwise (BertGenerationDecoder): its head map says what it is
     by_head = [m.class_name for m in (spec.heads.mapped if spec.heads else ()) if m.head_type in LM_HEADS]
     return by_name or next(iter(by_head), None)

@@ -445,6 +445,7 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
     length, cross = target.length, target.kind == "cross_attention"
     signature = inspect.signature(target.attention.forward)
     hidden_name = next(iter(signature.parameters))
+    own_bias = BIAS_NAME not in signature.parameters and hasattr(target.attention, "compute_bias")
 
     def placeholders(states: torch.Tensor) -> torch.Tensor:
         return torch.cat([states.new_zeros(states.shape[0], length, *states.shape[2:]), states], dim=1)
@@ -462,6 +463,17 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
                 arguments[name] = _pad_positions(arguments[name], length, _attend(arguments[name]), not cross)
         if bias is not None:
             arguments[BIAS_NAME] = _pad_positions(bias, length, 0.0, not cross)
+        elif (
+            own_bias
+        ):  # UMT5: every layer computes its bias from the (placeholder-widened) lengths; zero on the prefix
+            compute = module.compute_bias
+
+            def compute_without_prefix(*a, **kw) -> torch.Tensor:
+                computed = compute(*a, **kw).clone()
+                computed[..., :length] = 0.0
+                return computed
+
+            module.compute_bias = compute_without_prefix
         return bound.args, bound.kwargs
 
     def prefix_there(prefix: torch.Tensor):
@@ -472,6 +484,7 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
         return hook
 
     def cut_placeholders(module, args, output):
+        module.__dict__.pop("compute_bias", None)
         return None if cross else (output[0][:, length:], *output[1:])
 
     return [
