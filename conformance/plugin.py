@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance_not_applicable(reason): the manifest says it does not apply")
     config.addinivalue_line("markers", "conformance_once: does not depend on the architecture; runs on one (tiers)")
     # registered by xdist too; here so that --strict-markers holds under -p no:xdist
-    config.addinivalue_line("markers", "xdist_group(name): the checks of one architecture run on one xdist worker")
+    config.addinivalue_line("markers", "xdist_group(name): the checks of one architecture and feature share a worker")
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -220,7 +220,9 @@ def _mark(kind: str, value: str, keyword: bool = True) -> pytest.MarkDecorator:
 def _marks(
     spec: Any, feature: str, method: str | None, not_applicable: str | None = None, check: str | None = None
 ) -> list[pytest.MarkDecorator]:
-    marks = [_mark("arch", spec.name), _mark("feature", feature), _mark("xdist_group", spec.name, keyword=False)]
+    # one group per architecture and feature: units small enough for xdist to balance (distribution.py)
+    group = _mark("xdist_group", f"{spec.name}:{feature}", keyword=False)
+    marks = [_mark("arch", spec.name), _mark("feature", feature), group]
     if method is not None:
         marks.append(_mark("method", method))
     # an architecture the installed transformers does not have is not applicable here: recorded, never a failure
@@ -287,6 +289,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    from .distribution import heavy_first
+
+    heavy_first(config, items)
 
 
 @pytest.fixture
