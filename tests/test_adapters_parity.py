@@ -38,8 +38,9 @@ ADJUST = {
 }
 
 _SEQ_BN_INV = (
-    "the invertible adapter differs (max diff 2.7 on tiny BERT, same canonical tensors): the reference's NICE "
-    "coupling block must follow AdapterHub's (which half feeds which sub-network, and its scaling)"
+    "the NICE invertible adapter differs (max diff 2.7 on tiny BERT, same canonical tensors); the reference agrees "
+    "with the suite's oracle (0.0), AdapterHub does not (3.1): either AdapterHub's coupling block or the adapters "
+    "weight view's reading of it (which subnet is F, which G) is wrong; not resolved yet"
 )
 _PROMPT = (
     "prompt placement: AdapterHub appends the prompt after the embedding module (no position embedding, the outputs "
@@ -47,12 +48,9 @@ _PROMPT = (
     "placement as the default (or a config option)"
 )
 _DORA = (
-    "DoRA differs (max diff 0.15 on tiny BERT, same canonical tensors): the reference's weight-norm / magnitude "
-    "must follow AdapterHub's definition"
-)
-_FUSED_LORA = (
-    "LoRA on a fused qkv (GPT-2 c_attn): AdapterHub keeps one A per adapted matrix, the reference one shared A, so "
-    "AdapterHub's weights cannot be expressed; the reference needs per-matrix A, as on BERT"
+    "DoRA differs (max diff 0.15 on tiny BERT, same canonical tensors); the reference agrees with the suite's oracle "
+    "(5e-7), AdapterHub does not (0.15): AdapterHub's weight norm / magnitude or the weight view's reading of them "
+    "differ from the definition; not resolved yet"
 )
 # (method, arch or "*") -> what the reference would need; measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {
@@ -64,6 +62,13 @@ KNOWN: dict[tuple[str, str], str] = {
         "factorised W is derived in both views: no weights can be written"
     ),
     ("double_seq_bn_inv", "*"): "AdapterHub's GLOW invertible adapter crashes (docs/adapters/repro/model_level.py)",
+    **{
+        (method, "gpt2"): (
+            "AdapterHub's GPT-2 prefix under sdpa (the default attention) is misaligned with the causal mask "
+            "(an AdapterHub defect: docs/adapters/repro/model_level.py); not compared under eager yet"
+        )
+        for method in ("prefix_tuning", "mam", "unipelt")
+    },
 }
 
 

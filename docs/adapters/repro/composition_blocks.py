@@ -50,3 +50,18 @@ try:
     print("LoRA output_lora Stack: ran")
 except Exception as e:
     print("LoRA output_lora Stack crashes:", type(e).__name__, str(e)[:100])
+
+# 4. LoRA / IA3 on a fused qkv projection (GPT-2's c_attn) refuse every composition block, Stack included
+from transformers import GPT2Config, GPT2Model  # noqa: E402
+
+
+g = GPT2Model(GPT2Config(vocab_size=99, n_embd=32, n_layer=2, n_head=4)).eval()
+adapters.init(g)
+for n in ("a", "b"):
+    g.add_adapter(n, "lora")
+g.set_active_adapters(ac.Stack("a", "b"))
+try:
+    g(input_ids=ids)
+    print("gpt2 LoRA Stack: ran")
+except ValueError as e:
+    print("gpt2 LoRA Stack refused:", e)
