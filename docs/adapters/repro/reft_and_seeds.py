@@ -59,3 +59,29 @@ try:
     print("DoRA on GPT-2: ran")
 except Exception as e:
     print("DoRA on GPT-2 crashes:", type(e).__name__, str(e)[:90])
+
+# DiReFT save_adapter / load_adapter: the loaded adapter is a plain ReftConfig and behaves differently
+import tempfile  # noqa: E402
+
+
+m = BertModel(cfg).eval()
+adapters.init(m)
+m.add_adapter("d", adapters.DiReftConfig(r=2, dropout=0.0), set_active=True)
+with torch.no_grad():
+    for k, p in m.named_parameters():
+        if ".d." in k:
+            p.copy_(torch.randn_like(p) * 0.3)
+with tempfile.TemporaryDirectory() as d:
+    m.save_adapter(d, "d", use_safetensors=True)
+    t = BertModel(cfg).eval()
+    t.load_state_dict(m.state_dict(), strict=False)
+    adapters.init(t)
+    t.load_adapter(d, set_active=True, use_safetensors=True)
+with torch.no_grad():
+    diff = (m(input_ids=ids).last_hidden_state - t(input_ids=ids).last_hidden_state).abs().max()
+print(
+    "DiReFT reloaded config:",
+    type(t.adapters_config.match("d", adapters.ReftConfig)).__name__,
+    "max diff",
+    f"{diff:.3f}",
+)
