@@ -44,6 +44,19 @@ GAPS: dict[str, str] = {
     "TestForward::test_identity_at_init[loreft]": _NO_REFT_IDENTITY,
     "TestForward::test_identity_at_init[noreft]": _NO_REFT_IDENTITY,
     "TestForward::test_identity_at_init[direft]": _NO_REFT_IDENTITY,
+    # AdapterHub composes prefixes in Parallel and BatchSplit too; the suite's oracle defines them in Stack only
+    **{
+        f"{check}[{method}]": (
+            "AdapterHub composes prefix tuning in this block; the suite's composition oracle defines prefix tuning in "
+            "Stack only, so there is no expected output to compare with"
+        )
+        for method in ("prefix_tuning", "mam", "unipelt")
+        for check in (
+            "TestParallel::test_parallel_matches_oracle",
+            "TestParallel::test_parallel_after_shared_adapter_matches_oracle",
+            "TestBatchSplit::test_batch_split_matches_oracle",
+        )
+    },
     "TestForward::test_identity_at_init[seq_bn_inv]": (
         "AdapterHub's init_weights sets up the bottleneck only; the invertible adapter on the embeddings starts random"
     ),
