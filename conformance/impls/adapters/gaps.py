@@ -57,6 +57,17 @@ GAPS: dict[str, str] = {
             "TestBatchSplit::test_batch_split_matches_oracle",
         )
     },
+    **{
+        f"TestSplit::test_split_ends_equal_single_adapters[{method}]": (
+            "AdapterHub's LoRA family composes in Stack, Parallel, BatchSplit and Average, not Split (its documented "
+            "composition table); the forward pass refuses Split with NotImplementedError"
+        )
+        for method in ("lora", "dora", "ia3")
+    },
+    "TestClassConversion::test_adapters_survive_conversion": (
+        "AdapterHub converts a static model by loading its checkpoint into an adapter model: the adapters come over, "
+        "which of them is active does not (as with save_pretrained), and there is no conversion back"
+    ),
     "TestForward::test_identity_at_init[seq_bn_inv]": (
         "AdapterHub's init_weights sets up the bottleneck only; the invertible adapter on the embeddings starts random"
     ),
