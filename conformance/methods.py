@@ -151,23 +151,36 @@ METHODS: dict[str, MethodUnderTest] = {
             resized={"prompt_length": 6},
         ),
         # Suffix positions move as generation without the cache re-runs a longer input, so the configs the generic
-        # checks use intervene on prefix positions; the ReFT checks cover suffix positions and tied weights.
+        # checks use intervene on prefix positions; the ReFT checks cover suffix positions and tied weights. No
+        # dropout: AdapterHub's default (0.05) would make the checks' training-mode forward passes differ run to run.
         MethodUnderTest(
             "loreft",
-            config={"config": "loreft", "r": 2},
-            identity_config={"config": "loreft", "r": 2, "init_weights": "identity"},
+            config={"config": "loreft", "r": 2, "dropout": 0.0},
+            identity_config={"config": "loreft", "r": 2, "dropout": 0.0, "init_weights": "identity"},
             resized={"r": 3},
         ),
         MethodUnderTest(
             "noreft",
-            config={"config": "noreft", "r": 2, "prefix_positions": 2},
-            identity_config={"config": "noreft", "r": 2, "prefix_positions": 2, "init_weights": "identity"},
+            config={"config": "noreft", "r": 2, "prefix_positions": 2, "dropout": 0.0},
+            identity_config={
+                "config": "noreft",
+                "r": 2,
+                "prefix_positions": 2,
+                "dropout": 0.0,
+                "init_weights": "identity",
+            },
             resized={"r": 3},
         ),
         MethodUnderTest(
             "direft",
-            config={"config": "direft", "r": 2, "prefix_positions": 4},
-            identity_config={"config": "direft", "r": 2, "prefix_positions": 4, "init_weights": "identity"},
+            config={"config": "direft", "r": 2, "prefix_positions": 4, "dropout": 0.0},
+            identity_config={
+                "config": "direft",
+                "r": 2,
+                "prefix_positions": 4,
+                "dropout": 0.0,
+                "init_weights": "identity",
+            },
             resized={"r": 3},
         ),
     )

@@ -118,6 +118,27 @@ def randomize_adapter(model: Any, name: str, seed: int, std: float = 0.1) -> Non
     generator = torch.Generator().manual_seed(seed)
     for _, param in sorted(impl.adapter_parameters(model, name).items()):
         param.copy_(torch.randn(param.shape, generator=generator) * std)
+    _randomize_projections(model, name, generator, std)
+
+
+def _randomize_projections(model: Any, name: str, generator: torch.Generator, std: float) -> None:
+    """ReFT's ``R`` through the weight view: the raw parameter may be a parametrisation (AdapterHub's LoReFT keeps
+    an orthogonal one, which raw noise turns into zeros), so write R itself. An unconstrained R is written as drawn;
+    a constrained one (the view refuses rows that are not orthonormal) with its rows orthonormalised. Read back, the
+    effective R must be what was written, on every implementation."""
+    for canonical, value in sorted(impl.adapter_weights(model, name).items()):
+        if not (canonical.endswith("R") and ".reft." in canonical):
+            continue
+        drawn = torch.randn(value.shape, generator=generator) * std
+        try:
+            impl.set_adapter_weights(model, name, {canonical: drawn})
+            written = drawn
+        except KeyError:  # LoReFT: R has orthonormal rows
+            written = torch.linalg.qr(drawn.T).Q.T.contiguous()
+            impl.set_adapter_weights(model, name, {canonical: written})
+        effective = impl.adapter_weights(model, name)[canonical]
+        if not torch.allclose(effective, written.to(effective.dtype), atol=1e-5):
+            raise AssertionError(f"{canonical}: the implementation's effective R is not the R written into it")
 
 
 def tolerance(spec: ArchitectureSpec, check: str, default: float) -> float:

@@ -1,4 +1,9 @@
-"""Compacter: PHM projections compute ``sum_i kron(A_i, W_i)``, and shared PHM weights live once per adapter."""
+"""Compacter: PHM projections compute ``sum_i kron(A_i, W_i)``, and shared PHM weights live once per adapter.
+
+Everything is read and written through the suite's canonical weights (``conformance.weights``; PHM tensors:
+``<layer>.<site>.<down|up>.phm_rule`` and ``.phm_W``, a shared tensor repeated under every place that uses it) and
+counted through ``impl.adapter_parameters``; the expected output is the suite's oracle.
+"""
 
 from __future__ import annotations
 
@@ -6,93 +11,105 @@ import pytest
 import torch
 
 from conformance import impl
-from conformance.models import adapter_model, hidden_size, make_inputs, randomize_adapter, run
+from conformance.models import adapter_model, hidden_size, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.oracles.run import expected_output
 
 
-def _compacter(spec, seed: int, **options):
-    model = adapter_model(spec)
-    model.add_adapter("a", impl.make_config({"config": "compacter", "reduction_factor": 4, "phm_dim": 4, **options}))
-    randomize_adapter(model, "a", seed)
+ORACLE_ATOL = 1e-5
+BASE = {"config": "compacter", "reduction_factor": 4, "phm_dim": 4}
+
+
+def _compacter(spec, seed: int, model=None, name: str = "a", **options):
+    model = model or adapter_model(spec)
+    model.add_adapter(name, impl.make_config({**BASE, **options}))
+    randomize_adapter(model, name, seed)
     return model
 
 
-def _projections(model, name: str = "a"):
-    """Every (key, down or up projection) of adapter ``name``, read off get_adapter."""
-    found = []
-    for layer, modules in sorted(model.get_adapter(name).items()):
-        for location, module in modules.items():
-            if layer >= 0:
-                found += [(f"{layer}.{location}.down", module.down), (f"{layer}.{location}.up", module.up)]
+def _tensors(model, name: str, tensor: str) -> dict[str, torch.Tensor]:
+    """Every canonical ``<layer>.<site>.<role>.<tensor>`` of adapter ``name`` (``tensor``: phm_rule or phm_W)."""
+    found = {k: v for k, v in impl.adapter_weights(model, name).items() if k.endswith(f".{tensor}")}
+    assert found, f"adapter {name!r} has no canonical PHM tensor {tensor!r}"
     return found
 
 
-def _factor(params: dict, suffix: str) -> torch.Tensor:
-    matches = [value for key, value in params.items() if key.endswith(suffix)]
-    assert len(matches) == 1, f"expected one parameter ending in {suffix}, found {len(matches)}"
-    return matches[0]
+def _count(model, name: str) -> int:
+    return sum(p.numel() for p in impl.adapter_parameters(model, name).values())
+
+
+def _places(model, name: str) -> int:
+    """How many places (layer, site) adapter ``name`` adapts: each has one down-projection bias."""
+    return sum(1 for k in impl.adapter_weights(model, name) if k.endswith(".down.bias"))
 
 
 @pytest.mark.feature("compacter")
 class CompacterChecks:
     def test_phm_weight_is_a_sum_of_kronecker_products(self, spec, check_seed):
-        model = _compacter(spec, check_seed, shared_phm_rule=False)
+        config = {**BASE, "shared_phm_rule": False, "factorized_phm_W": False}  # every PHM tensor stored, own rules
+        model = _compacter(spec, check_seed, **{k: v for k, v in config.items() if k not in BASE})
         generator = torch.Generator().manual_seed(check_seed)
-        for key, projection in _projections(model)[:2]:
-            params = dict(projection.named_parameters())
-            rule = _factor(params, "phm_rule")
-            blocks = torch.bmm(_factor(params, "_left"), _factor(params, "_right"))
-            expected = sum(torch.kron(rule[i], blocks[i]) for i in range(rule.shape[0]))
-            assert expected.shape == (projection.in_features, projection.out_features), key
-            inputs = torch.randn(3, projection.in_features, generator=generator)
-            with torch.no_grad():
-                torch.testing.assert_close(projection(inputs), inputs @ expected + params["bias"], msg=key)
+        weights = impl.adapter_weights(model, "a")
+        written = {k: torch.randn(v.shape, generator=generator) * 0.3 for k, v in weights.items() if ".phm_" in k}
+        impl.set_adapter_weights(model, "a", written)
+        for k, value in impl.adapter_weights(model, "a").items():
+            if k in written:
+                torch.testing.assert_close(value, written[k], msg=f"{k} does not read back as written")
+        model.set_active_adapters("a")
+        inputs = make_inputs(spec, check_seed)
+        expected = expected_output(plain_model(spec), spec, config, impl.adapter_weights(model, "a"), inputs)
+        atol = tolerance(spec, "oracle", ORACLE_ATOL)
+        torch.testing.assert_close(run(model, inputs), expected, atol=atol, rtol=1e-4)
 
     def test_shared_rules_live_once(self, spec, check_seed):
         model = _compacter(spec, check_seed)  # shared_phm_rule=True is the default
-        params = impl.adapter_parameters(model, "a")
-        rules = [key for key in params if "phm_rule" in key]
-        assert len(rules) == 1, f"the shared rules must be one parameter of the adapter, found {rules}"
-        assert [key for key in model.state_dict() if "phm_rule" in key] == rules, "the rules must not be duplicated"
-        shared = model.get_adapter("a")[-1]
-        assert len(shared) == 1, "the shared PHM weights are the adapter's one model-level module"
-        before = {key: p.weight().detach().clone() for key, p in _projections(model)}
-        with torch.no_grad():
-            params[rules[0]].mul_(2.0)
-        for key, projection in _projections(model):  # every layer's weight scales with the one shared rule
-            torch.testing.assert_close(projection.weight(), 2.0 * before[key], msg=key)
+        _compacter(spec, check_seed, model=model, name="own", shared_phm_rule=False)
+        rules = _tensors(model, "a", "phm_rule")
+        first = next(iter(rules.values()))
+        for k, rule in rules.items():
+            torch.testing.assert_close(rule, first, msg=f"{k}: the shared rules read differently at this place")
+        n3 = first.numel()
+        # the unshared adapter keeps one rule per PHM projection; the shared one a single rule in all
+        assert _count(model, "own") - _count(model, "a") == (len(rules) - 1) * n3, "the shared rules are duplicated"
+        impl.set_adapter_weights(model, "a", {k: 2.0 * first for k in rules})
+        for k, rule in _tensors(model, "a", "phm_rule").items():
+            torch.testing.assert_close(rule, 2.0 * first, msg=f"{k}: writing the shared rules did not reach here")
+        one, other = list(rules)[:2]
+        with pytest.raises(ValueError):  # one tensor cannot take two values
+            impl.set_adapter_weights(model, "a", {one: first, other: 3.0 * first})
 
     def test_unshared_rules_are_per_layer(self, spec, check_seed):
         model = _compacter(spec, check_seed, shared_phm_rule=False)
-        rules = [key for key in impl.adapter_parameters(model, "a") if "phm_rule" in key]
-        assert len(rules) == len(_projections(model)), "each PHM layer needs its own rules when they are not shared"
-        assert -1 not in model.get_adapter("a"), "nothing is shared, so there is no model-level module"
+        rules = _tensors(model, "a", "phm_rule")
+        first, *others = rules
+        assert all(not torch.equal(rules[k], rules[first]) for k in others), "randomised own rules must differ"
+        impl.set_adapter_weights(model, "a", {first: torch.zeros_like(rules[first])})
+        after = _tensors(model, "a", "phm_rule")
+        assert not after[first].any(), f"{first} was not written"
+        for k in others:
+            torch.testing.assert_close(after[k], rules[k], msg=f"writing {first} changed {k}: the rules are shared")
 
     def test_shared_blocks_make_positions_equal(self, spec, check_seed):
         model = _compacter(spec, check_seed, shared_W_phm=True)
-        params = impl.adapter_parameters(model, "a")
-        assert not [key for key in params if ".W_" in key and "adapter_site.compacter.a.weights" not in key], (
-            "with shared_W_phm no PHM layer may keep blocks of its own"
-        )
-        downs = [p.weight() for key, p in _projections(model) if key.endswith("down")]
-        for weight in downs[1:]:  # shared rules and shared blocks: every down-projection has the same weight
-            torch.testing.assert_close(weight, downs[0])
+        blocks = _tensors(model, "a", "phm_W")
+        for role in ("down", "up"):
+            mine = [v for k, v in blocks.items() if k.endswith(f".{role}.phm_W")]
+            assert mine, f"no {role} blocks"
+            for value in mine[1:]:  # shared rules and shared blocks: every place has the same blocks
+                torch.testing.assert_close(value, mine[0])
 
     def test_fewer_parameters_than_a_linear_bottleneck(self, spec):
         model = adapter_model(spec)
         model.add_adapter("phm", impl.make_config({"config": "compacter++", "reduction_factor": 4, "phm_dim": 4}))
         model.add_adapter("linear", impl.make_config({"config": "seq_bn", "reduction_factor": 4}))
-
-        def count(name):
-            return sum(p.numel() for p in impl.adapter_parameters(model, name).values())
-
         # per layer (hidden size h, bottleneck b = h / 4, n = phm_dim = 4), a rank-1 factorised PHM pair has
         # n*(h/n + b/n) weights each way and b + h biases; the shared rules are n*n*n. A linear pair has 2*h*b weights
         # and the same biases.
         h, n = hidden_size(spec), 4
         b = h // 4
-        layers = len(model.get_adapter("phm")) - 1
-        assert count("phm") == layers * (2 * (h + b) + (b + h)) + n**3
-        assert count("linear") == layers * (2 * h * b + b + h)
+        layers = _places(model, "phm")
+        assert _places(model, "linear") == layers
+        assert _count(model, "phm") == layers * (2 * (h + b) + (b + h)) + n**3
+        assert _count(model, "linear") == layers * (2 * h * b + b + h)
 
     def test_indivisible_phm_dim_is_refused(self, spec, check_seed):
         model = adapter_model(spec)
@@ -102,24 +119,21 @@ class CompacterChecks:
         h = hidden_size(spec)
         phm_dim = next(n for n in range(2, h) if h % n or (h // 4) % n)  # divides neither h nor the bottleneck h / 4
         with pytest.raises(ValueError, match="phm_dim"):
-            model.add_adapter(
-                "a", impl.make_config({"config": "compacter", "reduction_factor": 4, "phm_dim": phm_dim})
-            )
-        assert not model.adapters_config and set(model.state_dict()) == keys, "a refused adapter must leave nothing"
+            model.add_adapter("a", impl.make_config({**BASE, "phm_dim": phm_dim}))
+        with pytest.raises((KeyError, ValueError)):
+            impl.adapter_config(model, "a")  # a refused adapter must leave nothing
+        assert set(model.state_dict()) == keys, "a refused adapter must leave no tensors"
         assert torch.equal(run(model, inputs), before)
 
     def test_adapters_do_not_share_with_each_other(self, spec, check_seed):
         model = _compacter(spec, check_seed)
-        model.add_adapter("b", impl.make_config({"config": "compacter", "reduction_factor": 4, "phm_dim": 4}))
-        randomize_adapter(model, "b", check_seed + 1)
+        _compacter(spec, check_seed + 1, model=model, name="b")
         inputs = make_inputs(spec, check_seed)
         model.set_active_adapters("b")
         expected = run(model, inputs)
-        with torch.no_grad():
-            for key, param in impl.adapter_parameters(model, "a").items():
-                if "phm_rule" in key:
-                    param.zero_()
+        rules = _tensors(model, "a", "phm_rule")
+        impl.set_adapter_weights(model, "a", {k: torch.zeros_like(v) for k, v in rules.items()})
         assert torch.equal(run(model, inputs), expected), "changing a's shared rules changed adapter b"
         model.delete_adapter("a")
         assert torch.equal(run(model, inputs), expected), "deleting a changed adapter b"
-        assert [key for key in impl.adapter_parameters(model, "b") if "phm_rule" in key], "b lost its shared rules"
+        assert _tensors(model, "b", "phm_rule"), "b lost its shared rules"

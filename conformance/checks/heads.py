@@ -358,7 +358,12 @@ class HeadChecks:
         model = flex_model(spec)
         add_head(model, head, "a")
         embeddings = model.get_input_embeddings().weight
-        output = next(p for k, p in model.heads["a"].named_parameters() if k.endswith("output.weight"))
+        # the output projection: the head's last weight of the embedding matrix's shape (names are the implementation's)
+        shaped = [
+            p for _, p in model.heads["a"].named_parameters(remove_duplicate=False) if p.shape == embeddings.shape
+        ]
+        assert shaped, f"the {head} head has no weight of the embeddings' shape {tuple(embeddings.shape)}"
+        output = shaped[-1]
         assert (output is embeddings) == tied, f"{class_name} ties its output weight: {tied}"
         model.add_adapter("a", impl.make_config(adapter_method(spec).config))
         model.train_adapter("a")

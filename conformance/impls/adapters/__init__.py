@@ -104,7 +104,9 @@ class AdaptersImplementation(Implementation):
     def adapter_model_from_config(self, spec: Any, config: Any = None) -> Any:
         from adapters import AutoAdapterModel
 
-        return AutoAdapterModel.from_config(spec.make_config() if config is None else config)
+        model = AutoAdapterModel.from_config(spec.make_config() if config is None else config)
+        model.conformance_spec = spec
+        return model
 
     def adapter_model_from_static(self, static: Any, head_name: str = "default") -> Any:
         """AdapterHub converts a static head when an adapter model loads its checkpoint (as head ``default``)."""

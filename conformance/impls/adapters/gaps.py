@@ -9,10 +9,68 @@ from __future__ import annotations
 _NO_PROMPT_TUNING = "AdapterHub does not implement prompt tuning for {} (a blank cell of its model table)"
 
 _REFUSED_AT_FORWARD = (
-    "AdapterHub refuses {} with prefix tuning at the forward pass (NotImplementedError), not in set_active_adapters"
+    "AdapterHub refuses {} with {} at the forward pass (NotImplementedError), not in set_active_adapters or "
+    "add_adapter_fusion"
 )
 
+_PROMPT_PLACEMENT = (
+    "AdapterHub appends the prompt after the embedding module and its outputs keep the prompt positions (documented "
+    "placement; the suite's oracle inserts the prompt as inputs_embeds and expects the input's length back)"
+)
+_REFT_LAYERS = "AdapterHub's ReFT chooses its layers with `layers` and has no leave_out (an unknown field it ignores)"
+_NO_REFT_IDENTITY = "AdapterHub's ReFT configs have no identity initialisation (init_weights): R, W and b start random"
+
 GAPS: dict[str, str] = {
+    **{
+        check: _PROMPT_PLACEMENT
+        for check in (
+            "TestDefinition::test_output_matches_oracle[prompt_tuning]",
+            "TestForward::test_active_adapter_changes_output[prompt_tuning]",
+            "TestStack::test_stack_matches_oracle_in_both_orders[prompt_tuning]",
+            "TestPromptTuning::test_every_placement_matches_oracle",
+            "TestPromptTuning::test_outputs_line_up_with_the_input",
+            "TestPromptTuning::test_padding_stays_masked",
+            "TestPromptTuning::test_stacked_prompts_are_inserted_in_order",
+        )
+    },
+    "TestPromptTuning::test_bad_prompt_configs_are_refused": (
+        "AdapterHub initialises a prompt from text (prompt_init_text through a tokenizer), not from token ids: "
+        "prompt_init='from_string' without prompt_init_ids is its normal use"
+    ),
+    "TestLifecycle::test_leave_out_skips_layers[loreft]": _REFT_LAYERS,
+    "TestLifecycle::test_leave_out_skips_layers[noreft]": _REFT_LAYERS,
+    "TestLifecycle::test_leave_out_skips_layers[direft]": _REFT_LAYERS,
+    "TestReft::test_layers_choose_where_to_intervene": _REFT_LAYERS,
+    "TestForward::test_identity_at_init[loreft]": _NO_REFT_IDENTITY,
+    "TestForward::test_identity_at_init[noreft]": _NO_REFT_IDENTITY,
+    "TestForward::test_identity_at_init[direft]": _NO_REFT_IDENTITY,
+    # AdapterHub composes prefixes in Parallel and BatchSplit too; the suite's oracle defines them in Stack only
+    **{
+        f"{check}[{method}]": (
+            "AdapterHub composes prefix tuning in this block; the suite's composition oracle defines prefix tuning in "
+            "Stack only, so there is no expected output to compare with"
+        )
+        for method in ("prefix_tuning", "mam", "unipelt")
+        for check in (
+            "TestParallel::test_parallel_matches_oracle",
+            "TestParallel::test_parallel_after_shared_adapter_matches_oracle",
+            "TestBatchSplit::test_batch_split_matches_oracle",
+        )
+    },
+    **{
+        f"TestSplit::test_split_ends_equal_single_adapters[{method}]": (
+            "AdapterHub's LoRA family composes in Stack, Parallel, BatchSplit and Average, not Split (its documented "
+            "composition table); the forward pass refuses Split with NotImplementedError"
+        )
+        for method in ("lora", "dora", "ia3")
+    },
+    "TestClassConversion::test_adapters_survive_conversion": (
+        "AdapterHub converts a static model by loading its checkpoint into an adapter model: the adapters come over, "
+        "which of them is active does not (as with save_pretrained), and there is no conversion back"
+    ),
+    "TestForward::test_identity_at_init[seq_bn_inv]": (
+        "AdapterHub's init_weights sets up the bottleneck only; the invertible adapter on the embeddings starts random"
+    ),
     "TestMerge::test_merged_adapter_stays_merged_when_deactivated": (
         "AdapterHub undoes a merge when the active setup changes (set_active_adapters(None) unmerges)"
     ),
@@ -24,8 +82,16 @@ GAPS: dict[str, str] = {
         "AdapterHub refuses a batch whose size is not the sum of batch_sizes with an IndexError (documented), the "
         "suite expects a ValueError"
     ),
-    "TestUnsupportedBlocks::test_average_refused[prefix_tuning]": _REFUSED_AT_FORWARD.format("Average"),
-    "TestUnsupportedBlocks::test_split_refused[prefix_tuning]": _REFUSED_AT_FORWARD.format("Split"),
+    **{
+        f"TestUnsupportedBlocks::test_{check}_refused[{method}]": _REFUSED_AT_FORWARD.format(block, "prefix tuning")
+        for method in ("prefix_tuning", "mam", "unipelt")  # the unions include prefix tuning
+        for check, block in (("average", "Average"), ("split", "Split"))
+    },
+    # add_adapter_fusion of adapters without a fusion layer is accepted; the forward pass refuses Fuse
+    **{
+        f"TestUnsupportedBlocks::test_fuse_refused[{method}]": _REFUSED_AT_FORWARD.format("Fuse", title)
+        for method, title in (("lora", "LoRA"), ("ia3", "IA3"), ("dora", "DoRA"), ("prefix_tuning", "prefix tuning"))
+    },
     **{
         f"{arch}/prompt_tuning": _NO_PROMPT_TUNING.format(title)
         for arch, title in (("gpt2", "GPT-2"), ("t5", "T5"), ("llama", "Llama"), ("mistral", "Mistral"))

@@ -11,12 +11,23 @@ from architectures.live import get_path, layers_of, resolve_layout
 
 def layers(model: Any) -> Iterator[tuple[int, Any, Any]]:
     """(global layer index, the layout's stack, the layer module)."""
-    spec = model.conformance_spec
+    spec = spec_of(model)
     index = 0
     for stack in resolve_layout(spec, model).stacks:
         for layer in layers_of(stack, model):
             yield index, stack, layer
             index += 1
+
+
+def spec_of(model: Any) -> Any:
+    """The suite's spec of ``model``: noted by ``init``, else (a model AdapterHub built itself: an adapter model from
+    a config or a checkpoint) the registered spec of its model type."""
+    spec = getattr(model, "conformance_spec", None)
+    if spec is None:
+        from architectures.registry import get
+
+        spec = get(model.config.model_type)
+    return spec
 
 
 def projections(stack: Any, layer: Any) -> Iterator[tuple[str, Any]]:

@@ -1,18 +1,19 @@
 # AdapterHub 1.3.0: composition blocks with methods whose docs do not list them: refused when, if at all?
 import adapters
 import torch
-from adapters.composition import Average, BatchSplit, Parallel, Split
+from adapters.composition import Average, BatchSplit, Fuse, Parallel, Split
 from transformers import BertConfig, BertModel
 
 
 cfg = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 ids = torch.randint(1, 99, (2, 8))
-for method in ("prefix_tuning", "prompt_tuning", "loreft"):
+for method in ("prefix_tuning", "prompt_tuning", "loreft", "lora", "ia3"):
     for block in (
         Average("a", "b"),
         Split("a", "b", splits=[4, 4]),
         Parallel("a", "b"),
         BatchSplit("a", "b", batch_sizes=[1, 1]),
+        Fuse("a", "b"),
     ):
         torch.manual_seed(0)
         m = BertModel(cfg).eval()

@@ -1,0 +1,142 @@
+"""Differential parity of the reference implementation with AdapterHub ``adapters`` (issue 10, item 4).
+
+The same tiny base model, the same adapter weights (drawn on the reference, written into AdapterHub through the
+suite's weight view, ``conformance.weights``): the outputs must agree within 1e-5, per method and architecture that
+both implement. Runs only where ``adapters`` is installed (the ``ah`` venv: adapters 1.3.0, transformers 4.57.6).
+
+Where the two differ today the case is a strict xfail whose reason says what the reference would need (issue 10
+lists the measured differences; the reference is not changed here): a case that starts to agree fails, so the list
+cannot rot.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+pytest.importorskip("adapters")
+
+from architectures.registry import get  # noqa: E402
+from conformance import impl  # noqa: E402
+from conformance.methods import METHODS  # noqa: E402
+from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
+
+
+ATOL = 1e-5
+ARCHS = ("bert", "roberta", "gpt2", "t5", "llama")
+_FLAT_PREFIX = {"flat": True}  # the reparametrisation MLP's output is derived in both views: write a flat prefix
+# Config changes so that the weights drawn on the reference can be written into AdapterHub:
+ADJUST = {
+    # AdapterHub accepts LoRA "o" on BERT and adapts nothing (a defect: docs/adapters/repro/lora_o.py)
+    "lora": {"attn_matrices": ["q", "v"]},
+    "dora": {"attn_matrices": ["q", "v"]},
+    "ia3": {"attn_matrices": ["k", "v"]},
+    "prefix_tuning": _FLAT_PREFIX,
+    # a factorised PHM W is derived (a product of factors) in both views
+    "compacter": {"factorized_phm_W": False},
+}
+
+_SEQ_BN_INV = (
+    "the NICE invertible adapter differs (max diff 2.7 on tiny BERT, same canonical tensors); the reference agrees "
+    "with the suite's oracle (0.0), AdapterHub does not (3.1): either AdapterHub's coupling block or the adapters "
+    "weight view's reading of it (which subnet is F, which G) is wrong; not resolved yet"
+)
+_PROMPT = (
+    "prompt placement: AdapterHub appends the prompt after the embedding module (no position embedding, the outputs "
+    "keep the prompt positions); the reference inserts it as inputs_embeds. The reference needs AdapterHub's "
+    "placement as the default (or a config option)"
+)
+_DORA = (
+    "DoRA differs (max diff 0.15 on tiny BERT, same canonical tensors); the reference agrees with the suite's oracle "
+    "(5e-7), AdapterHub does not (0.15): AdapterHub's weight norm / magnitude or the weight view's reading of them "
+    "differ from the definition; not resolved yet"
+)
+# (method, arch or "*") -> what the reference would need; measured with adapters 1.3.0, transformers 4.57.6
+KNOWN: dict[tuple[str, str], str] = {
+    **{("seq_bn_inv", arch): _SEQ_BN_INV for arch in ARCHS if arch != "llama"},  # on Llama the two agree
+    ("prompt_tuning", "*"): _PROMPT,
+    ("dora", "*"): _DORA,
+    ("compacter++", "*"): (
+        "AdapterHub crashes with shared_W_phm=True and an unfactorised W (UnboundLocalError in PHMLayer), and a "
+        "factorised W is derived in both views: no weights can be written"
+    ),
+    ("double_seq_bn_inv", "*"): "AdapterHub's GLOW invertible adapter crashes (docs/adapters/repro/model_level.py)",
+    **{
+        (method, "gpt2"): (
+            "AdapterHub's GPT-2 prefix under sdpa (the default attention) is misaligned with the causal mask "
+            "(an AdapterHub defect: docs/adapters/repro/model_level.py); not compared under eager yet"
+        )
+        for method in ("prefix_tuning", "mam", "unipelt")
+    },
+    **{
+        (method, arch): (
+            f"prefix tuning differs on {arch} (flat prefix, same canonical key / value; max diff 0.18 on T5, 1.3 on "
+            "Llama): where the prefix enters the attention (before or after the rotary / relative position terms, "
+            "the mask) is not resolved yet"
+        )
+        for arch in ("t5", "llama")
+        for method in ("prefix_tuning", "mam", "unipelt")
+    },
+    ("lora", "llama"): (
+        "LoRA output_lora on Llama: AdapterHub adapts the FFN's input projection (canonical ffn_in), the reference the "
+        "output projection (ffn_out); the reference would need AdapterHub's choice (or the weight view's site for "
+        "it is wrong: not resolved yet)"
+    ),
+}
+
+
+def _config(method: str) -> dict:
+    config = {**METHODS[method].config, **ADJUST.get(method, {})}
+    for part in ("prefix_tuning",):  # a union's prefix part is flat too
+        if isinstance(config.get(part), dict):
+            config[part] = {**config[part], **_FLAT_PREFIX}
+    return config
+
+
+@pytest.fixture
+def implementations():
+    from conformance.impls.adapters import IMPLEMENTATION as adapters_impl
+    from conformance.impls.reference import IMPLEMENTATION as reference_impl
+
+    before = impl.current()
+    yield reference_impl, adapters_impl
+    impl.use(before)
+
+
+def _model(implementation, spec, config):
+    impl.use(implementation)
+    model = implementation.init(plain_model(spec), spec)
+    model.conformance_spec = spec
+    model.add_adapter("a", implementation.make_config(config))
+    model.set_active_adapters("a")
+    return model.eval()  # after add_adapter: new adapter modules start in training mode (dropout)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("arch", ARCHS)
+def test_reference_agrees_with_adapterhub(arch, method, implementations, request):
+    reason = KNOWN.get((method, arch)) or KNOWN.get((method, "*"))
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    reference_impl, adapters_impl = implementations
+    spec = get(arch)
+    config = _config(method)
+    reference = _model(reference_impl, spec, config)
+    randomize_adapter(reference, "a", 1)
+    weights = reference_impl.adapter_weights(reference, "a")
+    hub = _model(adapters_impl, spec, config)
+    hub_keys = set(adapters_impl.adapter_weights(hub, "a"))
+    assert hub_keys == set(weights), (
+        f"the canonical tensors differ: only AdapterHub {sorted(hub_keys - set(weights))[:4]}, "
+        f"only the reference {sorted(set(weights) - hub_keys)[:4]}"
+    )
+    adapters_impl.set_adapter_weights(hub, "a", weights)
+    inputs = make_inputs(spec, 0)
+    impl.use(reference_impl)
+    try:
+        expected = run(reference, inputs)
+    except NotImplementedError as refusal:  # the reference's declared refusal: parity needs both to implement it
+        pytest.skip(f"the reference does not implement this here: {refusal}")
+    impl.use(adapters_impl)
+    torch.testing.assert_close(run(hub, inputs), expected, atol=ATOL, rtol=0)
