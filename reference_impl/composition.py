@@ -47,7 +47,14 @@ class CompositionBlock:
         return f"{type(self).__name__}({', '.join(map(repr, self.children))}{extra})"
 
     def flatten(self) -> tuple[str, ...]:
-        """Every adapter name in the block, depth first, without repeats."""
+        """Every adapter name in the block, depth first, without repeats (computed once: a block does not change,
+        and every adapter site asks in every forward)."""
+        flat = getattr(self, "_flat", None)
+        if flat is None or flat[0] is not self.children:
+            flat = self._flat = (self.children, self._flatten())
+        return flat[1]
+
+    def _flatten(self) -> tuple[str, ...]:
         names: list[str] = []
         for child in self.children:
             for name in child.flatten() if isinstance(child, CompositionBlock) else (child,):

@@ -9,6 +9,10 @@ from .composition import CompositionBlock, parse_composition
 
 
 _SETUP: ContextVar[CompositionBlock | None] = ContextVar("adapter_setup", default=None)
+# False until the first AdapterSetup block opens; until then no context can hold a setup, so the hooks skip the
+# ContextVar read (a per-call cost, and a graph break under torch.compile). It stays True: a context copied inside a
+# block (a thread, an asyncio task) may still hold its setup after the block closed.
+_EVER_SET = False
 
 
 def parse_setup(setup: Any) -> CompositionBlock | None:
@@ -24,6 +28,8 @@ class AdapterSetup:
         self._tokens: list[Any] = []
 
     def __enter__(self) -> AdapterSetup:
+        global _EVER_SET
+        _EVER_SET = True
         self._tokens.append(_SETUP.set(self.setup))
         return self
 
@@ -32,4 +38,4 @@ class AdapterSetup:
 
 
 def context_setup() -> CompositionBlock | None:
-    return _SETUP.get()
+    return _SETUP.get() if _EVER_SET else None

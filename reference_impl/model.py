@@ -69,7 +69,7 @@ class ModelAdaptersMixin(FusionMixin):
                 site = attach(place.module, self.adapter_state, place.layer_index, place.location)
                 adapter = part_family.build(part, place, self.adapter_state, generators[id(part)])
                 # a new module follows the model's mode: no dropout in an adapter added to a model in eval mode
-                site.family(part_family.name)[name] = adapter.to(device=device, dtype=dtype).train(self.training)
+                site.family(part_family.name)[name] = _follow(adapter, device, dtype, self.training)
                 if place.feeder is not None:
                     feeder = attach_site(
                         place.feeder, self.adapter_state, place.layer_index, place.location + ".input"
@@ -293,6 +293,17 @@ def _generator(config: AdapterConfig) -> torch.Generator | None:
 def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     param = next(model.parameters())
     return param.device, param.dtype
+
+
+def _follow(module: nn.Module, device: torch.device, dtype: torch.dtype, training: bool) -> nn.Module:
+    """``module.to(device=device, dtype=dtype).train(training)``, skipping what is a no-op already (both walk the
+    whole module tree, a good part of what adding an adapter to a small model costs)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if any(t.device != device or (t.is_floating_point() and t.dtype != dtype) for t in tensors):
+        module = module.to(device=device, dtype=dtype)
+    if any(m.training != training for m in module.modules()):
+        module = module.train(training)
+    return module
 
 
 _ADAPTER_CLASSES: dict[type, type] = {}

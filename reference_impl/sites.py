@@ -70,18 +70,13 @@ class AdapterSite(nn.ModuleDict):
     def _stages(self, setup: Any) -> list[int]:
         """The stages the setup's adapters have here: a block runs only where an adapter of it acts (an Average of
         unchanged outputs would scale them by its weights' sum)."""
-        names = {setup} if isinstance(setup, str) else set(setup.flatten())
-        return [
-            stage
-            for stage in STAGES
-            if any(
-                module.stage == stage
-                for family_name, family in self.items()
-                if family_name != FUSION
-                for name, module in family.items()
-                if name in names
-            )
-        ]
+        names = (setup,) if isinstance(setup, str) else setup.flatten()
+        found = set()
+        for family_name, family in self._modules.items():  # _modules: what items() yields, without its overhead
+            if family_name != FUSION:
+                members = family._modules
+                found.update(members[name].stage for name in names if name in members)
+        return [stage for stage in STAGES if stage in found]
 
     # ----- composition: each block type says how its children share one adapter layer -----
     def _compose(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
@@ -90,9 +85,10 @@ class AdapterSite(nn.ModuleDict):
         return _RUNNERS[type(block)](self, block, x, output, stage)
 
     def _run_adapter(self, name: str, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
-        for family_name, family in self.items():
-            if family_name != FUSION and name in family and family[name].stage == stage:
-                output = family[name].apply(x, output, self)
+        for family_name, family in self._modules.items():
+            adapter = family._modules.get(name) if family_name != FUSION else None
+            if adapter is not None and adapter.stage == stage:
+                output = adapter.apply(x, output, self)
         return output
 
     def _stack(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
@@ -175,7 +171,10 @@ _RUNNERS = {
 
 
 def site_of(module: nn.Module) -> AdapterSite | None:
-    site = getattr(module, SITE_ATTRIBUTE, None)
+    # a site is a submodule: read it from _modules, not through getattr, whose miss (most modules) raises inside
+    # nn.Module.__getattr__; sites(model) asks every module of the model
+    children = getattr(module, "_modules", None)
+    site = children.get(SITE_ATTRIBUTE) if children is not None else getattr(module, SITE_ATTRIBUTE, None)
     return site if isinstance(site, AdapterSite) else None
 
 

@@ -278,7 +278,10 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         }  # fmt: skip
         inputs.update({key: value for key, value in named.items() if value is not None})
         outputs = self._forward(input_ids, head, **inputs)
-        wants_dict = self.config.use_return_dict if return_dict is None else return_dict
+        # what config.use_return_dict gives, without its deprecation warning in transformers 5 (a logger call that
+        # torch.compile cannot trace); 4.x forces tuples under torchscript
+        default = self.config.return_dict and not getattr(self.config, "torchscript", False)
+        wants_dict = default if return_dict is None else return_dict
         return outputs if wants_dict or not hasattr(outputs, "to_tuple") else outputs.to_tuple()
 
     def _forward(self, input_ids: torch.Tensor | None, head: str | None, **inputs: Any) -> Any:

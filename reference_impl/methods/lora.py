@@ -67,7 +67,7 @@ class ProjectionAdapter(SiteAdapter):
         return output if self.merged else self(x, output)
 
     def forward(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-        if self.out_index is None:
+        if self._out_index is None:
             return self.variant.forward(self, x, output)
         covered = output.index_select(-1, self.out_index)
         return output.index_copy(-1, self.out_index, self.variant.forward(self, x, covered).to(output.dtype))
