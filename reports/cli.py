@@ -144,8 +144,10 @@ def _render(args: argparse.Namespace) -> int:
     pages_dir = None if args.no_pages else Path(args.pages or Path(args.out).parent / "architectures")
     links = {row.arch: page_link(args.out, pages_dir, row.arch) for row in table.rows} if pages_dir else None
     rendered = {args.out: render_markdown(table, links), args.json: render_json(table)}
-    if table.impl == ADAPTERHUB:
+    if table.impl == ADAPTERHUB and Path(PUBLISHED).is_file():
         rendered[str(claims_path(args.out))] = _claims(table)
+    elif table.impl == ADAPTERHUB:
+        print(f"warning: no {PUBLISHED} here (run from the repository root): claims.md not written", file=sys.stderr)
     if pages_dir is not None:
         parity_dir = Path(args.parity or Path(args.out).parent / "parity")
         pages = render_pages(table, args.out, pages_dir, parity_dir)

@@ -56,14 +56,15 @@ def _which(loaded: dict[str, torch.Tensor], old: dict[str, torch.Tensor], new: d
 
 
 def _kill_during(save: Any, duration: float, rng: random.Random) -> bool:
-    """Fork a child that runs ``save``, SIGKILL it at a random point of it; True if it was still running."""
+    """Fork a child that runs ``save``, SIGKILL it at a random point within ``duration``; True if it was still
+    running."""
     pid = os.fork()
     if pid == 0:
         try:
             save()
         finally:
             os._exit(0)
-    time.sleep(rng.uniform(0.0, 1.2 * duration))
+    time.sleep(rng.uniform(0.0, duration))
     os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     return os.WIFSIGNALED(status)
@@ -76,9 +77,13 @@ def _timed(action: Any) -> float:
 
 
 def run(kills: int, seed: int, root: Path) -> dict[str, Any]:
+    from transformers.utils import logging as transformers_logging
+
     from architectures.bert import SPEC
     from reference_impl import AdapterModel, LoRAConfig
 
+    # tqdm's progress bars share a lock across fork: a child killed while holding it would hang the parent's next bar
+    transformers_logging.disable_progress_bar()
     torch.manual_seed(seed)
     model = AdapterModel(SPEC.make_config(), SPEC)
     model.add_adapter("a", LoRAConfig(r=4))
@@ -92,6 +97,7 @@ def run(kills: int, seed: int, root: Path) -> dict[str, Any]:
         "adapter": (lambda d: model.save_adapter(d, "a"), lambda d: probe.load_adapter(d, overwrite_ok=True)),
         "model": (model.save_pretrained, lambda d: AdapterModel.from_pretrained(d, SPEC)),
     }
+    stretch = 1.2  # the kill window relative to the parent's save time; adapted below
     for round_index in range(kills):
         kind = "adapter" if round_index % 4 else "model"  # every fourth kill hits a whole-model save
         save, load = kinds[kind]
@@ -100,7 +106,11 @@ def run(kills: int, seed: int, root: Path) -> dict[str, Any]:
         save(folder)
         _set(model, new)
         duration = _timed(lambda save=save: save(root / "timing"))
-        counts["killed_mid_save"] += _kill_during(lambda save=save, folder=folder: save(folder), duration, rng)
+        mid_save = _kill_during(lambda save=save, folder=folder: save(folder), stretch * duration, rng)
+        counts["killed_mid_save"] += mid_save
+        # A forked child starts late and saves slower than the parent, by a machine's own factor: widen the kill
+        # window after a kill inside the save, narrow it after one past it, so that kills land on both sides
+        stretch = stretch * 1.25 if mid_save else max(stretch / 1.25, 0.5)
         counts["kills"] += 1
         try:
             loaded = load(folder)

@@ -54,6 +54,8 @@ class GenerationChecks:
         torch.testing.assert_close(torch.stack(cached.scores), torch.stack(uncached.scores), atol=1e-4, rtol=1e-4)
 
         plain = generate(plain_model(spec, class_name), inputs, use_cache=True)
-        assert not torch.allclose(torch.stack(cached.scores), torch.stack(plain.scores), atol=1e-4), (
+        # An adapter that is not applied gives the plain scores exactly; one on prompt positions only (ReFT) reaches
+        # the generated tokens through attention alone, by ~1e-5 on BLOOM (ALiBi): any difference beyond rounding
+        assert not torch.allclose(torch.stack(cached.scores), torch.stack(plain.scores), atol=1e-6, rtol=0), (
             "generating with an active adapter of non-trivial weights gave the plain model's scores"
         )
