@@ -31,6 +31,11 @@ class MethodUnderTest:
         return METHOD_FEATURE[self.name]
 
 
+def _reft(name: str, **positions: Any) -> MethodUnderTest:
+    config = {"config": name, "r": 2, **positions, "dropout": 0.0}
+    return MethodUnderTest(name, config, {**config, "init_weights": "identity"}, resized={"r": 3})
+
+
 METHODS: dict[str, MethodUnderTest] = {
     m.name: m
     for m in (
@@ -153,36 +158,9 @@ METHODS: dict[str, MethodUnderTest] = {
         # Suffix positions move as generation without the cache re-runs a longer input, so the configs the generic
         # checks use intervene on prefix positions; the ReFT checks cover suffix positions and tied weights. No
         # dropout: AdapterHub's default (0.05) would make the checks' training-mode forward passes differ run to run.
-        MethodUnderTest(
-            "loreft",
-            config={"config": "loreft", "r": 2, "dropout": 0.0},
-            identity_config={"config": "loreft", "r": 2, "dropout": 0.0, "init_weights": "identity"},
-            resized={"r": 3},
-        ),
-        MethodUnderTest(
-            "noreft",
-            config={"config": "noreft", "r": 2, "prefix_positions": 2, "dropout": 0.0},
-            identity_config={
-                "config": "noreft",
-                "r": 2,
-                "prefix_positions": 2,
-                "dropout": 0.0,
-                "init_weights": "identity",
-            },
-            resized={"r": 3},
-        ),
-        MethodUnderTest(
-            "direft",
-            config={"config": "direft", "r": 2, "prefix_positions": 4, "dropout": 0.0},
-            identity_config={
-                "config": "direft",
-                "r": 2,
-                "prefix_positions": 4,
-                "dropout": 0.0,
-                "init_weights": "identity",
-            },
-            resized={"r": 3},
-        ),
+        _reft("loreft"),
+        _reft("noreft", prefix_positions=2),
+        _reft("direft", prefix_positions=4),
     )
 }
 

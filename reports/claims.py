@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from architectures.features import FEATURES
 from reports.cells import FAILED, GAP, NOT_APPLICABLE, PASSED, Table
 
 
@@ -140,8 +141,6 @@ def _short(nodeid: str) -> str:
 
 
 def render_claims(table: Table, published_text: str, source: str = PUBLISHED) -> str:
-    from architectures.features import FEATURES
-
     titles = {_label(f.title): f.name for f in FEATURES}
     features, claims = parse_published(published_text, titles)
     column_titles = {f.name: f.title for f in FEATURES}
