@@ -59,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance_requires(*capabilities): applies only where they hold")
     config.addinivalue_line("markers", "conformance_not_applicable(reason): the manifest says it does not apply")
     config.addinivalue_line("markers", "conformance_once: does not depend on the architecture; runs on one (tiers)")
+    config.addinivalue_line("markers", "conformance_off_table: a tier-once check away from its home; not recorded")
     # registered by xdist too; here so that --strict-markers holds under -p no:xdist
     config.addinivalue_line("markers", "xdist_group(name): the checks of one architecture and feature share a worker")
     # Certification is offline: nothing may come from the Hub, even where a cache would allow it.
@@ -178,30 +179,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # A check class may count towards another feature than its method's (composition blocks do).
     own_feature = metafunc.definition.get_closest_marker("feature")
     once = own_spec is None and metafunc.definition.get_closest_marker("conformance_once") is not None
-    params = [
-        pytest.param(
-            spec,
-            method,
-            id=f"{spec.name}-{method.name}",
-            marks=_marks(
-                spec,
-                own_feature.args[0] if own_feature else method.feature,
-                method.name,
-                not_applicable(capabilities, spec, method),
-                check,
-            ),
-        )
-        for spec in specs
-        for method in selection.methods
-        if selection.wants_method_check(own_feature.args[0] if own_feature else method.feature)
-        and (not once or spec is _first_able(specs, own_feature.args[0] if own_feature else method.feature, method))
-    ]
+    features = {method.name: own_feature.args[0] if own_feature else method.feature for method in selection.methods}
+    methods = [m for m in selection.methods if selection.wants_method_check(features[m.name])]
+    # tier "once": each method's check runs on one architecture only
+    chosen = {m.name: _first_able(specs, features[m.name], m) for m in methods} if once and specs else {}
+    params = []
+    for spec in specs:
+        for method in methods:
+            feature = features[method.name]
+            if once and spec is not chosen[method.name]:
+                continue
+            marks = _marks(spec, feature, method.name, not_applicable(capabilities, spec, method), check)
+            if once and spec.name != _home(feature, method.name):
+                marks.append(_mark("conformance_off_table", spec.name, keyword=False))
+            params.append(pytest.param(spec, method, id=f"{spec.name}-{method.name}", marks=marks))
     metafunc.parametrize(("spec", "method"), params)
 
 
 def _first_able(specs: list[Any], feature: str, method: Any) -> Any:
     """Tier "once" (README, Tiers): the first selected architecture that can run the check: installed, no gap."""
     return next((s for s in specs if s.applicable and not s.gap_reason(feature, method.name)), specs[0])
+
+
+@functools.cache
+def _home(feature: str, method: str) -> str | None:
+    """Where a whole run puts a tier-"once" check: the first registered architecture that can run it. A run that
+    selects others still runs the check, on its first, but leaves it out of the results, so that merging that run
+    into the committed results does not count the check twice (there and at home)."""
+    from architectures import registry
+
+    for name in registry.builtin_names():
+        spec = registry.load_builtin_module(name)
+        if spec.applicable and not spec.gap_reason(feature, method):
+            return name
+    return None
 
 
 def _check_name(metafunc: pytest.Metafunc) -> str:
