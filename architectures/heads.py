@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .live import base_model
 from .modality import MODALITY_LIST
 from .spec import ArchitectureSpec
 
@@ -325,7 +326,7 @@ def derive(spec: ArchitectureSpec, static: nn.Module) -> DerivedHead:
 
 
 def _base_prefix(static: nn.Module) -> str:
-    base = getattr(static, "base_model", static)
+    base = base_model(static)
     if base is static:
         return ""
     return next(path for path, module in static.named_modules() if module is base)

@@ -81,7 +81,14 @@ def _hint(module: Any, missing: str) -> str:
 
 
 def base_model(model: Any) -> Any:
-    return getattr(model, "base_model", model)
+    """The model's base (transformer without head). transformers finds it by ``base_model_prefix``, and some classes
+    name an attribute they do not have (transformers 4.57's Gemma3ForCausalLM: 'language_model', base at ``.model``,
+    where transformers keeps it by convention)."""
+    base = getattr(model, "base_model", model)
+    inner = getattr(model, "model", None) if base is model else None
+    if inner is not None and hasattr(inner, "base_model_prefix") and hasattr(inner, "config"):
+        return inner
+    return base
 
 
 def missing_paths(layout: ModuleLayout, model: Any) -> list[str]:

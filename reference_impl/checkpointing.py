@@ -20,11 +20,18 @@ def _require_grad(module: torch.nn.Module, args: Any, output: Any) -> None:
 
 
 def set_embedding_grads(model: Any, enable: bool) -> None:
-    """Make the output of the model's embeddings (the spec's ``embeddings`` path) require grad, or stop doing so."""
-    embeddings = get_path(base_model(model), model.adapter_state.layout.embeddings)
-    ours = [key for key, hook in embeddings._forward_hooks.items() if hook is _require_grad]
-    if enable and not ours:
-        embeddings.register_forward_hook(_require_grad)
-    elif not enable:
-        for key in ours:
-            del embeddings._forward_hooks[key]
+    """Make the output of the model's embeddings (the spec's ``embeddings`` path) require grad, or stop doing so.
+    Every module embedding with the same table is included: transformers 4.x's BART-like encoders and decoders embed
+    with modules of their own that share the weight of ``shared``."""
+    base = base_model(model)
+    table = getattr(get_path(base, model.adapter_state.layout.embeddings), "weight", None)
+    modules = [get_path(base, model.adapter_state.layout.embeddings)]
+    if table is not None:
+        modules += [m for m in base.modules() if m is not modules[0] and getattr(m, "weight", None) is table]
+    for embeddings in modules:
+        ours = [key for key, hook in embeddings._forward_hooks.items() if hook is _require_grad]
+        if enable and not ours:
+            embeddings.register_forward_hook(_require_grad)
+        elif not enable:
+            for key in ours:
+                del embeddings._forward_hooks[key]

@@ -11,6 +11,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from architectures.live import base_model as live_base_model
+
 from .configs import resolve_config
 from .folders import check_hashes, missing_folder_message, replacing, write_json, write_tensors
 from .sites import rename_adapter_in_key
@@ -42,7 +44,7 @@ def _relative_keys(model: Any, name: str) -> dict[str, torch.Tensor]:
 
 
 def base_prefix(model: Any) -> str:
-    base = getattr(model, "base_model", model)
+    base = live_base_model(model)
     if base is model:
         return ""
     for module_name, module in model.named_modules():

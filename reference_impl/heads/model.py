@@ -547,6 +547,8 @@ def adapter_model_class(spec: ArchitectureSpec) -> type[AdapterModel]:
     """The adapter model class of ``spec``'s architecture (``BertAdapterModel``), built once."""
     base_class = model_class(spec)
     attributes = {name: getattr(base_class, name) for name in _CAPABILITIES if hasattr(base_class, name)}
+    # the attribute the base model is kept under; transformers 4.57's Gemma3TextModel leaves its prefix empty
+    attributes["base_model_prefix"] = attributes.get("base_model_prefix") or "model"
     name = base_class.__name__.removesuffix("Model") + "AdapterModel"
     return type(name, (AdapterModel,), {**attributes, "__module__": __name__, "__qualname__": name})
 
