@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 QkvLayout = Literal["blocked", "per_head"]
-NormPosition = Literal["pre", "post"]
+NormPosition = Literal["pre", "post", "branch"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ class LayerStackSpec:
 
     ``path`` is the layer list relative to the base model; every other path is relative to one layer.
     ``ffn_in`` receives the FFN input, ``ffn_out`` produces the FFN output before the residual is added.
-    ``norm_position`` says whether layer norms come before (pre) or after (post) each residual branch.
+    ``norm_position`` says whether layer norms come before (pre) or after (post) each residual branch, or end it
+    (branch: x + norm(f(x)), OLMo 2), where ``attention_norm`` / ``ffn_norm`` are the norms on the branch outputs.
     """
 
     name: str
@@ -79,9 +80,10 @@ class LayerStackSpec:
     causal: bool = False
 
     def __post_init__(self) -> None:
-        if self.norm_position not in ("pre", "post"):
+        if self.norm_position not in ("pre", "post", "branch"):
             raise ValueError(
-                f"layer stack {self.name!r}: norm_position must be 'pre' or 'post', not {self.norm_position!r}"
+                f"layer stack {self.name!r}: norm_position must be 'pre', 'post' or 'branch', "
+                f"not {self.norm_position!r}"
             )
 
     def layer_paths(self) -> dict[str, str]:

@@ -55,6 +55,7 @@ def _before_forward(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     width = parallel_width(context_setup() or state.active)
     if width > 1 and not state.inputs_parallelized:
         args, kwargs = replicate(args, kwargs, width)
+    state.batch_rows = batch_size(args, kwargs)
     return args, kwargs
 
 

@@ -99,6 +99,15 @@ class AdapterSite(nn.ModuleDict):
     def _slices(
         self, block: Any, x: Any, output: torch.Tensor, stage: int, sizes: list[int], dim: int
     ) -> torch.Tensor:
+        rows = self._state.batch_rows
+        if output.dim() == 2 and rows and output.shape[0] % rows == 0:
+            # batch and sequence flattened into one axis (OPT's FFN): cut on the (batch, sequence) grid
+            whole, grid = self.residual_input, _grid(output, rows)
+            self.residual_input = _grid(whole, rows)
+            try:
+                return self._slices(block, _grid(x, rows), grid, stage, sizes, dim).flatten(0, 1)
+            finally:
+                self.residual_input = whole
         if sum(sizes) != output.shape[dim]:
             what = "batch size" if dim == 0 else "sequence length"
             raise ValueError(f"{block!r} covers {sum(sizes)} along the {what}, but the input has {output.shape[dim]}")
@@ -113,10 +122,12 @@ class AdapterSite(nn.ModuleDict):
         return torch.cat(parts, dim=dim)
 
     def _parallel(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
-        branches = len(block)
-        if output.shape[0] % branches:
-            raise RuntimeError(f"{block!r}: the batch ({output.shape[0]}) was not replicated once per branch")
-        size = output.shape[0] // branches
+        branches, rows = len(block), output.shape[0]
+        if output.dim() == 2 and self._state.batch_rows:  # batch and sequence flattened: _slices cuts the grid
+            rows = self._state.batch_rows
+        if rows % branches:
+            raise RuntimeError(f"{block!r}: the batch ({rows}) was not replicated once per branch")
+        size = rows // branches
         return self._slices(block, x, output, stage, [size] * branches, dim=0)
 
     def _batch_split(self, block: Any, x: Any, output: torch.Tensor, stage: int) -> torch.Tensor:
@@ -152,6 +163,11 @@ class AdapterSite(nn.ModuleDict):
             if family_name != FUSION and name in family and hasattr(family[name], "parts"):
                 return family[name]
         raise ValueError(f"adapter {name!r} has no bottleneck adapter at {self.location} to fuse")
+
+
+def _grid(value: Any, rows: int) -> Any:
+    """A (batch * sequence, ...) tensor as (batch, sequence, ...); anything else as it is."""
+    return value.unflatten(0, (rows, -1)) if isinstance(value, torch.Tensor) and value.dim() == 2 else value
 
 
 def _split_like(value: Any, sizes: list[int], dim: int) -> list[Any]:

@@ -27,6 +27,9 @@ class AdapterState:
     fusions: dict[str, FusionConfig] = field(default_factory=dict)  # by fusion name ("a,b")
     inputs_parallelized: bool = False  # generate() replicated the inputs for a Parallel block already
     record_fusion_attentions: bool = False
+    # the batch size of the forward pass running (after any Parallel replication): a layer that flattens batch and
+    # sequence into one axis (OPT's FFN) has its sites' activations cut on that (batch, sequence) grid
+    batch_rows: int | None = None
 
 
 @dataclass(frozen=True)

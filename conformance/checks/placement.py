@@ -36,9 +36,11 @@ def _changed_features(spec: Any, config: dict[str, Any], seed: int) -> dict[Proj
     randomize_adapter(model, "a", seed)
     sites = list(projections(plain, spec))
     calls: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {p.path: [] for p in sites}
+    # copies: the forward may go on to change a projection's output in place (Falcon adds the attention output to
+    # the MLP's output with +=)
     handles = [
         get_path(model, path).register_forward_hook(
-            lambda module, args, output, path=path: calls[path].append((args[0].detach(), output.detach()))
+            lambda module, args, output, path=path: calls[path].append((args[0].detach(), output.detach().clone()))
         )
         for path in calls
     ]

@@ -2,9 +2,10 @@
 al., 2021), by their definition, where AdapterHub ``adapters`` puts them.
 
 Per adapted sub-layer (the attention block: site ``attention_adapter``; the FFN: ``ffn_adapter``), with ``h`` the
-output of its last projection (the spec's attention ``output`` / ``ffn_out``), ``r`` its residual input (the input of
-the spec's ``attention_norm`` / ``ffn_norm`` in pre-norm models, of the sub-layer's first projection in post-norm
-ones) and ``LN`` the spec's norm of the sub-layer in post-norm models (none in pre-norm ones):
+output of its last projection (the spec's attention ``output`` / ``ffn_out``; where a norm ends the branch,
+x + norm(f(x)) as OLMo 2, that norm's output), ``r`` its residual input (the input of the spec's ``attention_norm`` /
+``ffn_norm`` in pre-norm models, of the sub-layer's first projection otherwise) and ``LN`` the spec's norm of the
+sub-layer in post-norm models (none in pre-norm and branch-norm ones, which add r to the branch as pre-norm ones do):
 
     sequential: x = LN(h + r) if original_ln_before (h + r without LN), else h
                 residual = h if residual_before_ln is True; x if False; h + r if "post_add"
@@ -109,20 +110,21 @@ def model_layers(model: torch.nn.Module, spec: Any) -> Iterator[tuple[int, Any, 
 def sub_layers(model: torch.nn.Module, spec: Any) -> Iterator[SubLayer]:
     for index, stack, path in model_layers(model, spec):
         pre = stack.norm_position == "pre"
+        branch = stack.norm_position == "branch"  # x + norm(f(x)): h is the norm's output, r is added as in pre-norm
         attention = stack.self_attention
         yield SubLayer(
             index,
             "attention_adapter",
-            f"{path}.{attention.output}",
+            f"{path}.{stack.attention_norm if branch else attention.output}",
             f"{path}.{stack.attention_norm if pre else (attention.qkv or attention.q)}",
-            None if pre else f"{path}.{stack.attention_norm}",
+            None if pre or branch else f"{path}.{stack.attention_norm}",
         )
         yield SubLayer(
             index,
             "ffn_adapter",
-            f"{path}.{stack.ffn_out}",
+            f"{path}.{stack.ffn_norm if branch else stack.ffn_out}",
             f"{path}.{stack.ffn_norm if pre else stack.ffn_in}",
-            None if pre else f"{path}.{stack.ffn_norm}",
+            None if pre or branch else f"{path}.{stack.ffn_norm}",
         )
 
 

@@ -133,14 +133,19 @@ def to_impl(tree: Any, blocks: Any) -> Any:
 @dataclass(frozen=True)
 class Window(Region):
     cuts: tuple[tuple[int, int, int], ...] = field(default=())
+    # the batch size: a layer that flattens batch and sequence into one axis (OPT's FFN) has (batch * sequence, ...)
+    # activations, cut as (batch, sequence, ...)
+    rows: int | None = None
 
     def take(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.cuts and self.rows and tensor.dim() == 2:
+            tensor = tensor.unflatten(0, (self.rows, -1))
         for dim, start, stop in self.cuts:
             tensor = tensor.narrow(dim, start, stop - start)
         return tensor
 
     def narrow(self, dim: int, start: int, stop: int) -> Window:
-        return Window(cuts=(*self.cuts, (dim, start, stop)))
+        return Window(cuts=(*self.cuts, (dim, start, stop)), rows=self.rows)
 
 
 @dataclass(frozen=True)
@@ -152,10 +157,13 @@ class Fusion:
 
 
 class _Composer:
-    def __init__(self, tree: Any, edits: dict[str, dict[str, list[Edit]]], fusions: Mapping[str, Fusion]):
+    def __init__(
+        self, tree: Any, edits: dict[str, dict[str, list[Edit]]], fusions: Mapping[str, Fusion], rows: int | None
+    ):
         self.tree = tree
         self.edits = edits  # adapter -> module path -> its edits there
         self.fusions = fusions
+        self.rows = rows  # the batch size of the forward pass
 
     def stages(self, path: str) -> list[int]:
         return sorted({edit.stage for by_path in self.edits.values() for edit in by_path.get(path, ())})
@@ -164,7 +172,7 @@ class _Composer:
         def run(module: Any, args: tuple[Any, ...], output: Any) -> Any:
             main, put = main_tensor(output)
             for stage in self.stages(path):
-                main = self.apply(self.tree, path, args, main, Window(), stage)
+                main = self.apply(self.tree, path, args, main, Window(rows=self.rows), stage)
             return put(main)
 
         return run
@@ -182,6 +190,10 @@ class _Composer:
         if isinstance(node, Average):
             results = [self.apply(child, path, args, out, window, stage) for child in node.children]
             return sum(w * result for w, result in zip(node.effective_weights(), results, strict=True))
+        if isinstance(node, (Split, BatchSplit, Parallel)) and out.dim() == 2 and window.rows and not window.cuts:
+            # batch and sequence flattened into one axis (OPT's FFN): cut on the (batch, sequence) grid
+            grid = out.unflatten(0, (window.rows, -1))
+            return self.apply(node, path, args, grid, window, stage).flatten(0, 1)
         if isinstance(node, Split):
             return self._cut(node, node.splits, 1, path, args, out, window, stage)
         if isinstance(node, BatchSplit):
@@ -275,12 +287,14 @@ def composed_output(
         raise NotImplementedError(
             f"{tree!r}: {', '.join(members)} change the model's inputs; the composition oracle defines them in Stack only"
         )
-    composer = _Composer(tree, edits, fusions or {})
     channels = _parallel_channels(tree)
     if channels:
         inputs = {
             k: v.repeat(channels, *([1] * (v.dim() - 1))) if torch.is_tensor(v) else v for k, v in inputs.items()
         }
+    composer = _Composer(
+        tree, edits, fusions or {}, next((v.shape[0] for v in inputs.values() if torch.is_tensor(v)), None)
+    )
     prepared = dict(inputs)
     for family, stacked in members.items():
         prepared = INPUT_FAMILIES[family].prepare_inputs(model, spec, stacked, prepared)

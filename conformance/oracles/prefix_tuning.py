@@ -265,10 +265,26 @@ def prepare_inputs(model: torch.nn.Module, spec: Any, members: list[Member], inp
         cache.update(keys, values, attention.layer)
     mask = inputs.get("attention_mask")
     mask = torch.ones(batch, length, dtype=torch.long) if mask is None else mask
+    own = _plain_positions(model, spec, inputs)  # read before the inputs get the cache and the wider mask
     inputs[_cache_argument(model)] = cache
     inputs["attention_mask"] = _pad_front(mask, prefix, 1)
-    inputs["position_ids"] = torch.arange(length).expand(batch, -1)  # the tokens' own, as without a prefix
+    inputs["position_ids"] = torch.arange(length).expand(batch, -1) if own is None else own
     return inputs
+
+
+@torch.no_grad()
+def _plain_positions(model: torch.nn.Module, spec: Any, inputs: dict[str, Any]) -> torch.Tensor | None:
+    """The tokens' own positions: the position ids the plain model hands its first layer for ``inputs`` (None when
+    its layers take none). Most decoders count 0, 1, ... whatever the mask; OPT counts the attended tokens only
+    (a left-padded example's first real token is at 0), so the prefix must not shift them either way."""
+    first = layers_of(resolve_layout(spec, model).stacks[0], model)[0]
+    found: list[Any] = []
+    handle = first.register_forward_pre_hook(lambda m, a, kw: found.append(kw.get("position_ids")), with_kwargs=True)
+    try:
+        model(**inputs)
+    finally:
+        handle.remove()
+    return found[0] if found and isinstance(found[0], torch.Tensor) else None
 
 
 @contextlib.contextmanager

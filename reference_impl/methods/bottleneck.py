@@ -138,25 +138,28 @@ class BottleneckFamily(MethodFamily):
                 continue
             stack = layer.stack
             pre_norm = stack.norm_position == "pre"
+            # a norm ending the branch (x + norm(f(x))): the branch's output is that norm's, and the layer adds the
+            # residual to it as a pre-norm layer does
+            branch = stack.norm_position == "branch"
             attention = stack.self_attention
             if config.mh_adapter:
                 # the sub-layer's residual input: what its pre-norm reads, or (post-norm) what its projections read
                 source = stack.attention_norm if pre_norm else (attention.qkv or attention.q)
                 yield Placement(
-                    layer.find(attention.output),
+                    layer.find(stack.attention_norm if branch else attention.output),
                     layer.index,
                     f"{stack.name}.self_attention.output",
                     feeder=layer.find(source),
-                    norm=None if pre_norm else layer.find(stack.attention_norm),
+                    norm=None if pre_norm or branch else layer.find(stack.attention_norm),
                 )
             if config.output_adapter:
                 source = stack.ffn_norm if pre_norm else stack.ffn_in
                 yield Placement(
-                    layer.find(stack.ffn_out),
+                    layer.find(stack.ffn_norm if branch else stack.ffn_out),
                     layer.index,
                     f"{stack.name}.ffn_out",
                     feeder=layer.find(source),
-                    norm=None if pre_norm else layer.find(stack.ffn_norm),
+                    norm=None if pre_norm or branch else layer.find(stack.ffn_norm),
                 )
 
     def build(self, config: BnConfig, placement: Placement, state: AdapterState, generator: Any) -> Bottleneck:

@@ -26,9 +26,13 @@ def gate_of(linear: nn.Linear, source: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(linear(source))
 
 
-def record_gate(name: str, layer_index: int, location: str, scores: torch.Tensor) -> None:
+def record_gate(name: str, layer_index: int, location: str, scores: torch.Tensor, rows: int | None = None) -> None:
+    """Keep ``scores`` if this forward pass reports gates; ``rows``: the batch size, to report the (batch * sequence,
+    1) gates of a site whose layer flattens batch and sequence (OPT's FFN) as (batch, sequence, 1)."""
     recording = _SCORES.get()
     if recording is not None:
+        if scores.dim() == 2 and rows and scores.shape[0] % rows == 0:
+            scores = scores.unflatten(0, (rows, -1))
         recording.setdefault(name, {}).setdefault(layer_index, {})[location] = scores.detach()
 
 

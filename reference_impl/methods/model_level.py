@@ -124,18 +124,30 @@ def remove_hook(module: nn.Module, attribute: str) -> None:
 def stack_hosts(model: nn.Module, state: AdapterState) -> list[tuple[nn.Module, bool]]:
     """The modules that take a stack's token ids and attention mask, with True for a decoder of an encoder-decoder.
 
-    Encoder-only and decoder-only models have one: the base model. Encoder-decoder models have their encoder and
-    decoder (``get_encoder`` / ``get_decoder``).
+    Encoder-only and decoder-only models have one: the base model, or the module between it and the layer stack
+    that takes the token ids too (OPT's ``decoder``: OPTForCausalLM calls ``model.decoder``, never the base model's
+    forward). Encoder-decoder models have their encoder and decoder (``get_encoder`` / ``get_decoder``).
     """
     base = base_model(model)
     if not state.spec.is_encoder_decoder:
-        return [(base, False)]
+        return [(_token_host(base, state.layout.stacks[0].path), False)]
     try:
         return [(base.get_encoder(), False), (base.get_decoder(), True)]
     except (AttributeError, NotImplementedError) as err:
         raise ValueError(
             f"{type(base).__name__}: an encoder-decoder model needs get_encoder() and get_decoder(): {err}"
         ) from None
+
+
+def _token_host(base: nn.Module, stack_path: str) -> nn.Module:
+    """The innermost module on the way from ``base`` to the layer stack at ``stack_path`` whose forward takes
+    ``input_ids`` (``base`` when none below it does: BERT's encoder takes hidden states)."""
+    host = module = base
+    for part in stack_path.split(".")[:-1]:
+        module = getattr(module, part)
+        if "input_ids" in inspect.signature(module.forward).parameters:
+            host = module
+    return host
 
 
 def input_embeddings(host: nn.Module, model: nn.Module, state: AdapterState) -> nn.Module:

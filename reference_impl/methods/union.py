@@ -51,7 +51,7 @@ class Gated(SiteAdapter):
 
     def _gate(self, source: torch.Tensor, site: Any) -> torch.Tensor:
         gate = gate_of(self.gate, source)
-        record_gate(self._name(site), site.layer_index, site.location, gate)
+        record_gate(self._name(site), site.layer_index, site.location, gate, site._state.batch_rows)
         return gate
 
     def _name(self, site: Any) -> str:
