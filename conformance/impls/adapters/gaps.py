@@ -17,6 +17,11 @@ _PROMPT_PLACEMENT = (
     "AdapterHub appends the prompt after the embedding module and its outputs keep the prompt positions (documented "
     "placement; the suite's oracle inserts the prompt as inputs_embeds and expects the input's length back)"
 )
+_INVERTIBLE_PLACEMENT = (
+    "AdapterHub's invertible adapter transforms the embedding module's output (token and position embeddings after "
+    "the layer norm: its post_embedding_forward hook), the suite's oracle the token embeddings (documented placement; "
+    "on Llama the two coincide; docs/adapters/repro/invertible.py)"
+)
 _REFT_LAYERS = "AdapterHub's ReFT chooses its layers with `layers` and has no leave_out (an unknown field it ignores)"
 _NO_REFT_IDENTITY = "AdapterHub's ReFT configs have no identity initialisation (init_weights): R, W and b start random"
 
@@ -79,6 +84,17 @@ GAPS: dict[str, str] = {
         "AdapterHub's train_adapter freezes the whole output-embedding layer of an LM head (freeze_embeddings), its "
         "untied bias included: the bias gets no gradient"
     ),
+    # single-adapter checks against the oracle only: the composition checks still fail, AdapterHub applies the first
+    # adapter's invertible adapter to every branch of a setup (a defect, docs/adapters/repro/invertible.py)
+    **{
+        check: _INVERTIBLE_PLACEMENT
+        for check in (
+            "TestDefinition::test_output_matches_oracle[seq_bn_inv]",
+            "TestInvertible::test_embeddings_are_transformed",
+            "TestInvertible::test_lm_head_output_matches_the_definition",
+            "TestInvertible::test_delete_leaves_the_plain_model",
+        )
+    },
     "TestMerge::test_merged_adapter_stays_merged_when_deactivated": (
         "AdapterHub undoes a merge when the active setup changes (set_active_adapters(None) unmerges)"
     ),
