@@ -48,9 +48,8 @@ _PROMPT = (
     "placement as the default (or a config option)"
 )
 _DORA = (
-    "DoRA differs (max diff 0.15 on tiny BERT, same canonical tensors); the reference agrees with the suite's oracle "
-    "(5e-7), AdapterHub does not (0.15): AdapterHub's weight norm / magnitude or the weight view's reading of them "
-    "differ from the definition; not resolved yet"
+    "DoRA: AdapterHub divides by the row norms of W0 + BA without the scaling alpha / r and scales the bias too (an "
+    "AdapterHub defect, docs/adapters/repro/dora.py); the reference follows the definition (the suite's oracle, 5e-7)"
 )
 # (method, arch or "*") -> what the reference would need; measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {
