@@ -392,7 +392,7 @@ class FusionChecks:
     @pytest.mark.parametrize("temperature", [1.0, 3.0])
     def test_fusion_matches_oracle(self, spec, method, check_seed, temperature, request):
         if temperature != 1.0:
-            impl.skip_if_declared_gap(request, "fusion:fixed_temperature")
+            impl.skip_if_declared_gap(request, "fixed_fusion_temperature")
         config = {"temperature": temperature}  # the dynamic fusion: query, key and value maps
         model = self._fused_pair(spec, method, check_seed, config)
         inputs = make_inputs(spec, check_seed)

@@ -18,7 +18,7 @@ from .gaps import GAPS
 from .weights import read_fusion, read_weights, write_weights
 
 
-_TEMPERATURE = "fusion:fixed_temperature"  # the gap key of a fixed fusion temperature other than 1.0
+_TEMPERATURE = "fixed_fusion_temperature"  # the gap key of a fixed fusion temperature other than 1.0
 
 
 class AdaptersImplementation(Implementation):

@@ -76,7 +76,7 @@ GAPS: dict[str, str] = {
     "TestForward::test_identity_at_init[seq_bn_inv]": (
         "AdapterHub's init_weights sets up the bottleneck only; the invertible adapter on the embeddings starts random"
     ),
-    "fusion:fixed_temperature": (
+    "fixed_fusion_temperature": (
         "AdapterHub's fusion `temperature` is a switch for an annealing schedule (T from 50 down to 1 by T/1000 per "
         "forward pass), not a fixed value: the oracle's fixed temperature 3.0 cannot be set (1.0 is the switch off)"
     ),
@@ -95,7 +95,7 @@ GAPS: dict[str, str] = {
             "TestInvertible::test_delete_leaves_the_plain_model",
         )
     },
-    "heads:tagging_loss": (  # TestHeads::test_forward_shape_and_loss of the tagging head (a run-time key)
+    "tagging_head_loss": (  # TestHeads::test_forward_shape_and_loss of the tagging head (a run-time key)
         "AdapterHub's tagging head leaves the positions the attention mask hides out of the loss (as transformers' "
         "token classification heads once did); the suite's definition counts every labelled position (-100 ignored)"
     ),
