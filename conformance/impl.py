@@ -147,6 +147,20 @@ def gap_reason(
     return implementation_gap(current().gaps, feature, method, check, arch)
 
 
+def skip_if_declared_gap(request: Any, key: str) -> None:
+    """Skip the running check as a declared gap of the implementation when it declares ``key``: for a behaviour a
+    parameter of the check selects (a fusion temperature), which the collection-time keys (check, method) cannot
+    name. Recorded as a gap with the reason, exactly like a gap found at collection."""
+    import pytest
+
+    implementation = current()
+    reason = implementation.gaps.get(key)
+    if reason is not None:
+        reason = f"implementation gap of {implementation.name}: {reason}"
+        request.applymarker(pytest.mark.conformance_gap(reason))
+        pytest.skip(reason)
+
+
 def claimed_identity_at_init(config: Any) -> bool | None:
     """The implementation's claim that an adapter of ``config`` starts as the identity (None: no claim)."""
     return current().claimed_identity_at_init(config)
@@ -170,3 +184,7 @@ def static_from_adapter_model(model: Any, head_name: str, class_name: str) -> An
 
 def load_adapter_model(path: Any) -> Any:
     return current().load_adapter_model(path)
+
+
+def trainer_class() -> type:
+    return current().trainer_class()

@@ -157,6 +157,12 @@ class Implementation(ABC):
     def load_adapter_model(self, path: Any) -> Any:
         """An adapter model from a directory: its own ``save_pretrained``, or a transformers checkpoint."""
 
+    def trainer_class(self) -> type:
+        """The ``transformers.Trainer`` (sub)class the implementation documents for training adapters."""
+        from transformers import Trainer
+
+        return Trainer
+
 
 def _load_result(loaded: Any) -> LoadResult:
     return LoadResult(loaded.name, list(loaded.missing_keys), list(loaded.unexpected_keys))

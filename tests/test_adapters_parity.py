@@ -38,9 +38,9 @@ ADJUST = {
 }
 
 _SEQ_BN_INV = (
-    "the NICE invertible adapter differs (max diff 2.7 on tiny BERT, same canonical tensors); the reference agrees "
-    "with the suite's oracle (0.0), AdapterHub does not (3.1): either AdapterHub's coupling block or the adapters "
-    "weight view's reading of it (which subnet is F, which G) is wrong; not resolved yet"
+    "invertible adapter placement: AdapterHub transforms the embedding module's output (token and position embeddings "
+    "after the layer norm), the reference the token embeddings (docs/adapters/repro/invertible.py; on Llama the two "
+    "coincide). The reference needs AdapterHub's placement as the default (or a config option)"
 )
 _PROMPT = (
     "prompt placement: AdapterHub appends the prompt after the embedding module (no position embedding, the outputs "
@@ -48,9 +48,8 @@ _PROMPT = (
     "placement as the default (or a config option)"
 )
 _DORA = (
-    "DoRA differs (max diff 0.15 on tiny BERT, same canonical tensors); the reference agrees with the suite's oracle "
-    "(5e-7), AdapterHub does not (0.15): AdapterHub's weight norm / magnitude or the weight view's reading of them "
-    "differ from the definition; not resolved yet"
+    "DoRA: AdapterHub divides by the row norms of W0 + BA without the scaling alpha / r and scales the bias too (an "
+    "AdapterHub defect, docs/adapters/repro/dora.py); the reference follows the definition (the suite's oracle, 5e-7)"
 )
 # (method, arch or "*") -> what the reference would need; measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {

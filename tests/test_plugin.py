@@ -416,3 +416,42 @@ def test_an_implementation_gap_can_be_one_architectures():
     assert implementation_gap(gaps, "prompt_tuning", "prompt_tuning", "TestB::test_y", "bert") is None
     assert implementation_gap(gaps, "prompt_tuning", "prompt_tuning", "TestA::test_x", "gpt2") == "not on gpt2"
     assert implementation_gap(gaps, "lora", "lora", "TestA::test_x", "gpt2") == "everywhere"
+
+
+RUN_TIME_GAP = "no fixed fusion temperature but 1.0, by design"
+RUN_TIME_GAPPED_IMPLEMENTATION = f"""
+from conformance.impls.reference import ReferenceImplementation
+
+
+class RunTimeGapped(ReferenceImplementation):
+    name = "runtime_gapped"
+    gaps = {{"fixed_fusion_temperature": {RUN_TIME_GAP!r}}}
+
+
+IMPLEMENTATION = RunTimeGapped()
+"""
+
+
+def test_a_run_time_gap_is_skipped_and_recorded_as_a_gap(inner, monkeypatch):
+    """A gap a check's own parameter selects (the fusion temperature 3.0) is declared by a key the check asks for at
+    run time: recorded as a gap with its reason; the other temperature still runs."""
+    from conformance import impl
+
+    monkeypatch.setattr(impl, "_CURRENT", impl.current())
+    inner.makepyfile(
+        runtime_gapped_impl=RUN_TIME_GAPPED_IMPLEMENTATION,
+        test_fusion="from conformance.checks.composition import FusionChecks\n\n\nclass TestFusion(FusionChecks):\n"
+        "    pass\n",
+    )
+    inner.syspathinsert()
+    result = inner.runpytest(
+        "test_fusion.py", "--impl=runtime_gapped_impl", "--arch=bert", "--method=seq_bn",
+        "-k", "test_fusion_matches_oracle", "--results", "out.json",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, skipped=1, deselected=result.parseoutcomes()["deselected"])
+    records = {nodeid.rsplit("-", 1)[-1]: record for nodeid, record in checks_of(inner.path / "out.json").items()}
+    assert records["1.0]"]["outcome"] == "passed", records
+    assert (records["3.0]"]["outcome"], records["3.0]"]["reason"]) == (
+        "gap",
+        "implementation gap of runtime_gapped: " + RUN_TIME_GAP,
+    ), records

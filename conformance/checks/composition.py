@@ -376,13 +376,14 @@ class FusionChecks:
         model.save_adapter(str(tmp_path / "a"), "a", **impl.serialization_options())
         model.load_adapter(str(tmp_path / "a"), load_as="b", **impl.serialization_options())
         model.add_adapter_fusion(blocks.Fuse("a", "b"), impl.fusion_config("dynamic"))
-        return model
+        return model.eval()  # a new fusion layer may start in training mode (AdapterHub's: attention dropout)
 
     def _fused_pair(self, spec, method, seed, config):
         """Two different adapters and a fusion of them with random, non-trivial query, key and value maps."""
         blocks = impl.composition()
         model = _two_adapters(spec, method, seed)
         model.add_adapter_fusion(blocks.Fuse("a", "b"), impl.fusion_config(config))
+        model.eval()  # a new fusion layer may start in training mode (AdapterHub's: attention dropout)
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for _, param in sorted(impl.fusion_parameters(model, "a,b").items()):
@@ -390,7 +391,9 @@ class FusionChecks:
         return model
 
     @pytest.mark.parametrize("temperature", [1.0, 3.0])
-    def test_fusion_matches_oracle(self, spec, method, check_seed, temperature):
+    def test_fusion_matches_oracle(self, spec, method, check_seed, temperature, request):
+        if temperature != 1.0:
+            impl.skip_if_declared_gap(request, "fixed_fusion_temperature")
         config = {"temperature": temperature}  # the dynamic fusion: query, key and value maps
         model = self._fused_pair(spec, method, check_seed, config)
         inputs = make_inputs(spec, check_seed)
@@ -452,6 +455,7 @@ class FusionChecks:
         target.load_adapter(str(tmp_path / "a"), load_as="a", **impl.serialization_options())
         target.load_adapter(str(tmp_path / "a"), load_as="b", **impl.serialization_options())
         target.load_adapter_fusion(str(tmp_path / "fusion"), set_active=True, **impl.serialization_options())
+        target.eval()
         inputs = make_inputs(spec, check_seed)
         expected = _run_with(source, blocks.Fuse("a", "b"), inputs)
         assert torch.equal(run(target, inputs), expected)

@@ -522,6 +522,10 @@ def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
         seen["hidden"] = args[0] if args else next(iter(kwargs.values()))  # the attention's input, for gates
         matmul, softmax = torch.matmul, torch.nn.functional.softmax
         originals.update(matmul=matmul, softmax=softmax)
+        if "Sdpa" in type(module).__name__ and "output_attentions" in kwargs:
+            # an SDPA attention class (transformers 4.x BERT family) computes no scores we can read; asking for the
+            # attention probabilities sends it down its eager path, the same attention written out
+            kwargs = {**kwargs, "output_attentions": True}
 
         def first_matmul(a, b, *rest, **kw):
             seen.setdefault("queries", a)  # the first product is the scores: scaled queries times keys
@@ -532,11 +536,17 @@ def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
             return softmax(scores, *rest, **kw)
 
         torch.matmul, torch.nn.functional.softmax = first_matmul, final_softmax
+        return args, kwargs
 
     def mixing(module, args, output):
         torch.matmul, torch.nn.functional.softmax = originals["matmul"], originals["softmax"]
-        if "scores" not in seen:  # the forward failed: let its error through
+        if output is None:  # the forward failed: let its error through
             return None
+        if "scores" not in seen:  # never drop the prefix silently
+            raise NotImplementedError(
+                f"the prefix oracle read no attention scores from {type(module).__name__} (it computes them without "
+                "torch.matmul and softmax): it cannot mix the prefix into this attention"
+            )
         queries, scores = seen.pop("queries"), seen.pop("scores")
         context = output[0]  # (batch, queries, heads x head_dim)
         batch, length = context.shape[:2]

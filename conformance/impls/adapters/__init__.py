@@ -18,6 +18,9 @@ from .gaps import GAPS
 from .weights import read_fusion, read_weights, write_weights
 
 
+_TEMPERATURE = "fixed_fusion_temperature"  # the gap key of a fixed fusion temperature other than 1.0
+
+
 class AdaptersImplementation(Implementation):
     name = "adapters"
     package = "adapters"
@@ -70,8 +73,18 @@ class AdaptersImplementation(Implementation):
     def fusion_config(self, data: str | dict[str, Any]) -> Any:
         from adapters import AdapterFusionConfig
 
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        # AdapterHub's `temperature` is a switch (anneal T from 50 down to 1), not a value: the suite's fixed
+        # temperature 1.0 is the switch off; any other fixed temperature it cannot express (a declared gap)
+        if "temperature" in data:
+            temperature = data.pop("temperature")
+            if temperature != 1.0:
+                raise ValueError(f"AdapterHub has no fixed fusion temperature {temperature} ({GAPS[_TEMPERATURE]})")
+            data["temperature"] = False
         # AdapterHub takes a full config dict only: the suite's fields override the dynamic fusion's
-        return AdapterFusionConfig.load("dynamic", **data) if isinstance(data, dict) else data
+        return AdapterFusionConfig.load("dynamic", **data)
 
     def fusion_parameters(self, model: Any, fusion: str) -> dict[str, torch.nn.Parameter]:
         return {k: p for k, p in model.named_parameters() if f".adapter_fusion_layer.{fusion}." in k}
@@ -147,6 +160,13 @@ class AdaptersImplementation(Implementation):
         from adapters import AutoAdapterModel
 
         return AutoAdapterModel.from_pretrained(path)
+
+    def trainer_class(self) -> type:
+        from adapters import AdapterTrainer
+
+        # AdapterHub's documented trainer: a flexible-head forward takes labels through **kwargs, so the plain
+        # Trainer drops the labels column; AdapterTrainer names them from the active head
+        return AdapterTrainer
 
 
 IMPLEMENTATION = AdaptersImplementation()

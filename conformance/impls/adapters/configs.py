@@ -28,8 +28,15 @@ def to_adapters_config(data: dict[str, Any]) -> Any:
     if name in UNION_PARTS:
         parts = {key: to_adapters_config(fields.pop(key)) for key in UNION_PARTS[name] if key in fields}
         union = {"mam": adapters.MAMConfig, "unipelt": adapters.UniPELTConfig}[name]
-        # other fields apply to every part, as AdapterHub's own loading of a union with overrides does
-        return adapters.AdapterConfig.load(union(**parts), **fields) if fields else union(**parts)
+        # The union's other fields (leave_out, init_weights_seed) apply to each part that has them, as the suite
+        # means them. Not AdapterConfig.load(union, **fields): AdapterHub drops overrides of a union silently.
+        unknown = [k for k in fields if not any(hasattr(part, k) for part in parts.values())]
+        if unknown:
+            raise ValueError(f"no part of AdapterHub's {union.__name__} has the fields {unknown}")
+        parts = {
+            key: part.replace(**{k: v for k, v in fields.items() if hasattr(part, k)}) for key, part in parts.items()
+        }
+        return union(**parts)
     if name not in adapters.ADAPTER_CONFIG_MAP:
         raise ValueError(f"AdapterHub has no adapter config named {name!r}")
     return adapters.AdapterConfig.load(name, **fields)

@@ -17,6 +17,11 @@ _PROMPT_PLACEMENT = (
     "AdapterHub appends the prompt after the embedding module and its outputs keep the prompt positions (documented "
     "placement; the suite's oracle inserts the prompt as inputs_embeds and expects the input's length back)"
 )
+_INVERTIBLE_PLACEMENT = (
+    "AdapterHub's invertible adapter transforms the embedding module's output (token and position embeddings, on BERT "
+    "after the layer norm: its post_embedding_forward hook), the suite's oracle the token embeddings (its placement by "
+    "design; on Llama the two coincide; docs/adapters/repro/invertible.py)"
+)
 _REFT_LAYERS = "AdapterHub's ReFT chooses its layers with `layers` and has no leave_out (an unknown field it ignores)"
 _NO_REFT_IDENTITY = "AdapterHub's ReFT configs have no identity initialisation (init_weights): R, W and b start random"
 
@@ -70,6 +75,29 @@ GAPS: dict[str, str] = {
     ),
     "TestForward::test_identity_at_init[seq_bn_inv]": (
         "AdapterHub's init_weights sets up the bottleneck only; the invertible adapter on the embeddings starts random"
+    ),
+    "fixed_fusion_temperature": (
+        "AdapterHub's fusion `temperature` is a switch for an annealing schedule (T from 50 down to 1 by T/1000 per "
+        "forward pass), not a fixed value: the oracle's fixed temperature 3.0 cannot be set (1.0 is the switch off)"
+    ),
+    "TestAdapterModel::test_training_reaches_adapters_and_heads_only": (
+        "AdapterHub's train_adapter freezes the whole output-embedding layer of an LM head (freeze_embeddings), its "
+        "untied bias included: the bias gets no gradient"
+    ),
+    # single-adapter checks against the oracle only: the composition checks still fail, AdapterHub applies the first
+    # adapter's invertible adapter to every branch of a setup (a defect, docs/adapters/repro/invertible.py)
+    **{
+        check: _INVERTIBLE_PLACEMENT
+        for check in (
+            "TestDefinition::test_output_matches_oracle[seq_bn_inv]",
+            "TestInvertible::test_embeddings_are_transformed",
+            "TestInvertible::test_lm_head_output_matches_the_definition",
+            "TestInvertible::test_delete_leaves_the_plain_model",
+        )
+    },
+    "tagging_head_loss": (  # TestHeads::test_forward_shape_and_loss of the tagging head (a run-time key)
+        "AdapterHub's tagging head leaves the positions the attention mask hides out of the loss (as transformers' "
+        "token classification heads once did); the suite's definition counts every labelled position (-100 ignored)"
     ),
     "TestMerge::test_merged_adapter_stays_merged_when_deactivated": (
         "AdapterHub undoes a merge when the active setup changes (set_active_adapters(None) unmerges)"

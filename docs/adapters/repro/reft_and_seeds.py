@@ -46,8 +46,10 @@ for config in ("mam", "unipelt"):
     m = BertModel(cfg)
     adapters.init(m)
     try:
-        m.add_adapter("a", config=adapters.AdapterConfig.load(config, init_weights_seed=3))
-        print(f"{config} init_weights_seed: accepted")
+        loaded = adapters.AdapterConfig.load(config, init_weights_seed=3, leave_out=[0])
+        m.add_adapter("a", config=loaded)
+        kept = [(type(part).__name__, part.init_weights_seed, part.leave_out) for part in loaded.configs]
+        print(f"{config} init_weights_seed=3, leave_out=[0]: accepted, the parts keep (seed, leave_out):", kept)
     except Exception as e:
         print(f"{config} init_weights_seed rejected:", type(e).__name__, str(e)[:90])
 
