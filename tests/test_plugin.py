@@ -49,6 +49,9 @@ def preloaded() -> None:
     """Import everything inner runs import before pytester snapshots sys.modules: pytester drops modules first
     imported inside an inner run, and extension modules (numpy, torch) cannot be loaded twice in one process."""
     import conformance.checks  # noqa: F401
+    from conformance.oracles.registry import oracle_for
+
+    oracle_for("lora")  # imports every oracle module: they register on import, and an inner run must not again
     import conformance.grid  # noqa: F401
     import conformance.models  # noqa: F401
     import conformance.recording  # noqa: F401
