@@ -196,9 +196,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("spec", "method"), params)
 
 
+def _can_run(spec: Any, feature: str, method: str) -> bool:
+    return spec.applicable and not spec.gap_reason(feature, method)
+
+
 def _first_able(specs: list[Any], feature: str, method: Any) -> Any:
     """Tier "once" (README, Tiers): the first selected architecture that can run the check: installed, no gap."""
-    return next((s for s in specs if s.applicable and not s.gap_reason(feature, method.name)), specs[0])
+    return next((s for s in specs if _can_run(s, feature, method.name)), specs[0])
 
 
 @functools.cache
@@ -208,11 +212,9 @@ def _home(feature: str, method: str) -> str | None:
     into the committed results does not count the check twice (there and at home)."""
     from architectures import registry
 
-    for name in registry.builtin_names():
-        spec = registry.load_builtin_module(name)
-        if spec.applicable and not spec.gap_reason(feature, method):
-            return name
-    return None
+    # spec modules are imported one by one, up to the first that can run it: importing them all costs seconds
+    specs = (registry.load_builtin_module(name) for name in registry.builtin_names())
+    return next((s.name for s in specs if _can_run(s, feature, method)), None)
 
 
 def _check_name(metafunc: pytest.Metafunc) -> str:

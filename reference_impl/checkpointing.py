@@ -24,10 +24,11 @@ def set_embedding_grads(model: Any, enable: bool) -> None:
     Every module embedding with the same table is included: transformers 4.x's BART-like encoders and decoders embed
     with modules of their own that share the weight of ``shared``."""
     base = base_model(model)
-    table = getattr(get_path(base, model.adapter_state.layout.embeddings), "weight", None)
-    modules = [get_path(base, model.adapter_state.layout.embeddings)]
+    embeddings = get_path(base, model.adapter_state.layout.embeddings)
+    table = getattr(embeddings, "weight", None)
+    modules = [embeddings]
     if table is not None:
-        modules += [m for m in base.modules() if m is not modules[0] and getattr(m, "weight", None) is table]
+        modules += [m for m in base.modules() if m is not embeddings and getattr(m, "weight", None) is table]
     for embeddings in modules:
         ours = [key for key, hook in embeddings._forward_hooks.items() if hook is _require_grad]
         if enable and not ours:
