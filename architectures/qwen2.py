@@ -3,6 +3,7 @@
 from .llama import LLAMA_LAYOUT, decoder_heads
 from .registry import register
 from .spec import ArchitectureSpec
+from .versions import transformers_has
 
 
 def tiny_config():
@@ -14,6 +15,12 @@ def tiny_config():
     )  # fmt: skip
 
 
+# transformers 5.x lists JevForDecision among Qwen2's classes; 5.0.0 and 4.x do not have it
+JEV = {
+    "JevForDecision": "is the JEV decision model (its own family, config and head), which transformers lists for "
+    "Qwen2 checkpoints that ship a JEV head; it is not a head class built on Qwen2Model"
+}
+
 SPEC = register(
     ArchitectureSpec(
         name="qwen2",
@@ -21,11 +28,7 @@ SPEC = register(
         make_config=tiny_config,
         base_class="Qwen2Model",
         layouts=(LLAMA_LAYOUT,),
-        **decoder_heads(
-            "Qwen2",
-            JevForDecision="is the JEV decision model (its own family, config and head), which transformers lists "
-            "for Qwen2 checkpoints that ship a JEV head; it is not a head class built on Qwen2Model",
-        ),
+        **decoder_heads("Qwen2", **(JEV if transformers_has("JevForDecision") else {})),
     ),
     module=__name__,
 )

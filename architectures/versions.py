@@ -32,6 +32,19 @@ def transformers_at_least(minimum: str) -> bool:
 SUPPORTED_TRANSFORMERS = ">=4.57,<6"
 
 
+def transformers_has(name: str) -> bool:
+    """The installed transformers exports ``name`` (a class that arrived in a release after 5.0, which one unknown)."""
+    import transformers
+
+    return hasattr(transformers, name)
+
+
+def checkpoints_reentrantly_by_default() -> bool:
+    """transformers 4.x's ``gradient_checkpointing_enable()`` checkpoints reentrantly unless told otherwise; 5.0 made
+    non-reentrant checkpointing the default."""
+    return not transformers_at_least("5.0")
+
+
 # reference_impl/methods/prefix/deberta.py copies DeBERTa's DisentangledSelfAttention.forward. The fingerprint of the
 # upstream source it was copied from (statements only: comments, docstrings and annotations aside; see
 # reference_impl/methods/prefix/upstream.py), one entry per range of transformers versions with the same source. The

@@ -138,15 +138,6 @@ def claimed_blocks(config: dict[str, Any]) -> frozenset[str] | None:
     return current().claimed_blocks(config)
 
 
-def gap_reason(
-    feature: str, method: str | None = None, check: str | None = None, arch: str | None = None
-) -> str | None:
-    """The implementation's declared gap for this check (``conformance.interface.implementation_gap``), or None."""
-    from .interface import implementation_gap
-
-    return implementation_gap(current().gaps, feature, method, check, arch)
-
-
 def skip_if_declared_gap(request: Any, key: str) -> None:
     """Skip the running check as a declared gap of the implementation when it declares ``key``: for a behaviour a
     parameter of the check selects (a fusion temperature), which the collection-time keys (check, method) cannot

@@ -43,6 +43,11 @@ class Implementation(ABC):
     # implementation write and read safetensors where it does not by default (AdapterHub: use_safetensors=True).
     serialization_keywords: Mapping[str, Any] = {}
 
+    def gaps_on(self, spec: Any) -> Mapping[str, str]:
+        """``gaps`` and the gaps that depend on how the installed transformers builds ``spec``'s model (keyed
+        ``"<arch>/<key>"``): where an implementation's support depends on the transformers version."""
+        return self.gaps
+
     # ----- models -----
     @abstractmethod
     def init(self, model: torch.nn.Module, spec: Any) -> torch.nn.Module:

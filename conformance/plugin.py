@@ -250,7 +250,7 @@ def _marks(
             pytest.mark.skip(reason=f"declared gap of {spec.name}: {reason}"),
         ]
     else:
-        marks += _implementation_gap_marks(feature, method, check, spec.name)
+        marks += _implementation_gap_marks(feature, method, check, spec)
     return marks
 
 
@@ -260,7 +260,7 @@ def _not_applicable_marks(reason: str) -> tuple[pytest.MarkDecorator, ...]:
 
 
 def _implementation_gap_marks(
-    feature: str, method: str | None, check: str | None, arch: str | None = None
+    feature: str, method: str | None, check: str | None, spec: Any
 ) -> list[pytest.MarkDecorator]:
     """A declared gap of the implementation under test (``Implementation.gaps``): skipped and recorded as a gap,
     its reason prefixed with the implementation's name, as an architecture's gap is."""
@@ -268,7 +268,7 @@ def _implementation_gap_marks(
     from .interface import implementation_gap
 
     implementation = impl.current()
-    reason = implementation_gap(implementation.gaps, feature, method, check, arch)
+    reason = implementation_gap(implementation.gaps_on(spec), feature, method, check, spec.name)
     if reason is None:
         return []
     reason = f"implementation gap of {implementation.name}: {reason}"

@@ -11,6 +11,7 @@ from torch import nn
 from architectures import registry
 from architectures.live import resolve_layout
 from architectures.spec import ArchitectureSpec
+from architectures.versions import checkpoints_reentrantly_by_default
 
 from . import averaging, checkpointing, full_model, persistence
 from .composition import CompositionBlock, Fuse, Parallel
@@ -249,10 +250,21 @@ class ModelAdaptersMixin(FusionMixin):
         """The model ``save_pretrained`` wrote, with its adapters and active setup (see ``load_model``)."""
         return full_model.load_model(pretrained_model_name_or_path, cls, **kwargs)
 
+    if checkpoints_reentrantly_by_default():
+
+        def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None, **kwargs: Any):
+            """transformers' method, non-reentrant unless ``gradient_checkpointing_kwargs`` say otherwise (5.x's
+            default): a reentrant checkpoint passes no gradient through a tensor a layer gets by keyword, and 4.57's
+            Whisper hands the encoder output to its decoder layers so (encoder adapters then fail to train)."""
+            if gradient_checkpointing_kwargs is None:
+                gradient_checkpointing_kwargs = {"use_reentrant": False}
+            return super().gradient_checkpointing_enable(gradient_checkpointing_kwargs, **kwargs)
+
     def _set_gradient_checkpointing(self, enable: bool = True, *args: Any, **kwargs: Any) -> None:
         # Every transformers line switches checkpointing on and off through this method; see checkpointing.py.
         super()._set_gradient_checkpointing(enable, *args, **kwargs)
         checkpointing.set_embedding_grads(self, enable)
+        checkpointing.set_input_grads(self, enable)
 
     # ----- helpers -----
     def _require_mergeable(self, name: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from architectures.features import feature
+from architectures.versions import installed
 from reports.cells import FAILED, GAP, NOT_APPLICABLE, NOT_RUN, PASSED, Table, build_table, version_ranges
 from reports.json_table import render_json, table_dict
 from reports.markdown import NOT_RUN_MARK, render_markdown
@@ -671,6 +672,16 @@ def test_version_ranges(certified: tuple[str, ...], expected: str) -> None:
     assert version_ranges(("4.57.6", "5.0.0", "5.24.0"), certified) == expected
 
 
+def _newest_committed_transformers() -> str:
+    versions = [p.stem.removeprefix("transformers-") for p in (REPO / "docs" / "per_version").glob("*.json")]
+    return max(versions, key=lambda v: tuple(int(part) for part in v.split(".")))
+
+
+@pytest.mark.skipif(
+    installed("transformers") != _newest_committed_transformers(),
+    reason="the pages render the specs as the installed transformers builds them (head classes that arrive in a "
+    "later release): the committed docs are rendered on the newest transformers they hold results for",
+)
 def test_committed_model_table_is_current() -> None:
     """docs/model_overview.{md,json} are what the committed per-version results say (CI adds a fresh run)."""
     result = run_cli(REPO, "render", "--check", "docs/per_version")

@@ -9,6 +9,7 @@ import torch
 from architectures.bert import SPEC as BERT
 from architectures.gpt2 import SPEC as GPT2
 from conformance import impl
+from conformance.interface import implementation_gap
 from conformance.methods import METHODS
 from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run
 from conformance.oracles.run import expected_output
@@ -52,6 +53,9 @@ def test_unipelt_gates_its_bottleneck_and_lora_parts(arch):
     """With the prefix's gates held open, UniPELT is an ungated prefix plus the gated bottleneck and LoRA parts."""
     spec = arch  # not "spec": the plugin parametrizes checks that take a spec
     method = METHODS["unipelt"]
+    gap = implementation_gap(impl.current().gaps_on(spec), method.feature, method.name, None, spec.name)
+    if gap:  # transformers 4.x's BERT: the reference declares UniPELT a gap there, as the suite's table shows
+        pytest.skip(f"implementation gap of {impl.current().name}: {gap}")
     inputs = make_inputs(spec, 5)
     model = _adapter(spec, method.config, 5)
     weights = impl.adapter_weights(model, "a")

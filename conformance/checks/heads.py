@@ -28,15 +28,20 @@ LABELS = {0: "negative", 1: "neutral", 2: "positive"}
 
 
 @cache
-def _pristine(spec: Any) -> Any:
+def _pristine(spec: Any, attn_implementation: str | None = None) -> Any:
+    config = spec.make_config()
+    if attn_implementation is not None:
+        config._attn_implementation = attn_implementation
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(MODEL_SEED)
-        return impl.adapter_model_from_config(spec).eval()
+        return impl.adapter_model_from_config(spec, config).eval()
 
 
-def flex_model(spec: Any) -> Any:
-    """A copy of the tiny adapter model with flexible heads, without heads or adapters."""
-    return copy.deepcopy(_pristine(spec))
+def flex_model(spec: Any, attn_implementation: str | None = None) -> Any:
+    """A copy of the tiny adapter model with flexible heads, without heads or adapters; built with
+    ``attn_implementation`` where given (transformers 4.x builds some families' attention classes per implementation,
+    DistilBERT's among them, and switching later changes only the config)."""
+    return copy.deepcopy(_pristine(spec, attn_implementation))
 
 
 def add_head(model: Any, head: HeadUnderTest, name: str, **kwargs: Any) -> None:

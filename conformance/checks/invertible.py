@@ -10,6 +10,7 @@ import torch
 from architectures.heads import LM_HEADS
 from conformance import impl
 from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.oracles.base import main_tensor
 from conformance.oracles.invertible import ACTIVATIONS, Coupling, embedding_modules
 from conformance.oracles.run import expected_output
 from conformance.weights import parse
@@ -69,8 +70,8 @@ class InvertibleChecks:
         model = _with_invertible(spec, check_seed, kind)
         (embeddings, *_) = embedding_modules(model, spec)
         seen, observed = [], []
-        embeddings.register_forward_hook(lambda m, a, out: seen.append(out.detach()), prepend=True)
-        embeddings.register_forward_hook(lambda m, a, out: observed.append(out.detach()))
+        embeddings.register_forward_hook(lambda m, a, out: seen.append(main_tensor(out)[0].detach()), prepend=True)
+        embeddings.register_forward_hook(lambda m, a, out: observed.append(main_tensor(out)[0].detach()))
         model.set_active_adapters("a")
         run(model, make_inputs(spec, check_seed))
         with torch.no_grad():
@@ -86,7 +87,7 @@ class InvertibleChecks:
         seen = {}
 
         def keep(name):
-            return lambda module, args, *output: seen.__setitem__(name, (output[0] if output else args[0]).detach())
+            return lambda module, args, *output: seen.__setitem__(name, main_tensor((*output, *args)[0])[0].detach())
 
         embeddings.register_forward_hook(keep("embedded"), prepend=True)
         embeddings.register_forward_hook(keep("transformed"))

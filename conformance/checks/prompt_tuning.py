@@ -14,6 +14,7 @@ from architectures.live import get_path, resolve_layout
 from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, lm_head_class, make_inputs, plain_model, randomize_adapter, run
+from conformance.oracles.base import main_tensor
 from conformance.oracles.prompt_tuning import EMBEDDING
 from conformance.oracles.run import expected_output
 
@@ -167,9 +168,10 @@ class PromptTuningChecks:
             keep = []
 
             def by_hand(module, args, output, prompt=prompt, combine=combine, keep=keep):
+                output, put = main_tensor(output)
                 marks = _insert(torch.zeros(1, output.shape[1]), torch.ones(1, len(prompt)), combine)[0]
                 keep.append(marks == 0)
-                return _insert(output, prompt.expand(output.shape[0], -1, -1), combine)
+                return put(_insert(output, prompt.expand(output.shape[0], -1, -1), combine))
 
             get_path(plain.base_model, parent).register_forward_hook(by_hand)
             expected = run(plain, inputs)[:, keep[0]]

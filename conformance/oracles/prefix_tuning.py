@@ -442,9 +442,14 @@ def _defined(target: Prefixed) -> list[Any]:
 
 def _pad_positions(tensor: torch.Tensor, length: int, value: float | bool | int, queries: bool) -> torch.Tensor:
     """A 4-d mask or bias (batch, heads, queries, keys) with ``length`` positions in front of its keys (and of its
-    queries where ``queries`` and it has more than one)."""
+    queries where ``queries`` and it has more than one); a 2-d padding mask (batch, keys: 4.x DistilBERT's eager
+    attention) with ``length`` in front of its keys."""
+    if tensor.dim() == 2:  # 1 or True where it attends, whatever its dtype
+        return _pad_front(tensor, length, True if tensor.dtype == torch.bool else 1)
     if tensor.dim() != 4:
-        raise NotImplementedError(f"the prefix oracle widens 4-d attention masks and biases; got {tensor.dim()}-d")
+        raise NotImplementedError(
+            f"the prefix oracle widens 2-d and 4-d attention masks and 4-d biases; got {tensor.dim()}-d"
+        )
     tensor = _pad_front(tensor, length, value)
     if queries and tensor.shape[2] > 1:
         tensor = _pad_front(tensor.transpose(2, 3), length, value).transpose(2, 3)
@@ -473,7 +478,11 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
             source = next(n for n in CROSS_SOURCES if isinstance(arguments.get(n), torch.Tensor))
             arguments[source] = placeholders(arguments[source])
         else:
-            arguments[hidden_name] = placeholders(arguments[hidden_name])
+            hidden = arguments[hidden_name]
+            widened = placeholders(hidden)
+            for name, value in list(arguments.items()):  # 4.x DistilBERT takes the states as query, key and value
+                if value is hidden:
+                    arguments[name] = widened
         for name in MASK_NAMES:
             if isinstance(arguments.get(name), torch.Tensor):
                 arguments[name] = _pad_positions(arguments[name], length, _attend(arguments[name]), not cross)
@@ -490,6 +499,11 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
                 return computed
 
             module.compute_bias = compute_without_prefix
+            positions = arguments.get("cache_position")
+            if not cross and isinstance(positions, torch.Tensor):  # 4.x UMT5 reads its queries' positions there
+                arguments["cache_position"] = torch.cat(
+                    [torch.arange(length, device=positions.device), positions + length]
+                )
         return bound.args, bound.kwargs
 
     def prefix_there(prefix: torch.Tensor):

@@ -34,7 +34,7 @@ import torch
 from architectures.live import base_model, get_path, resolve_layout
 from conformance.weights import key
 
-from .base import MethodOracle
+from .base import MethodOracle, main_tensor
 from .registry import defines
 
 
@@ -152,9 +152,10 @@ def _vision_insert(model, spec, members, inputs):
     holder = resolve_layout(spec, model).embeddings.rsplit(".", 1)[0]  # holds the patch embeddings
 
     def put_in(module, args, output):
+        output, put = main_tensor(output)  # 4.x BEiT's embeddings: (embeddings, (patch rows, patch columns))
         for prompt, points in steps(spec, members, inputs, output.shape[1]):
             output = insert(output, prompt, points)
-        return output
+        return put(output)
 
     return get_path(base_model(model), holder).register_forward_hook(put_in)
 

@@ -164,6 +164,9 @@ class EmbeddingTransform(_InvertibleHook):
     attribute = "_adapter_invertible"
 
     def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        if isinstance(output, tuple) and output:  # 4.x BEiT's embeddings: (embeddings, (patch rows, patch columns))
+            transformed = self.run(output[0], inverse=False)
+            return None if transformed is None else (transformed, *output[1:])
         return self.run(output, inverse=False)
 
 

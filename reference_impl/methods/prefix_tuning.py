@@ -58,6 +58,9 @@ class PrefixTuningFamily(MethodFamily):
         for target in routes.targets(model):
             if _wanted(state, target.layer, target.kind, config) and target.layer.index not in config.leave_out:
                 routes.route_name(target)  # raises ValueError, before anything changes, where no route exists
+                refusal = routes.gate_refusal(target) if config.use_gating else None
+                if refusal is not None:
+                    raise ValueError(f"use_gating: {refusal}")
                 groups.setdefault((target.layer.stack.name, target.kind), []).append(target)
         shapes = []
         for (stack_name, kind), members in groups.items():

@@ -261,6 +261,9 @@ class VisionInserter(_PromptHook):
 
     def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         prompts = self.prompts()
+        rest = ()
+        if isinstance(output, tuple) and output:  # 4.x BEiT's embeddings: (embeddings, (patch rows, patch columns))
+            output, rest = output[0], output[1:]
         if not prompts or not isinstance(output, torch.Tensor):
             return None
         batch, length = output.shape[:2]
@@ -268,7 +271,7 @@ class VisionInserter(_PromptHook):
         for prompt, at in steps:
             output = insert(output, prompt.prompt.to(output.dtype).expand(batch, -1, -1), at)
         self.host_hook.record(steps, batch, length, output.device)
-        return output
+        return (output, *rest) if rest else output
 
 
 class CrossAttentionMask(_PromptHook):

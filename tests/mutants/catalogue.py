@@ -200,7 +200,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "reference_impl/methods/prefix/interface.py",
         "    key = torch.cat([prefix_keys.to(key.dtype), key], dim=2)",
         "    key = torch.cat([prefix_values.to(key.dtype), key], dim=2)",
-        "bert",
+        "llama",  # its attention dispatches through transformers' attention functions on 4.x too (BERT's: 5.x only)
         "Definition",
         ("prefix_tuning",),
         "the prefix values are used as the prefix keys (attention-interface route)",

@@ -3,6 +3,7 @@ the suite that knows the reference's internals: it translates them to the suite'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +32,10 @@ class ReferenceImplementation(Implementation):
             for method in ("prefix_tuning", "mam", "unipelt")
         }
     )
+
+    def gaps_on(self, spec: Any) -> Mapping[str, str]:
+        problem = _gate_problem(spec)
+        return {**self.gaps, f"{spec.name}/unipelt": problem} if problem else self.gaps
 
     def init(self, model: torch.nn.Module, spec: Any) -> torch.nn.Module:
         from reference_impl import init
@@ -101,6 +106,22 @@ class ReferenceImplementation(Implementation):
         from reference_impl import AutoAdapterModel
 
         return AutoAdapterModel.from_pretrained(path)
+
+
+@functools.cache
+def _gate_problem(spec: Any) -> str | None:
+    """Why UniPELT's gated prefix cannot reach ``spec``'s attention on the installed transformers (4.x BERT, T5,
+    GPT-J, ... compute attention in their own forward), or None."""
+    from architectures.versions import installed
+    from conformance.methods import METHODS
+    from conformance.models import clone, plain_model
+    from reference_impl import init
+    from reference_impl.methods.prefix.routes import gate_problem
+
+    if not spec.applicable or spec.gap_reason(METHODS["unipelt"].feature, "unipelt"):
+        return None
+    problem = gate_problem(init(clone(plain_model(spec)), spec=spec))
+    return f"on transformers {installed('transformers')}, {problem}" if problem else None
 
 
 IMPLEMENTATION = ReferenceImplementation()

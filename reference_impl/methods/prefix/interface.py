@@ -140,7 +140,11 @@ def attention_with_prefix(
         return function(module, query, key, value, attention_mask, *args, **kwargs)
     if kwargs.get("scaling") is None:
         kwargs["scaling"] = query.shape[-1] ** -0.5  # the default, fixed before the head size grows
+    head_dim = query.shape[-1]
     query, key, value, gates = _gated_blocks(prefix, query, key, value)
+    if "scaling" not in inspect.signature(function).parameters:
+        # it scales by the head size it sees (4.x GPT-2's eager attention), which the blocks widened: undo that
+        query = query * (query.shape[-1] / head_dim) ** 0.5
     output, weights = function(module, query, key, value, attention_mask, *args, **kwargs)
     # output: (batch, queries, heads, blocks x head_dim); block j > 0 holds gated segment j's share
     blocks = output.chunk(len(gates) + 1, dim=-1)

@@ -41,8 +41,11 @@ def widen_mask(
     causal_if_none: bool,
     dtype: torch.dtype,
     device: torch.device,
+    padding_2d: bool = False,
 ) -> torch.Tensor | None:
     """``mask`` with the prefix columns in front; ``key_length`` (when known) trims a longer mask first.
+    ``padding_2d``: the attention takes a 2-d (batch, keys) padding mask, 1 or True where it attends (4.x
+    DistilBERT's eager attention).
 
     A missing mask stays missing unless the attention would have been causal without it (sdpa's ``is_causal``):
     with a prefix the causal pattern is no longer the top-left triangle sdpa assumes, so it is spelled out.
@@ -54,6 +57,8 @@ def widen_mask(
             mask = causal_mask(query_length, key_length, prefix_length, dtype, device)
         else:
             return None
+    elif padding_2d and mask.dim() == 2:
+        mask = pad_front(mask, prefix_length, True if mask.dtype == torch.bool else 1)
     else:
         if mask.dim() != 4:
             raise NotImplementedError(

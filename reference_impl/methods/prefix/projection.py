@@ -7,6 +7,10 @@ T5 on 5.0), with separate key and value projections. Hooks only, no copied forwa
   - with a KV cache (decoder self-attention): a wrapper of the cache's ``update`` that puts the prefix in front of
     the keys and values it returns, so the cache itself never holds a prefix and positions stay right;
   - a cross-attention's cache keeps the prefix the projections gave it on the first step;
+- an attention that takes its keys' and values' source as inputs of their own and sizes its mask by them (4.x
+  DistilBERT) gets zero placeholders in front of them, which the projections' hooks replace by the prefix;
+- an attention that rotates its keys after projecting them (4.x GPT-J) gets a cache of its own for a call without
+  one, so that the prefix joins the keys after the rotation, as with a cache;
 - T5 computes its relative position bias inside the first layer from the key length: a wrapper of ``compute_bias``
   computes it for the sequence's own keys and adds zero prefix columns;
 - a forward hook (always run) removes everything armed, and strips the prefix columns from the position bias T5
@@ -54,6 +58,11 @@ class ProjectionRoute:
         self.mask_name = _first(parameters, MASK_NAMES)
         self.cache_name = _first(parameters, CACHE_NAMES)
         self.has_bias = BIAS_NAME in parameters
+        self.source_names = (
+            tuple(n for n in ("key", "value") if n in parameters) if self.hidden_name == "query" else ()
+        )
+        forward = inspect.unwrap(type(module).forward)
+        self.rotates_keys = any("rotary" in name for name in forward.__code__.co_names)
         self.handles: list[Any] = []
         self._armed: list[Any] = []  # undo actions of the running forward
         self._strip = 0  # prefix columns to strip from the position bias handed on
@@ -90,6 +99,10 @@ class ProjectionRoute:
 
         cache = arguments.get(self.cache_name) if self.cache_name else None
         layer = getattr(module, "layer_idx", None)
+        if cache is None and self.rotates_keys and self.causal and self.cache_name and layer is not None:
+            from transformers import DynamicCache
+
+            cache = arguments[self.cache_name] = DynamicCache()  # this call's only: dropped with its arguments
         self_cache = _self_attention_cache(cache) if cache is not None and not self.cross else None
         if self_cache is not None and layer is None:
             raise RuntimeError(f"{self.binding.location}: a KV cache is in use but the attention has no layer_idx")
@@ -107,13 +120,22 @@ class ProjectionRoute:
                 causal_if_none=self.causal and query_length > 1,
                 dtype=hidden.dtype,
                 device=hidden.device,
+                padding_2d=bool(self.source_names),
             )
         if self.has_bias:
             self._widen_position_bias(module, arguments, length)
+        elif hasattr(module, "compute_bias"):  # 4.x UMT5: every layer computes its bias from the key length
+            self._wrap_compute_bias(module, length)
         if self_cache is not None:
             self._wrap_cache_update(self_cache, layer, keys, values)
         else:
-            self._hook_projections(keys, values)
+            placeholders = not self.cross and all(
+                isinstance(arguments.get(n), torch.Tensor) for n in self.source_names
+            )
+            if placeholders and self.source_names:
+                for name in self.source_names:
+                    arguments[name] = pad_front(arguments[name].transpose(1, 2), length).transpose(1, 2)
+            self._hook_projections(keys, values, replace=placeholders and bool(self.source_names))
         return bound.args, bound.kwargs
 
     def _after(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
@@ -140,12 +162,16 @@ class ProjectionRoute:
         return source.shape[1]
 
     # ----- what a pass arms -----
-    def _hook_projections(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+    def _hook_projections(self, keys: torch.Tensor, values: torch.Tensor, replace: bool = False) -> None:
+        """Put the prefix in front of the projections' outputs, or in place of the placeholders there (``replace``)."""
         for projection, prefix in zip(self.projections, (keys, values), strict=True):
             flat = prefix.transpose(1, 2).flatten(2)  # (batch, prefix, heads * head_dim): the projection's layout
+            skip = flat.shape[1] if replace else 0
 
-            def put_in_front(module: nn.Module, args: Any, output: torch.Tensor, flat: torch.Tensor = flat) -> Any:
-                return torch.cat([flat.to(output.dtype), output], dim=1)
+            def put_in_front(
+                module: nn.Module, args: Any, output: torch.Tensor, flat: torch.Tensor = flat, skip: int = skip
+            ) -> Any:
+                return torch.cat([flat.to(output.dtype), output[:, skip:]], dim=1)
 
             self._armed.append(projection.register_forward_hook(put_in_front).remove)
 
@@ -170,10 +196,14 @@ class ProjectionRoute:
         if bias is not None:  # handed on from the layer before, the mask included: the prefix columns are new
             arguments[BIAS_NAME] = pad_front(bias, length)
         elif hasattr(module, "compute_bias"):
-            compute = module.compute_bias
+            self._wrap_compute_bias(module, length)
 
-            def compute_with_prefix(query_length: int, key_length: int, *a, **kw) -> torch.Tensor:
-                return pad_front(compute(query_length, key_length - length, *a, **kw), length)
+    def _wrap_compute_bias(self, module: nn.Module, length: int) -> None:
+        """The bias for the sequence's own keys (their positions unchanged), zero on the prefix columns in front."""
+        compute = module.compute_bias
 
-            module.compute_bias = compute_with_prefix
-            self._armed.append(lambda: module.__dict__.pop("compute_bias", None))
+        def compute_with_prefix(query_length: int, key_length: int, *a, **kw) -> torch.Tensor:
+            return pad_front(compute(query_length, key_length - length, *a, **kw), length)
+
+        module.compute_bias = compute_with_prefix
+        self._armed.append(lambda: module.__dict__.pop("compute_bias", None))

@@ -57,6 +57,30 @@ def route_name(target: Target) -> str:
     )
 
 
+def gate_refusal(target: Target) -> str | None:
+    """Why a gated prefix (``use_gating``, UniPELT) cannot reach ``target``, or None: the projection route only puts
+    keys and values in front, and a gate scales the prefix's scores per query token."""
+    if route_name(target) != ProjectionRoute.name:
+        return None
+    return (
+        f"{target.location}: {type(target.module).__name__} computes attention in its own forward, and a gated "
+        "prefix scales the prefix's scores per query token, which hooks on the key and value projections cannot "
+        "express (it works where attention dispatches through transformers' attention functions)"
+    )
+
+
+def gate_problem(model: nn.Module) -> str | None:
+    """Why a gated prefix cannot reach some attention of ``model`` (an initialised one), or None."""
+    for target in targets(model):
+        try:
+            refusal = gate_refusal(target)
+        except ValueError:  # no prefix reaches it at all: the architecture declares that gap
+            continue
+        if refusal is not None:
+            return refusal
+    return None
+
+
 def _make_route(target: Target, binding: PrefixBinding) -> Any:
     name = route_name(target)
     if name == deberta.DebertaRoute.name:
