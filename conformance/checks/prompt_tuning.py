@@ -15,6 +15,7 @@ from conformance import impl
 from conformance.capabilities import requires
 from conformance.models import adapter_model, lm_head_class, make_inputs, plain_model, randomize_adapter, run
 from conformance.oracles.base import main_tensor
+from conformance.oracles.invertible import embedding_modules
 from conformance.oracles.prompt_tuning import EMBEDDING
 from conformance.oracles.run import expected_output
 
@@ -46,7 +47,7 @@ def _by_hand(spec, inputs, prompts, combine: str) -> torch.Tensor:
     """The plain model's output with ``prompts`` inserted into the embedded input, prompt positions cut."""
     plain = plain_model(spec)
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    embeds = plain.get_input_embeddings()(ids)
+    embeds = embedding_modules(plain, spec)[0](ids)  # the (encoder) stack's own: 5.0.0's UMT5 keeps it apart
     keep = torch.ones(ids.shape[1], dtype=torch.bool)
     for prompt in prompts:
         embeds = _insert(embeds, prompt.expand(ids.shape[0], -1, -1), combine)

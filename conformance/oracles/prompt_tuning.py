@@ -35,6 +35,7 @@ from architectures.live import base_model, get_path, resolve_layout
 from conformance.weights import key
 
 from .base import MethodOracle, main_tensor
+from .invertible import embedding_modules
 from .registry import defines
 
 
@@ -121,7 +122,8 @@ def prepare_inputs(model: Any, spec: Any, members: list[Member], inputs: dict[st
     ids = inputs.pop("input_ids")
     mask = inputs.get("attention_mask")
     mask = torch.ones(ids.shape, dtype=torch.long) if mask is None else mask
-    embeds, types = base_model(model).get_input_embeddings()(ids), inputs.get("token_type_ids")
+    # what the (encoder) stack embeds its ids with: transformers 5.0.0's UMT5 keeps it apart from `shared`
+    embeds, types = embedding_modules(model, spec)[0](ids), inputs.get("token_type_ids")
     for prompt, points in steps(spec, members, {**inputs, "attention_mask": mask}, ids.shape[1]):
         count = prompt.shape[0]
         embeds, mask = insert(embeds, prompt, points), insert(mask, mask.new_ones(count), points)
