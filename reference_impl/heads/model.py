@@ -549,6 +549,11 @@ def adapter_model_class(spec: ArchitectureSpec) -> type[AdapterModel]:
     attributes = {name: getattr(base_class, name) for name in _CAPABILITIES if hasattr(base_class, name)}
     # the attribute the base model is kept under; transformers 4.57's Gemma3TextModel leaves its prefix empty
     attributes["base_model_prefix"] = attributes.get("base_model_prefix") or "model"
+    # transformers 5.x decides whether a model may pick its experts' implementation (Mixtral's fused experts) by
+    # reading the source of the class's module; this class's module is ours, so it takes the base class's answer
+    if hasattr(base_class, "_can_set_experts_implementation"):
+        answer = base_class._can_set_experts_implementation()
+        attributes["_can_set_experts_implementation"] = classmethod(lambda cls: answer)
     name = base_class.__name__.removesuffix("Model") + "AdapterModel"
     return type(name, (AdapterModel,), {**attributes, "__module__": __name__, "__qualname__": name})
 
