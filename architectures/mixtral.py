@@ -55,11 +55,14 @@ _NO_FFN_PROJECTION = (
 _COMPILE_GAP = (
     {
         "torch_compile": "transformers 5.0's fused experts (torch._grouped_mm) do not compile in float32 on CPU: the "
-        "plain MixtralModel fails the same way (fake tensors of grouped_mm expect bfloat16)"
+        "plain base model fails the same way (fake tensors of grouped_mm expect bfloat16)"
     }
     if transformers_at_least("5.0") and not transformers_at_least("5.1")
     else {}
 )
+
+# The gaps of a mixture-of-experts FFN kept as one block (Qwen2-MoE shares them)
+MOE_GAPS = {"lora": _NO_FFN_PROJECTION, "ia3": _NO_FFN_PROJECTION, "dora": _NO_FFN_PROJECTION, **_COMPILE_GAP}
 
 SPEC = register(
     ArchitectureSpec(
@@ -68,12 +71,7 @@ SPEC = register(
         make_config=tiny_config,
         base_class="MixtralModel",
         layouts=(LAYOUT, LAYOUT_4),
-        gaps={
-            "lora": _NO_FFN_PROJECTION,
-            "ia3": _NO_FFN_PROJECTION,
-            "dora": _NO_FFN_PROJECTION,
-            **_COMPILE_GAP,
-        },
+        gaps=MOE_GAPS,
         **decoder_heads("Mixtral"),
     ),
     module=__name__,
