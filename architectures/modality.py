@@ -139,19 +139,20 @@ def _random_input(
     if name == "input_features":  # log-mel frames; Whisper's encoder wants exactly 2 * max_source_positions
         frames = 2 * value("max_source_positions")
         return torch.randn(batch, value("num_mel_bins"), frames, generator=generator)
-    if name == "input_values":  # a raw waveform; long enough for a few frames after the feature encoder's strides
-        samples = 1
-        for kernel, stride in zip(value("conv_kernel"), value("conv_stride"), strict=True):
-            samples = (samples - 1) * stride + kernel
-        return torch.randn(batch, samples + 16 * _total_stride(value("conv_stride")), generator=generator)
+    if name == "input_values":  # a raw waveform, exactly long enough for ``length`` frames after the conv strides
+        return torch.randn(
+            batch, _samples_for_frames(value("conv_kernel"), value("conv_stride"), length), generator=generator
+        )
     raise ValueError(f"no input generator for {name!r}")
 
 
-def _total_stride(strides: Any) -> int:
-    total = 1
-    for stride in strides:
-        total *= stride
-    return total
+def _samples_for_frames(kernels: Any, strides: Any, frames: int) -> int:
+    """The fewest waveform samples from which a stack of unpadded 1-D convolutions makes ``frames`` frames, so that
+    the layers an adapter sits in see ``length`` positions, as they do for tokens."""
+    samples = frames
+    for kernel, stride in reversed(list(zip(kernels, strides, strict=True))):
+        samples = (samples - 1) * stride + kernel
+    return samples
 
 
 _TEXT_HEADS = ("classification", "multilabel_classification", "tagging", "multiple_choice", "question_answering")
@@ -198,6 +199,15 @@ MODALITY_LIST: tuple[Modality, ...] = (
         generation="seq2seq",
         pooling="eos",
         head_types=("seq2seq_lm",),
+    ),
+    # wav2vec2, HuBERT: a raw waveform through a convolutional feature encoder, then a transformer encoder over the
+    # frames; the base configs take no attention mask (group-norm feature encoder), heads read every frame
+    Modality(
+        "audio_encoder",
+        main_input="input_values",
+        attention_mask=False,
+        pooling="first",
+        head_types=("tagging",),
     ),
     # CLIP's dual model: token ids and pixels, each through its own tower
     Modality(

@@ -11,7 +11,7 @@ from .context import context_setup
 from .sites import FUSION, sites
 
 
-BATCH_INPUTS = ("input_ids", "inputs_embeds", "pixel_values", "input_features", "decoder_input_ids")
+BATCH_INPUTS = ("input_ids", "inputs_embeds", "pixel_values", "input_features", "input_values", "decoder_input_ids")
 
 
 def parallel_width(setup: CompositionBlock | None) -> int:

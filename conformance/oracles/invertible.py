@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from architectures.live import base_model
+from architectures.live import base_model, get_path, resolve_layout
 from conformance.weights import parse
 
 from .base import Captures, Edit, MethodOracle, Region
@@ -99,12 +99,16 @@ class Coupling:
 
 
 def embedding_modules(model: nn.Module, spec: Any) -> list[nn.Module]:
-    """The distinct modules that embed the tokens, read off transformers' accessors."""
+    """The distinct modules that embed the tokens, read off transformers' accessors; where a model has no token
+    embeddings (transformers 5.x raises for wav2vec2), the spec's ``embeddings``, which the layers read."""
     base = base_model(model)
     hosts = [base.get_encoder(), base.get_decoder()] if spec.is_encoder_decoder else [base]
     found: list[nn.Module] = []
     for host in hosts:
-        module = host.get_input_embeddings()
+        try:
+            module = host.get_input_embeddings()
+        except NotImplementedError:
+            module = get_path(base, resolve_layout(spec, base).embeddings)
         if all(module is not other for other in found):
             found.append(module)
     return found

@@ -12,7 +12,7 @@ from transformers import GenerationMixin, PreTrainedModel
 
 from architectures import registry
 from architectures.heads import DEFAULT_POOLING, LM_HEADS, SEQUENCE_HEADS, head_types
-from architectures.live import model_class
+from architectures.live import get_path, model_class
 from architectures.spec import ArchitectureSpec
 
 from ..composition import CompositionBlock, Parallel, Stack
@@ -61,7 +61,10 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
 
     # ----- the base model -----
     def get_input_embeddings(self) -> nn.Module:
-        return self.base_model.get_input_embeddings()
+        try:
+            return self.base_model.get_input_embeddings()
+        except NotImplementedError:  # no token embeddings (wav2vec2): the spec's embeddings, what the layers read
+            return get_path(self.base_model, self.adapter_state.layout.embeddings)
 
     def get_encoder(self) -> nn.Module:
         """The encoder of an encoder-decoder base model (generate() runs it once, before decoding)."""
@@ -255,6 +258,7 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         inputs_embeds: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         input_features: torch.Tensor | None = None,
+        input_values: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
@@ -272,7 +276,7 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         named = {
             "attention_mask": attention_mask, "token_type_ids": token_type_ids, "position_ids": position_ids,
             "inputs_embeds": inputs_embeds, "pixel_values": pixel_values, "input_features": input_features,
-            "decoder_input_ids": decoder_input_ids,
+            "input_values": input_values, "decoder_input_ids": decoder_input_ids,
             "decoder_attention_mask": decoder_attention_mask, "labels": labels, "start_positions": start_positions,
             "end_positions": end_positions,
         }  # fmt: skip
@@ -549,6 +553,11 @@ def adapter_model_class(spec: ArchitectureSpec) -> type[AdapterModel]:
     attributes = {name: getattr(base_class, name) for name in _CAPABILITIES if hasattr(base_class, name)}
     # the attribute the base model is kept under; transformers 4.57's Gemma3TextModel leaves its prefix empty
     attributes["base_model_prefix"] = attributes.get("base_model_prefix") or "model"
+    # transformers 5.x decides whether a model may pick its experts' implementation (Mixtral's fused experts) by
+    # reading the source of the class's module; this class's module is ours, so it takes the base class's answer
+    if hasattr(base_class, "_can_set_experts_implementation"):
+        answer = base_class._can_set_experts_implementation()
+        attributes["_can_set_experts_implementation"] = classmethod(lambda cls: answer)
     name = base_class.__name__.removesuffix("Model") + "AdapterModel"
     return type(name, (AdapterModel,), {**attributes, "__module__": __name__, "__qualname__": name})
 

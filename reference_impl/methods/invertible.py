@@ -199,7 +199,7 @@ def _hooked_modules(model: Any, state: AdapterState) -> Iterator[tuple[nn.Module
 
 def _width(module: nn.Module, direction: str) -> int | None:
     """The vector size a token-embedding module puts out (``out``) or an LM head takes in (``in``)."""
-    for attribute in ("embedding_dim",) if direction == "out" else ("in_features",):
+    for attribute in ("embedding_dim", "out_features") if direction == "out" else ("in_features",):
         if isinstance(getattr(module, attribute, None), int):
             return getattr(module, attribute)
     weight = getattr(module, "weight", None)

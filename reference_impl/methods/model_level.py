@@ -152,7 +152,10 @@ def _token_host(base: nn.Module, stack_path: str) -> nn.Module:
 
 def input_embeddings(host: nn.Module, model: nn.Module, state: AdapterState) -> nn.Module:
     """The module that turns ``host``'s token ids into vectors (the spec's ``embeddings`` path as a fallback)."""
-    found = host.get_input_embeddings() if hasattr(host, "get_input_embeddings") else None
+    try:
+        found = host.get_input_embeddings() if hasattr(host, "get_input_embeddings") else None
+    except NotImplementedError:  # transformers 5.x raises where a model has no token embeddings (wav2vec2)
+        found = None
     return found if isinstance(found, nn.Module) else get_path(base_model(model), state.layout.embeddings)
 
 
