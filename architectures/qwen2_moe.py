@@ -10,8 +10,7 @@ nn.Linear projections, but adapting it alone would not be the FFN's LoRA: it is 
 from .llama import decoder_heads
 from .mixtral import LAYOUT, MOE_GAPS
 from .registry import register
-from .spec import ArchitectureSpec, prefix_tuning_gaps
-from .versions import transformers_at_least
+from .spec import ArchitectureSpec
 
 
 def tiny_config():
@@ -25,15 +24,6 @@ def tiny_config():
     )  # fmt: skip
 
 
-# transformers 4.x only: Qwen2MoeSdpaAttention computes attention itself, outside the attention-function registry
-PREFIX_GAP_4 = (
-    "on transformers 4.x Qwen2-MoE's attention computes attention itself (no attention-function registry), so "
-    "reference_impl falls back to widening the key/value projections: that path cannot gate a prefix (UniPELT), "
-    "and it breaks where this attention reshapes keys by the query length (generate with a cache, gradient "
-    "checkpointing); a limitation of reference_impl's fallback, not of the model"
-)
-GAPS = dict(MOE_GAPS) | ({} if transformers_at_least("5.0") else prefix_tuning_gaps(PREFIX_GAP_4))
-
 SPEC = register(
     ArchitectureSpec(
         name="qwen2_moe",
@@ -42,7 +32,7 @@ SPEC = register(
         base_class="Qwen2MoeModel",
         # 4.x calls the block mlp too (Mixtral's 4.x name differs)
         layouts=(LAYOUT,),
-        gaps=GAPS,
+        gaps=MOE_GAPS,
         **decoder_heads("Qwen2Moe"),
     ),
     module=__name__,
