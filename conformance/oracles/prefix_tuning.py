@@ -63,7 +63,8 @@ from .registry import defines
 DEFAULTS = {"prefix_length": 30, "leave_out": (), "encoder_prefix": True, "cross_prefix": True, "use_gating": False}
 # Fields that shape only how a prefix is trained or parametrised, not the effective prefix the tensors give
 TRAINING_FIELDS = ("config", "bottleneck_size", "non_linearity", "dropout", "flat", "init_weights_seed")
-MASK_NAMES = ("attention_mask", "mask", "encoder_attention_mask")
+# the masks an attention takes (CLIP in transformers 4.x takes its causal mask apart from the padding mask)
+MASK_NAMES = ("attention_mask", "mask", "encoder_attention_mask", "causal_attention_mask")
 CROSS_SOURCES = ("key_value_states", "encoder_hidden_states")  # what a cross-attention's keys are computed from
 BIAS_NAME = "position_bias"
 GATES = ("gate_weight", "gate_bias")
