@@ -101,6 +101,9 @@ class HeadMap:
     mapped: tuple[StaticHead, ...] = ()
     gaps: Mapping[str, str] = field(default_factory=dict)
     head_types: tuple[str, ...] | None = None
+    # where the flexible sequence heads read by default, where the modality's default does not fit the family
+    # (CLIP's text tower is causal: its first token sees nothing else, its last one sees the whole input)
+    pooling: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mapped", tuple(self.mapped))
@@ -139,6 +142,8 @@ def check_head_map(spec: ArchitectureSpec) -> None:
                 )
         if entry.layers is not None and "output" not in entry.layers:
             raise ValueError(f"StaticHead({entry.class_name!r}).layers {where} needs an 'output' slot")
+    if heads.pooling is not None and heads.pooling not in POOLINGS:
+        raise ValueError(f"HeadMap.pooling={heads.pooling!r} {where}: expected one of {', '.join(POOLINGS)}")
     for name, reason in heads.gaps.items():
         if not str(reason).strip():
             raise ValueError(f"HeadMap.gaps[{name!r}] {where} needs a reason a user understands")
@@ -166,7 +171,9 @@ def head_types(spec: ArchitectureSpec) -> tuple[str, ...]:
 
 
 def default_pooling(spec: ArchitectureSpec) -> str:
-    return spec.modality.pooling
+    """The pooling of the family's flexible sequence heads: its head map's, else its modality's."""
+    heads: HeadMap | None = spec.heads
+    return (heads.pooling if heads is not None else None) or spec.modality.pooling
 
 
 # ----- the static head classes transformers has for a family -----

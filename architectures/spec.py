@@ -177,6 +177,11 @@ class ArchitectureSpec:
         return self.modality.generation is not None
 
     @property
+    def has_flexible_heads(self) -> bool:
+        """Whether the family has an adapter model with flexible heads: not where ``heads`` is a declared gap."""
+        return not self.gap_reason("heads")
+
+    @property
     def applicable(self) -> bool:
         """False when the installed transformers is older than ``min_transformers``."""
         from .versions import transformers_at_least

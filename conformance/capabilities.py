@@ -59,6 +59,7 @@ def _block_reason(method: Any, block: str, wanted: bool) -> str | None:
 # What an attribute of a method, head or spec means when true and when false: the n/a reason of a check needing it.
 ATTRIBUTES: dict[str, tuple[str, str]] = {
     "has_lm_head": ("has a language-model head class", "has no language-model head class"),
+    "has_flexible_heads": ("has an adapter model with flexible heads", "has no adapter model with flexible heads"),
     "has_attention_mask": ("takes an attention mask", "takes no attention mask"),
     "supports_sdpa": ("has an SDPA attention implementation", "has no SDPA attention implementation"),
     "supports_gradient_checkpointing": ("supports gradient checkpointing", "does not support gradient checkpointing"),

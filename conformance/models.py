@@ -70,7 +70,7 @@ def model_layers(model: torch.nn.Module, spec: ArchitectureSpec | None = None) -
 
 def hidden_size(spec: ArchitectureSpec) -> int:
     """The width of the spec's hidden states, read off its config (transformers maps d_model, n_embd, ...)."""
-    return spec.make_config().hidden_size
+    return spec.config_value(spec.make_config(), "hidden_size")
 
 
 def seed_for(check_id: str) -> int:
@@ -146,6 +146,22 @@ def tolerance(spec: ArchitectureSpec, check: str, default: float) -> float:
     return override[0] if override else default
 
 
+def head_model_class(spec: ArchitectureSpec) -> str:
+    """A head class to build for checks that want one: the first that is not a declared gap (a gap class may not even
+    build from the spec's config: CLIPModel from a tower's), else the base class."""
+    gaps = spec.heads.gaps if spec.heads is not None else {}
+    return next((name for name in spec.head_classes if name not in gaps), spec.base_class)
+
+
+def base_is_lm(spec: ArchitectureSpec) -> bool:
+    """Whether the base class is itself the family's LM (EncoderDecoderModel ends in its decoder's LM head): read off
+    transformers' auto mappings, which file it as a seq2seq or causal LM."""
+    from architectures.heads import transformers_head_types
+
+    wanted = "seq2seq_lm" if spec.modality.generation == "seq2seq" else "causal_lm"
+    return wanted in (transformers_head_types(spec, spec.base_class) or ())
+
+
 LM_HEAD_SUFFIXES = ("LMHeadModel", "ForCausalLM", "ForConditionalGeneration")
 
 
@@ -159,4 +175,6 @@ def lm_head_class(spec: ArchitectureSpec) -> str:
     for name in spec.head_classes:
         if name.endswith(LM_HEAD_SUFFIXES):
             return name
+    if base_is_lm(spec):
+        return spec.base_class
     raise ValueError(f"{spec.module or spec.name}: no head class ending in {', '.join(LM_HEAD_SUFFIXES)}")

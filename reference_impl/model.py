@@ -345,9 +345,12 @@ def init(model: nn.Module, spec: ArchitectureSpec | None = None) -> nn.Module:
                 f"{type(model).__name__}: {err.args[0]}; pass spec= for an architecture of your own"
             ) from None
     layout = resolve_layout(spec, model)
-    config = model.config
+    config = model.config  # a composite config (EncoderDecoderConfig, CLIPConfig) answers through its sub-configs
     model.adapter_state = AdapterState(
-        spec=spec, layout=layout, hidden_size=config.hidden_size, num_heads=config.num_attention_heads
+        spec=spec,
+        layout=layout,
+        hidden_size=spec.config_value(config, "hidden_size"),
+        num_heads=spec.config_value(config, "num_attention_heads"),
     )
     if not isinstance(model, ModelAdaptersMixin):  # classes that inherit the mixin (the adapter model) keep theirs
         model.__class__ = _adapter_class(type(model))

@@ -175,6 +175,7 @@ class ParallelChecks:
         _assert_close(out[:batch], _run_with(model, blocks.Stack("shared", "a"), inputs), "branch shared→a")
         _assert_close(out[batch:], _run_with(model, blocks.Stack("shared", "b"), inputs), "branch shared→b")
 
+    @requires("has_flexible_heads")
     def test_parallel_branches_run_their_own_heads(self, spec, method, check_seed):
         from architectures.heads import head_types
         from conformance.checks.heads import flex_model, head_inputs

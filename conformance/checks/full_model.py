@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conformance import impl
-from conformance.models import adapter_model, make_inputs, randomize_adapter, run
+from conformance.models import adapter_model, head_model_class, make_inputs, randomize_adapter, run
 
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
@@ -17,7 +17,7 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 
 def saved_model(spec, method, seed: int, directory: Path):
     """A head model with two adapters, "a" active and "b" not, saved to ``directory``; returns (model, class)."""
-    class_name = spec.head_classes[0] if spec.head_classes else spec.base_class
+    class_name = head_model_class(spec)
     model = adapter_model(spec, class_name)
     for offset, name in enumerate(("a", "b")):
         model.add_adapter(name, impl.make_config(method.config))

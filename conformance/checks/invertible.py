@@ -9,7 +9,16 @@ import torch
 
 from architectures.heads import LM_HEADS
 from conformance import impl
-from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.models import (
+    adapter_model,
+    base_is_lm,
+    head_model_class,
+    make_inputs,
+    plain_model,
+    randomize_adapter,
+    run,
+    tolerance,
+)
 from conformance.oracles.base import main_tensor
 from conformance.oracles.invertible import ACTIVATIONS, Coupling, embedding_modules
 from conformance.oracles.run import expected_output
@@ -33,7 +42,7 @@ def _lm_class(spec) -> str | None:
     )
     # a family may name its LM class otherwise (BertGenerationDecoder): its head map says what it is
     by_head = [m.class_name for m in (spec.heads.mapped if spec.heads else ()) if m.head_type in LM_HEADS]
-    return by_name or next(iter(by_head), None)
+    return by_name or next(iter(by_head), None) or (spec.base_class if base_is_lm(spec) else None)
 
 
 def _with_invertible(spec, seed: int, kind: str = "nice", class_name: str | None = None, names=("a",)):
@@ -56,7 +65,7 @@ class InvertibleChecks:
     @pytest.mark.parametrize("kind", KINDS)
     def test_lm_head_output_matches_the_definition(self, spec, check_seed, kind):
         """With an LM head the inverse runs on the head's input; without one only the forward direction runs."""
-        class_name = _lm_class(spec) or spec.head_classes[0]
+        class_name = _lm_class(spec) or head_model_class(spec)
         model = _with_invertible(spec, check_seed, kind, class_name=class_name)
         model.set_active_adapters("a")
         inputs = make_inputs(spec, check_seed)
@@ -107,7 +116,7 @@ class InvertibleChecks:
                 assert not torch.allclose(seen["inverted"], seen["raw"], atol=1e-4)
 
     def test_delete_leaves_the_plain_model(self, spec, check_seed):
-        class_name = _lm_class(spec) or spec.head_classes[0]
+        class_name = _lm_class(spec) or head_model_class(spec)
         model = _with_invertible(spec, check_seed, class_name=class_name, names=("a", "b"))
         inputs = make_inputs(spec, check_seed)
         model.set_active_adapters("b")

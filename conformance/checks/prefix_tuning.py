@@ -111,7 +111,9 @@ class PrefixTuningChecks:
 
         other = dict(inputs)  # other tokens at the padded positions: nothing else may change
         other["input_ids"] = inputs["input_ids"].clone()
-        other["input_ids"][0, ~real] = (other["input_ids"][0, ~real] + 17) % spec.make_config().vocab_size
+        other["input_ids"][0, ~real] = (other["input_ids"][0, ~real] + 17) % spec.config_value(
+            spec.make_config(), "vocab_size"
+        )
         changed = run(model, other)
         seen = slice(None) if spec.is_encoder_decoder else real  # an encoder-decoder's output is the decoder's
         torch.testing.assert_close(changed[0, seen], out[0, seen], atol=ATOL, rtol=0)

@@ -16,7 +16,15 @@ import torch
 from architectures.live import layers_of, resolve_layout
 from conformance import impl
 from conformance.capabilities import requires
-from conformance.models import adapter_model, make_inputs, plain_model, randomize_adapter, run, tolerance
+from conformance.models import (
+    adapter_model,
+    main_output,
+    make_inputs,
+    plain_model,
+    randomize_adapter,
+    run,
+    tolerance,
+)
 from conformance.oracles.run import expected_output
 from conformance.weights import parse
 
@@ -189,7 +197,7 @@ def _full_and_cached_step(model, spec, inputs, position: int = 2, step_setup="a"
     tokens = inputs[key][:, : position + 1]
     source = {spec.modality.main_input: inputs[spec.modality.main_input]} if spec.is_encoder_decoder else {}
     with torch.no_grad():
-        full = model(**source, **{key: tokens}).last_hidden_state
+        full = main_output(model(**source, **{key: tokens}))  # logits where the base is an LM
         first = model(**source, **{key: tokens[:, :position]}, use_cache=True)
         cache = getattr(first, "past_key_values", None) or first.cache
         previous = model.active_adapters
@@ -198,7 +206,7 @@ def _full_and_cached_step(model, spec, inputs, position: int = 2, step_setup="a"
             step = model(**source, **{key: tokens[:, position:], _cache_argument(model): cache}, use_cache=True)
         finally:
             model.set_active_adapters(previous)
-    return full, step.last_hidden_state[:, -1]
+    return full, main_output(step)[:, -1]
 
 
 def _cache_argument(model) -> str:

@@ -46,7 +46,13 @@ class Edit:
 
     path: str
     fn: EditFn
-    stage: int = 1  # 0: an update computed from the module's input (LoRA); 1: a transform of the output (bottleneck)
+    # 0: an update computed from the module's input (LoRA); 1: a transform of the output (bottleneck);
+    # INPUT: a transform of the module's input, which the module then runs on (an invertible adapter's inverse before
+    # the LM head); ``fn`` gets and returns that input, and a Stack applies these in reverse order (undoing)
+    stage: int = 1
+
+
+INPUT = -1  # the stage of an edit of a module's input
 
 
 @dataclass
@@ -154,8 +160,15 @@ def installed(model: torch.nn.Module, edits: Sequence[Edit], captures: Captures 
 
             def hook(module, args, output, ordered=ordered):
                 main, put = main_tensor(output)
+                if any(edit.stage == INPUT for edit in ordered):
+                    x = args[0]
+                    for edit in reversed([e for e in ordered if e.stage == INPUT]):
+                        x = edit.fn(args, x, WHOLE)
+                    main = module.forward(x)  # forward: no hook runs twice
+                    args = (x, *args[1:])
                 for edit in ordered:
-                    main = edit.fn(args, main, WHOLE)
+                    if edit.stage != INPUT:
+                        main = edit.fn(args, main, WHOLE)
                 return put(main)
 
             handles.append(get_path(model, path).register_forward_hook(hook))

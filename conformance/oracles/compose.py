@@ -38,7 +38,7 @@ from architectures.live import get_path
 from conformance.models import main_output
 
 from . import prefix_tuning, prompt_tuning, union
-from .base import Captures, Edit, MethodOracle, Region, main_tensor
+from .base import INPUT, Captures, Edit, MethodOracle, Region, main_tensor
 from .bottleneck import BottleneckEdit
 from .registry import oracle_for
 
@@ -172,6 +172,10 @@ class _Composer:
         def run(module: Any, args: tuple[Any, ...], output: Any) -> Any:
             main, put = main_tensor(output)
             for stage in self.stages(path):
+                if stage == INPUT:  # the module runs again on its edited input (forward: no hook runs twice)
+                    args = (self.apply(self.tree, path, args, args[0], Window(rows=self.rows), stage), *args[1:])
+                    main = module.forward(*args)
+                    continue
                 main = self.apply(self.tree, path, args, main, Window(rows=self.rows), stage)
             return put(main)
 
@@ -183,8 +187,8 @@ class _Composer:
                 if edit.stage == stage:
                     out = edit.fn(args, out, window)
             return out
-        if isinstance(node, Stack):
-            for child in node.children:
+        if isinstance(node, Stack):  # edits of the input undo: the last child's first
+            for child in reversed(node.children) if stage == INPUT else node.children:
                 out = self.apply(child, path, args, out, window, stage)
             return out
         if isinstance(node, Average):

@@ -29,7 +29,7 @@ from torch import nn
 from architectures.live import base_model, get_path, resolve_layout
 from conformance.weights import parse
 
-from .base import Captures, Edit, MethodOracle, Region
+from .base import INPUT, Captures, Edit, MethodOracle, Region
 from .registry import defines, oracle_for
 
 
@@ -127,7 +127,9 @@ class InvertibleOracle(MethodOracle):
         edits, captures = oracle_for(bottleneck["config"]).edits(model, spec, rest, bottleneck)
         activation = ACTIVATIONS[config.get("non_linearity", DEFAULT_NON_LINEARITY[config["config"]])]()
         coupling = Coupling(config.get("inv_adapter", "nice"), mine, activation)
-        coupling.check_shapes(model.config.hidden_size, config.get("inv_adapter_reduction_factor", 2))
+        coupling.check_shapes(
+            spec.config_value(model.config, "hidden_size"), config.get("inv_adapter_reduction_factor", 2)
+        )
         return [*edits, *coupling_edits(model, spec, coupling)], captures
 
 
@@ -145,8 +147,8 @@ def coupling_edits(model: nn.Module, spec: Any, coupling: Coupling) -> list[Edit
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if isinstance(head, nn.Module):
 
-        def inverse(args: tuple[Any, ...], output: torch.Tensor, region: Region) -> torch.Tensor:
-            return head.forward(coupling.inverse(region.take(args[0])))  # forward: no hook runs twice
+        def inverse(args: tuple[Any, ...], x: torch.Tensor, region: Region) -> torch.Tensor:
+            return coupling.inverse(x)
 
-        edits.append(Edit(path_of(model, head), inverse, stage=0))
+        edits.append(Edit(path_of(model, head), inverse, stage=INPUT))
     return edits

@@ -53,6 +53,7 @@ from typing import Any
 import torch
 
 from architectures.live import get_path, layers_of, resolve_layout
+from architectures.modality import config_value
 from conformance.weights import key
 
 from .base import MethodOracle
@@ -62,7 +63,8 @@ from .registry import defines
 DEFAULTS = {"prefix_length": 30, "leave_out": (), "encoder_prefix": True, "cross_prefix": True, "use_gating": False}
 # Fields that shape only how a prefix is trained or parametrised, not the effective prefix the tensors give
 TRAINING_FIELDS = ("config", "bottleneck_size", "non_linearity", "dropout", "flat", "init_weights_seed")
-MASK_NAMES = ("attention_mask", "mask", "encoder_attention_mask")
+# the masks an attention takes (CLIP in transformers 4.x takes its causal mask apart from the padding mask)
+MASK_NAMES = ("attention_mask", "mask", "encoder_attention_mask", "causal_attention_mask")
 CROSS_SOURCES = ("key_value_states", "encoder_hidden_states")  # what a cross-attention's keys are computed from
 BIAS_NAME = "position_bias"
 GATES = ("gate_weight", "gate_bias")
@@ -190,16 +192,17 @@ def _segment(weights: dict[str, torch.Tensor], layer: int, kind: str, length: in
 
 def _heads(config: Any, flat: torch.Tensor, query_heads: bool = False) -> torch.Tensor:
     """(length, heads x head_dim) -> (heads, length, head_dim), with the key/value heads (or the query heads)."""
-    heads = config.num_attention_heads
+    heads = config_value(config, "num_attention_heads")  # through the sub-configs of a composite config
     if not query_heads:
-        heads = getattr(config, "num_key_value_heads", None) or heads
+        heads = config_value(config, "num_key_value_heads", default=None) or heads
     return flat.view(flat.shape[0], heads, -1).transpose(0, 1)
 
 
 def _kv_dim(model: torch.nn.Module) -> int:
     config = model.config
-    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    query_heads = config_value(config, "num_attention_heads")
+    heads = config_value(config, "num_key_value_heads", default=None) or query_heads
+    head_dim = config_value(config, "head_dim", default=None) or config_value(config, "hidden_size") // query_heads
     return heads * head_dim
 
 

@@ -79,7 +79,7 @@ def layer_count(model: Any, spec: Any) -> int:
 def projections(model: torch.nn.Module, spec: Any) -> Iterator[Projection]:
     """Every projection the LoRA family can adapt, layer by layer: q, k, v, o of each attention, then the FFN's."""
     names = {id(module): name for name, module in model.named_modules()}
-    num_heads = model.config.num_attention_heads
+    num_heads = spec.config_value(model.config, "num_attention_heads")
     index = 0
     for stack in resolve_layout(spec, model).stacks:
         for layer in layers_of(stack, model):

@@ -171,10 +171,11 @@ class ReftOracle(MethodOracle):
         masks = Masks(captures)
         prefix = _layer_prefix(model)
         edits, index = [], 0
+        hidden = spec.config_value(model.config, "hidden_size")
         for stack in layout.stacks:
             for position in range(len(layers_of(stack, model))):
                 if options.adapts(index):
-                    fn = _edit(index, stack.name, masks, options, weights, config["config"], model.config.hidden_size)
+                    fn = _edit(index, stack.name, masks, options, weights, config["config"], hidden)
                     edits.append(Edit(f"{prefix}{stack.path}.{position}", fn))
                 index += 1
         unused = sorted(name for name in weights if not _used(parse(name), options, index))

@@ -11,7 +11,7 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 
 from architectures import registry
-from architectures.heads import DEFAULT_POOLING, LM_HEADS, SEQUENCE_HEADS, head_types
+from architectures.heads import LM_HEADS, SEQUENCE_HEADS, default_pooling, head_types
 from architectures.live import get_path, model_class
 from architectures.spec import ArchitectureSpec
 
@@ -425,7 +425,7 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
             layers=layers,
             activation=_activation(layers, activation),
             use_pooler=use_pooler,
-            pooling=None if use_pooler else DEFAULT_POOLING.get(self.adapter_state.spec.modality, "first"),
+            pooling=None if use_pooler else default_pooling(self.adapter_state.spec),
             id2label=id2label,
         )
 
