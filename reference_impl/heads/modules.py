@@ -44,8 +44,9 @@ class PredictionHead(nn.Module):
         if config.tie_output and config.layers > 1 and embeddings is not None:
             width = embeddings.weight.shape[-1]
         sizes = [size] * (config.layers - 1) + [width]
-        self.hidden = nn.ModuleList(nn.Linear(size, out) for out in sizes[1:])
-        self.norm = nn.ModuleList(nn.LayerNorm(out, eps=eps) for out in sizes[1:]) if config.layer_norm else None
+        self.hidden = nn.ModuleList(nn.Linear(size, out, bias=config.hidden_bias) for out in sizes[1:])
+        norms = [nn.LayerNorm(out, eps=eps, bias=config.norm_bias) for out in sizes[1:]]
+        self.norm = nn.ModuleList(norms) if config.layer_norm else None
         self.output = nn.Linear(width, num_outputs(config, model_config), bias=config.bias)
         self.dropout = nn.Dropout(default_dropout(model_config) if config.dropout is None else config.dropout)
         self._init_weights(getattr(model_config, "initializer_range", 0.02))
