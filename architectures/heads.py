@@ -276,8 +276,8 @@ class DerivedHead:
     """A static head class as a flexible head: its options and where each slot's weights are in the static model.
 
     ``options`` uses the names of the flexible head's config: ``head_type``, ``layers``, ``activation``,
-    ``layer_norm``, ``norm_eps``, ``bias``, ``use_pooler``, ``pooling``, ``tie_output``, ``scale_hidden``,
-    ``num_outputs``. ``base_prefix`` is where the base model sits in the static model ("" when it is the model).
+    ``layer_norm``, ``norm_eps``, ``bias``, ``hidden_bias``, ``norm_bias``, ``use_pooler``, ``pooling``, ``tie_output``,
+    ``scale_hidden``, ``num_outputs``. ``base_prefix`` is where the base model sits in the static model ("" when it is the model).
     """
 
     class_name: str
@@ -429,6 +429,9 @@ def _options(spec: ArchitectureSpec, entry: StaticHead, static: nn.Module, slots
         "layer_norm": bool(norms),
         "norm_eps": float(norms[0].eps) if norms else None,
         "bias": getattr(output, "bias", None) is not None,
+        # no hidden layer or norm: True, the flexible head's default (nothing to carry either way)
+        "hidden_bias": all(getattr(get_path(static, slots[s]), "bias", None) is not None for s in hidden),
+        "norm_bias": all(getattr(norm, "bias", None) is not None for norm in norms),
         "use_pooler": entry.use_pooler,
         "pooling": (entry.pooling or default_pooling(spec)) if sequence and not entry.use_pooler else None,
         "tie_output": embeddings is not None and output.weight is getattr(embeddings, "weight", None),

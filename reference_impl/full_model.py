@@ -88,7 +88,7 @@ def load_model(
     kwargs["use_safetensors"] = True
     model, info = model_class.from_pretrained(directory, output_loading_info=True, **kwargs)
     model = init(model, spec)
-    missing = sorted(info.get("missing_keys", ()))
+    missing = _untied(model, info.get("missing_keys", ()))
     unexpected = sorted(info.get("unexpected_keys", ()))
     for name in setup["adapters"]:
         loaded = model.load_adapter(directory / ADAPTERS_DIR / name, load_as=name)
@@ -102,6 +102,15 @@ def load_model(
         return model
     mismatched = list(info.get("mismatched_keys", ()))
     return model, {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched}
+
+
+def _untied(model: Any, missing: Any) -> list[str]:
+    """The missing keys but those tied to a loaded weight (the same tensor): transformers 4.x reports LongT5's
+    encoder/decoder ``embed_tokens`` missing from its own save, then ties them to ``shared``; they are restored."""
+    state = model.state_dict(keep_vars=True)
+    missing = set(missing)
+    loaded = {id(value) for key, value in state.items() if key not in missing}
+    return sorted(key for key in missing if key not in state or id(state[key]) not in loaded)
 
 
 def read_setup(directory: Path) -> dict[str, Any]:

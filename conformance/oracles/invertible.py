@@ -127,9 +127,10 @@ class InvertibleOracle(MethodOracle):
         edits, captures = oracle_for(bottleneck["config"]).edits(model, spec, rest, bottleneck)
         activation = ACTIVATIONS[config.get("non_linearity", DEFAULT_NON_LINEARITY[config["config"]])]()
         coupling = Coupling(config.get("inv_adapter", "nice"), mine, activation)
-        coupling.check_shapes(
-            spec.config_value(model.config, "hidden_size"), config.get("inv_adapter_reduction_factor", 2)
-        )
+        # the coupling transforms the token embeddings: their width, which factorised embeddings (ALBERT) narrow
+        width = getattr(embedding_modules(model, spec)[0], "embedding_dim", None)
+        width = spec.config_value(model.config, "hidden_size") if width is None else width
+        coupling.check_shapes(width, config.get("inv_adapter_reduction_factor", 2))
         return [*edits, *coupling_edits(model, spec, coupling)], captures
 
 

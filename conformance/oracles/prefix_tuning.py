@@ -309,7 +309,9 @@ def hooks(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict
         else:
             biases = _plain_position_biases(model, targets, inputs)
             for target in targets:
-                if target.keys_module is None:
+                if target.keys_module is None and _dispatches(target.attention):  # fused qkv (ModernBERT)
+                    handles.extend(_defined(target))  # the definition, ungated: its gate factors are ones
+                elif target.keys_module is None:
                     handles.extend(_mixed_with_prefix(model, target))
                 else:
                     handles.extend(_prefix_in_front(target, biases.get(target.attention)))

@@ -21,7 +21,8 @@ class HeadConfig:
     """What a head predicts and how it is built.
 
     ``layers`` counts the head's Linear layers: ``layers - 1`` hidden ones (each followed by ``activation`` and, with
-    ``layer_norm``, a LayerNorm), then the output layer. ``pooling`` says which position a sequence head reads
+    ``layer_norm``, a LayerNorm), then the output layer; ``bias``, ``hidden_bias`` and ``norm_bias`` say which of them
+    carry biases. ``pooling`` says which position a sequence head reads
     (``first``, ``last`` non-padding token, last ``eos``) unless ``use_pooler`` reads the base model's pooler.
     ``tie_output`` shares the output weight with the input embeddings (LM heads); ``scale_hidden`` multiplies the
     hidden state by ``hidden_size ** -0.5`` before the output layer (T5). ``multilabel`` makes a classifier predict
@@ -35,6 +36,8 @@ class HeadConfig:
     layer_norm: bool = False
     norm_eps: float | None = None
     bias: bool = True
+    hidden_bias: bool = True  # the hidden layers' biases (ModernBERT's classifier_bias)
+    norm_bias: bool = True  # the LayerNorms' biases (ModernBERT's norm_bias)
     use_pooler: bool = False
     pooling: str | None = None
     tie_output: bool = False

@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     from .model import AdapterModel
 
 # The HeadConfig fields a static class fixes; compared when a head becomes a static class again.
-STRUCTURE = ("layers", "activation", "layer_norm", "bias", "use_pooler", "tie_output", "scale_hidden")
+STRUCTURE = (
+    "layers",
+    "activation",
+    "layer_norm",
+    "bias",
+    "hidden_bias",
+    "norm_bias",
+    "use_pooler",
+    "tie_output",
+    "scale_hidden",
+)
 
 
 def head_config(derived: DerivedHead, static_config: Any) -> HeadConfig:

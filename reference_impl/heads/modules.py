@@ -38,9 +38,16 @@ class PredictionHead(nn.Module):
         self.config = config
         size = model_config.hidden_size
         eps = config.norm_eps or getattr(model_config, "layer_norm_eps", None) or 1e-12
-        self.hidden = nn.ModuleList(nn.Linear(size, size) for _ in range(config.layers - 1))
-        self.norm = nn.ModuleList(nn.LayerNorm(size, eps=eps) for _ in self.hidden) if config.layer_norm else None
-        self.output = nn.Linear(size, num_outputs(config, model_config), bias=config.bias)
+        # a tied output layer reads the embedding width: with factorised embeddings (ALBERT) narrower than the
+        # hidden state, the last hidden layer projects hidden -> embedding size, as AlbertMLMHead does
+        width = size
+        if config.tie_output and config.layers > 1 and embeddings is not None:
+            width = embeddings.weight.shape[-1]
+        sizes = [size] * (config.layers - 1) + [width]
+        self.hidden = nn.ModuleList(nn.Linear(size, out, bias=config.hidden_bias) for out in sizes[1:])
+        norms = [nn.LayerNorm(out, eps=eps, bias=config.norm_bias) for out in sizes[1:]]
+        self.norm = nn.ModuleList(norms) if config.layer_norm else None
+        self.output = nn.Linear(width, num_outputs(config, model_config), bias=config.bias)
         self.dropout = nn.Dropout(default_dropout(model_config) if config.dropout is None else config.dropout)
         self._init_weights(getattr(model_config, "initializer_range", 0.02))
         if config.tie_output:

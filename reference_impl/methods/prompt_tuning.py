@@ -232,6 +232,8 @@ class PromptInserter(_PromptHook):
             kwargs["position_ids"] = extend_positions(kwargs["position_ids"].expand(batch, -1), steps)
         if isinstance(kwargs.get("cache_position"), torch.Tensor):
             kwargs["cache_position"] = torch.arange(embeds.shape[1], device=kwargs["cache_position"].device)
+        if isinstance(kwargs.get("seq_len"), int):  # a length passed beside the inputs (ModernBERT's heads, 4.x)
+            kwargs["seq_len"] = embeds.shape[1]
         self.record(steps, batch, length, embeds.device)
 
     def record(self, steps: Plan, batch: int, length: int, device: Any) -> None:
