@@ -15,7 +15,6 @@ embedding size before its output layer (AlbertMLMHead).
 from .heads import HeadMap, StaticHead
 from .registry import register
 from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
-from .versions import transformers_at_least
 
 
 def tiny_config():
@@ -51,11 +50,6 @@ LAYOUT = ModuleLayout(
 )
 
 # A limit of the reference implementation on transformers 4.x, not of the architecture.
-GATED_PREFIX_GAP = (
-    "UniPELT gates its prefix inside the attention scores; reference_impl reaches them through transformers' "
-    "attention functions, and transformers 4.x's AlbertAttention / AlbertSdpaAttention compute attention "
-    "themselves (5.x dispatches), so a gated prefix needs a copied 4.x attention forward reference_impl does not have"
-)
 
 SPEC = register(
     ArchitectureSpec(
@@ -72,7 +66,6 @@ SPEC = register(
             "AlbertForPreTraining",
         ),
         layouts=(LAYOUT,),
-        gaps={} if transformers_at_least("5.0") else {"unipelt": GATED_PREFIX_GAP},
         heads=HeadMap(
             mapped=(
                 StaticHead("AlbertForSequenceClassification", "classification", use_pooler=True),

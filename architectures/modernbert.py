@@ -7,7 +7,7 @@ window excludes it.
 
 from .heads import HeadMap, StaticHead
 from .registry import register
-from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout, prefix_tuning_gaps
+from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 
 
 def tiny_config():
@@ -40,24 +40,6 @@ LAYOUT = ModuleLayout(
     ),
 )
 
-# A limit of the reference implementation on older transformers (4.57.6, 5.0.0), not of the architecture.
-PREFIX_GAP = (
-    "reference_impl reaches an attention through transformers' attention functions or through separate key and "
-    "value projections; this transformers' ModernBertAttention has neither (a fused Wqkv, and it calls its own "
-    "MODERNBERT_ATTENTION_FUNCTION table; later 5.x releases dispatch), so reaching it needs a copied attention "
-    "forward reference_impl does not have"
-)
-
-
-def attention_dispatches() -> bool:
-    """Whether the installed ModernBertAttention looks its attention function up in transformers' registry."""
-    import inspect
-
-    from transformers.models.modernbert import modeling_modernbert
-
-    return "ALL_ATTENTION_FUNCTIONS" in inspect.getsource(modeling_modernbert.ModernBertAttention.forward)
-
-
 # every head runs the prediction head (dense -> classifier_activation -> LayerNorm) before its output layer
 HEAD_ACTIVATION = "config:classifier_activation"
 
@@ -75,7 +57,6 @@ SPEC = register(
             "ModernBertForMaskedLM",
         ),
         layouts=(LAYOUT,),
-        gaps={} if attention_dispatches() else prefix_tuning_gaps(PREFIX_GAP),
         heads=HeadMap(
             mapped=(
                 StaticHead("ModernBertForSequenceClassification", "classification", activation=HEAD_ACTIVATION),

@@ -7,7 +7,6 @@ from .bert import BERT_LAYOUT
 from .registry import register
 from .roberta import roberta_heads
 from .spec import ArchitectureSpec
-from .versions import transformers_at_least
 
 
 def tiny_config():
@@ -32,11 +31,6 @@ LAYOUT = dataclasses.replace(
 )
 
 # A limit of the reference implementation on transformers 4.x, not of the architecture.
-GATED_PREFIX_GAP = (
-    "UniPELT gates its prefix inside the attention scores; reference_impl reaches them through transformers' "
-    "attention functions, and transformers 4.x's XLM-RoBERTa-XL self-attention classes compute attention themselves "
-    "(5.x dispatches), so a gated prefix needs a copied 4.x attention forward reference_impl does not have"
-)
 
 
 def heads() -> dict:
@@ -63,7 +57,6 @@ SPEC = register(
         base_class="XLMRobertaXLModel",
         layouts=(LAYOUT,),
         model_type="xlm-roberta-xl",
-        gaps={} if transformers_at_least("5.0") else {"unipelt": GATED_PREFIX_GAP},
         **heads(),
     ),
     module=__name__,

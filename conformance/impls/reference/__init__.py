@@ -34,8 +34,8 @@ class ReferenceImplementation(Implementation):
     )
 
     def gaps_on(self, spec: Any) -> Mapping[str, str]:
-        problem = _gate_problem(spec)
-        return {**self.gaps, f"{spec.name}/unipelt": problem} if problem else self.gaps
+        found = _prefix_gaps(spec)
+        return {**self.gaps, **{f"{spec.name}/{key}": reason for key, reason in found.items()}} if found else self.gaps
 
     def init(self, model: torch.nn.Module, spec: Any) -> torch.nn.Module:
         from reference_impl import init
@@ -109,19 +109,26 @@ class ReferenceImplementation(Implementation):
 
 
 @functools.cache
-def _gate_problem(spec: Any) -> str | None:
-    """Why UniPELT's gated prefix cannot reach ``spec``'s attention on the installed transformers (4.x BERT, T5,
-    GPT-J, ... compute attention in their own forward), or None."""
+def _prefix_gaps(spec: Any) -> dict[str, str]:
+    """Prefix tuning where the installed transformers builds ``spec``'s attention so that the reference cannot reach
+    it (ModernBERT before 5.x dispatched: a fused Wqkv and a table of its own), and UniPELT where it cannot gate a
+    prefix (4.x BERT, T5, GPT-J, ... compute attention in their own forward); keyed by method."""
+    from architectures.spec import prefix_tuning_gaps
     from architectures.versions import installed
     from conformance.methods import METHODS
     from conformance.models import clone, plain_model
     from reference_impl import init
-    from reference_impl.methods.prefix.routes import gate_problem
+    from reference_impl.methods.prefix.routes import prefix_problems
 
-    if not spec.applicable or spec.gap_reason(METHODS["unipelt"].feature, "unipelt"):
-        return None
-    problem = gate_problem(init(clone(plain_model(spec)), spec=spec))
-    return f"on transformers {installed('transformers')}, {problem}" if problem else None
+    if not spec.applicable or spec.gap_reason(METHODS["prefix_tuning"].feature, "prefix_tuning"):
+        return {}
+    unreachable, ungated = prefix_problems(init(clone(plain_model(spec)), spec=spec))
+    where = f"on transformers {installed('transformers')}, "
+    if unreachable:
+        return prefix_tuning_gaps(where + unreachable)
+    if ungated and not spec.gap_reason(METHODS["unipelt"].feature, "unipelt"):
+        return {"unipelt": where + ungated}
+    return {}
 
 
 IMPLEMENTATION = ReferenceImplementation()

@@ -69,16 +69,18 @@ def gate_refusal(target: Target) -> str | None:
     )
 
 
-def gate_problem(model: nn.Module) -> str | None:
-    """Why a gated prefix cannot reach some attention of ``model`` (an initialised one), or None."""
+def prefix_problems(model: nn.Module) -> tuple[str | None, str | None]:
+    """Why no prefix reaches some attention of ``model`` (an initialised one), and why a gated prefix cannot: each
+    None where it can."""
+    unreachable = ungated = None
     for target in targets(model):
         try:
             refusal = gate_refusal(target)
-        except ValueError:  # no prefix reaches it at all: the architecture declares that gap
+        except ValueError as err:
+            unreachable = unreachable or str(err)
             continue
-        if refusal is not None:
-            return refusal
-    return None
+        ungated = ungated or refusal
+    return unreachable, ungated
 
 
 def _make_route(target: Target, binding: PrefixBinding) -> Any:
