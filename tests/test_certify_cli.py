@@ -41,7 +41,7 @@ def test_certify_names_the_selection(tmp_path: Path, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--arch", "nosuch"], "--arch=nosuch: unknown architecture. Valid: all, bart, beit, bert"),
+        (["--arch", "nosuch"], "--arch=nosuch: unknown architecture. Valid: all, albert, bart, beit, bert"),
         (["--arch", "bert,nosuch.module"], "--arch=nosuch.module: unknown architecture"),
         (["--arch", "./nope.py"], "--arch=./nope.py: no such spec file"),
         (["--method", "lorax"], "--method=lorax: unknown method. Valid: seq_bn"),
