@@ -24,7 +24,7 @@ FLOAT_INPUTS = ("input_features", "input_values", "pixel_values", "inputs_embeds
 def _require_grad(module: torch.nn.Module, args: Any, output: Any) -> None:
     if isinstance(output, tuple) and output:  # 4.x BEiT's embeddings: (embeddings, (patch rows, patch columns))
         output = output[0]
-    if isinstance(output, torch.Tensor) and torch.is_grad_enabled() and not output.requires_grad:
+    if isinstance(output, torch.Tensor) and torch.is_grad_enabled() and not output.requires_grad and output.is_leaf:
         output.requires_grad_(True)
 
 
