@@ -264,7 +264,6 @@ class ModelAdaptersMixin(FusionMixin):
         # Every transformers line switches checkpointing on and off through this method; see checkpointing.py.
         super()._set_gradient_checkpointing(enable, *args, **kwargs)
         checkpointing.set_embedding_grads(self, enable)
-        checkpointing.set_input_grads(self, enable)
 
     # ----- helpers -----
     def _require_mergeable(self, name: str) -> None:
