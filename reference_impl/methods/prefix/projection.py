@@ -129,13 +129,15 @@ class ProjectionRoute:
         if self_cache is not None:
             self._wrap_cache_update(self_cache, layer, keys, values)
         else:
-            placeholders = not self.cross and all(
-                isinstance(arguments.get(n), torch.Tensor) for n in self.source_names
+            replace = (
+                bool(self.source_names)
+                and not self.cross
+                and all(isinstance(arguments.get(n), torch.Tensor) for n in self.source_names)
             )
-            if placeholders and self.source_names:
+            if replace:  # zero placeholders where the key and value sources begin; the hooks put the prefix there
                 for name in self.source_names:
                     arguments[name] = pad_front(arguments[name].transpose(1, 2), length).transpose(1, 2)
-            self._hook_projections(keys, values, replace=placeholders and bool(self.source_names))
+            self._hook_projections(keys, values, replace=replace)
         return bound.args, bound.kwargs
 
     def _after(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
