@@ -169,6 +169,12 @@ class ArchitectureSpec:
         return self.modality.attention_mask
 
     @property
+    def shrinks_to_one_token(self) -> bool:
+        """Every layer stack can be fed a single position: token inputs alone (image patches and audio frames do
+        not shrink to one, nor do CLIP's vision tower's beside its text)."""
+        return self.modality.token_inputs and not self.modality.extra_inputs
+
+    @property
     def has_token_inputs(self) -> bool:
         return self.modality.token_inputs
 

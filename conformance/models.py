@@ -99,11 +99,22 @@ def prompt_inputs(spec: ArchitectureSpec, inputs: dict[str, torch.Tensor]) -> di
 
 
 def main_output(outputs: Any) -> torch.Tensor:
-    """The tensor a check compares: logits for head models, the last hidden state otherwise."""
+    """The tensor a check compares: logits for head models, the last hidden state otherwise. A dual encoder's
+    (CLIP's) scores mix examples (texts against images), so there it is both towers' last hidden states, one after
+    the other along the positions: a row per example, every adapter's effect in it."""
     for key in ("logits", "last_hidden_state"):
         value = getattr(outputs, key, None)
         if value is not None:
             return value
+    towers = [
+        value.last_hidden_state
+        for key, value in outputs.items()
+        if key.endswith("_model_output") and getattr(value, "last_hidden_state", None) is not None
+    ]
+    if towers:
+        if len({state.shape[-1] for state in towers}) > 1:
+            raise ValueError("the towers' hidden sizes differ: give the spec's tiny tower configs one hidden_size")
+        return torch.cat(towers, dim=1)
     return outputs[0]
 
 

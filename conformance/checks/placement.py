@@ -87,7 +87,7 @@ class PlacementChecks:
         left_out = list(range(1, layer_count(plain_model(spec), spec), 2))
         _assert_changes_exactly(spec, {**method.config, "leave_out": left_out}, check_seed)
 
-    @requires("has_attention_mask")  # text models: a one-token input exists (a vision model's patches do not shrink)
+    @requires("shrinks_to_one_token")
     def test_q_and_k_adapters_cannot_change_a_single_token(self, spec, method, check_seed):
         inputs = _one_token(make_inputs(spec, check_seed))
         expected = run(plain_model(spec), inputs)

@@ -47,6 +47,13 @@ def padded_inputs(spec, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tenso
     return inputs, mask[0].bool()
 
 
+def _seen(real: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """The output positions a padded example's real tokens decide: its real tokens' own, and any after the tokens'
+    (another tower's, CLIP's image patches), which padding must not reach either."""
+    after = torch.ones(output.shape[1] - real.shape[0], dtype=torch.bool)
+    return torch.cat([real, after])
+
+
 @torch.no_grad()
 def roughened(model, seed: int, std: float = 0.1):
     """``model`` with noise on every weight: tiny models' near-zero parts (relative-position embeddings, biases)
@@ -139,12 +146,13 @@ class PrefixTuningChecks:
             spec.make_config(), "vocab_size"
         )
         changed = run(model, other)
-        seen = slice(None) if spec.is_encoder_decoder else real  # an encoder-decoder's output is the decoder's
+        seen = slice(None) if spec.is_encoder_decoder else _seen(real, out)  # an encoder-decoder's: the decoder's
         torch.testing.assert_close(changed[0, seen], out[0, seen], atol=ATOL, rtol=0)
         torch.testing.assert_close(changed[1], out[1], atol=ATOL, rtol=0)
 
         if not spec.modality.causal:  # right padding: the real tokens alone give the same outputs
             alone = {k: v[:1, : int(real.sum())] for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+            alone |= {k: inputs[k][:1] for k in spec.modality.extra_inputs}
             if spec.is_encoder_decoder:
                 alone["decoder_input_ids"] = inputs["decoder_input_ids"][:1]
             torch.testing.assert_close(run(model, alone)[0], out[0, seen], atol=ATOL, rtol=0)

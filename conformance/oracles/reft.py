@@ -130,12 +130,14 @@ def _path_of(model: nn.Module, module: nn.Module) -> str:
 
 
 def stack_inputs(model: nn.Module, spec: Any, stacks: tuple[Any, ...]) -> list[tuple[str, nn.Module]]:
-    """(stack name, the module that takes the stack's tokens and attention mask): the base model, or an
-    encoder-decoder's encoder and decoder."""
+    """(stack name, the module that takes the stack's tokens and attention mask): the base model, an
+    encoder-decoder's encoder and decoder, or each tower of a dual encoder (CLIP: the base's child holding it)."""
     base = base_model(model)
-    if len(stacks) > 1:
+    if len(stacks) == 1:
+        return [(stacks[0].name, base)]
+    if spec.is_encoder_decoder:
         return [(stacks[0].name, base.get_encoder()), (stacks[1].name, base.get_decoder())]
-    return [(stacks[0].name, base)]
+    return [(stack.name, base.get_submodule(stack.path.split(".")[0])) for stack in stacks]
 
 
 def mask_picker(module: nn.Module) -> Any:

@@ -1,18 +1,11 @@
-"""DRAFT, not registered (a module whose name starts with "_" is no architecture): CLIP's dual text-image model.
+"""CLIP's dual text-image model (CLIPModel): a causal text tower and a vision tower, scored against each other.
 
-Rename to clip.py once the suite can certify it. What a full ``--arch=clip`` run on transformers 5.24.0 showed
-(92 failed, 710 passed, 631 skipped, with the gaps below):
-
-- The compared output: ``main_output`` of a CLIPOutput is ``logits_per_image``, a (images, texts) matrix, so rows
-  of the batch are not examples: Parallel and BatchSplit compare the wrong rows (not a gap: the dual model needs a
-  per-example output to compare, e.g. text_embeds and image_embeds, which the Modality should name).
-- CLIPModel (5.x) has no get_input_embeddings (NotImplementedError): the invertible checks and oracle find the token
-  embeddings through it; they should use the layout's ``embeddings`` path or text_model.get_input_embeddings().
-- ReFT oracle: "the vision attention mask was not captured": the vision tower takes no attention mask.
-- prefix-tuning checks padding_stays_invisible / left_out_layer_is_untouched and the placement check
-  q_and_k_adapters_cannot_change_a_single_token build inputs for one tower only (a one-token text with a 30x30 image,
-  a one-channel image).
-- Split is a real gap (below): the two towers' sequences differ in length (8 text tokens, 10 patches).
+The two towers are the layer stacks of one layout (text first, as AdapterHub counts CLIP's layers), so an adapter
+sits in both unless ``leave_out`` says otherwise. What the suite compares is both towers' last hidden states, one
+after the other (``conformance.models.main_output``): the scores mix examples (texts against images), so Parallel
+and BatchSplit could not read their rows. Each tower's ReFT positions come from its own inputs (the vision tower
+takes no mask: every patch). The text tower's tokens can be padded, the image's patches cannot: a one-token probe
+does not apply, and Split, which cuts one sequence, has no one sequence to cut.
 """
 
 from .clip_text_model import TOWER_GAPS, clip_stack, text_config, vision_config
