@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 QkvLayout = Literal["blocked", "per_head"]
+QkvSizes = Literal["equal", "by_heads"]
 NormPosition = Literal["pre", "post", "branch"]
 
 
@@ -25,6 +26,10 @@ class AttentionSpec:
 
     Give either ``q``, ``k`` and ``v`` or a fused ``qkv`` projection. A fused projection is ``blocked`` when its output
     is ``[q; k; v]`` (GPT-2) and ``per_head`` when it is ``[q_h, k_h, v_h]`` for each head in turn (DeBERTa).
+    ``qkv_sizes`` says how its output divides: ``equal`` thirds, or ``by_heads``: q has the config's
+    ``num_attention_heads`` heads, k and v its ``num_key_value_heads`` each, all of one head size (multi-query
+    attention: StarCoder's ``c_attn`` is ``[q; k; v]`` with one key/value head). Only a blocked layout has unequal
+    blocks here; the grouped layouts that interleave them (Falcon-40B's) are not stated yet.
     """
 
     module: str
@@ -34,6 +39,7 @@ class AttentionSpec:
     v: str | None = None
     qkv: str | None = None
     qkv_layout: QkvLayout = "blocked"
+    qkv_sizes: QkvSizes = "equal"
 
     def __post_init__(self) -> None:
         separate = (self.q, self.k, self.v)
@@ -45,6 +51,12 @@ class AttentionSpec:
             raise ValueError(
                 f"attention {self.module!r}: qkv_layout must be 'blocked' or 'per_head', not {self.qkv_layout!r}"
             )
+        if self.qkv_sizes not in ("equal", "by_heads"):
+            raise ValueError(
+                f"attention {self.module!r}: qkv_sizes must be 'equal' or 'by_heads', not {self.qkv_sizes!r}"
+            )
+        if self.qkv_sizes == "by_heads" and (self.qkv is None or self.qkv_layout != "blocked"):
+            raise ValueError(f"attention {self.module!r}: qkv_sizes='by_heads' is for a fused, blocked qkv projection")
 
     @property
     def fused(self) -> bool:

@@ -136,6 +136,20 @@ def test_bad_qkv_layout_is_refused():
         AttentionSpec(module="attn", output="attn.c_proj", qkv="attn.c_attn", qkv_layout="interleaved")
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"q": "attn.q", "k": "attn.k", "v": "attn.v"},  # separate projections have their own sizes
+        {"qkv": "attn.c_attn", "qkv_layout": "per_head"},  # grouped per-head layouts are not stated
+    ],
+)
+def test_qkv_sizes_by_heads_needs_a_fused_blocked_projection(given):
+    with pytest.raises(ValueError, match=r"qkv_sizes='by_heads' is for a fused, blocked qkv projection"):
+        AttentionSpec(module="attn", output="attn.c_proj", qkv_sizes="by_heads", **given)
+    with pytest.raises(ValueError, match=r"qkv_sizes must be 'equal' or 'by_heads', not 'thirds'"):
+        AttentionSpec(module="attn", output="attn.c_proj", qkv="attn.c_attn", qkv_sizes="thirds")
+
+
 def test_unknown_gap_feature():
     message = refused(bert_like(gaps={"lorra": "typo"}), "ArchitectureSpec.gaps", "'lorra'")
     assert "lora" in message.split("known names:")[1], "the error lists the valid names"
