@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 QkvLayout = Literal["blocked", "per_head"]
 QkvSizes = Literal["equal", "by_heads"]
+# the capabilities read off transformers that a spec may declare undelivered (ArchitectureSpec.unsupported)
+UNSUPPORTABLE = ("supports_gradient_checkpointing", "supports_sdpa")
 NormPosition = Literal["pre", "post", "branch"]
 
 
@@ -111,11 +113,17 @@ class LayerStackSpec:
 
 @dataclass(frozen=True)
 class ModuleLayout:
-    """Where the parts are, for one module layout of the architecture (transformers has changed layouts over time)."""
+    """Where the parts are, for one module layout of the architecture (transformers has changed layouts over time).
+
+    ``config`` lists config values the layout holds for only (``(("multi_query", True),)``: the fused q/k/v of
+    GPTBigCode is blocked with multi-query attention and per head without); a model whose config differs does not
+    match the layout, as one that lacks its paths.
+    """
 
     name: str
     embeddings: str
     stacks: tuple[LayerStackSpec, ...]
+    config: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs: a layout stays hashable
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.stacks]
@@ -138,6 +146,8 @@ class ArchitectureSpec:
     transformers' ``attribute_map`` and the nested configs do not already answer it.
     ``min_transformers``: the first transformers release that has the architecture; on older ones the whole
     architecture is *not applicable* (recorded as such, never a failure).
+    ``unsupported`` maps a capability transformers claims for the family (``supports_gradient_checkpointing``) to why
+    the installed version does not deliver it; the checks that need it are then not applicable, with that reason.
     """
 
     name: str
@@ -152,6 +162,7 @@ class ArchitectureSpec:
     config_aliases: Mapping[str, str] = field(default_factory=dict)
     model_type: str | None = None  # transformers' model_type where it is no identifier ("xlm-roberta")
     min_transformers: str | None = None
+    unsupported: Mapping[str, str] = field(default_factory=dict)
     module: str = ""  # where the spec was defined; set by register()
 
     def __post_init__(self) -> None:
@@ -160,6 +171,7 @@ class ArchitectureSpec:
         object.__setattr__(self, "config_aliases", MappingProxyType(dict(self.config_aliases)))
         object.__setattr__(self, "gaps", MappingProxyType(dict(self.gaps)))
         object.__setattr__(self, "tolerances", MappingProxyType(dict(self.tolerances)))
+        object.__setattr__(self, "unsupported", MappingProxyType(dict(self.unsupported)))
         object.__setattr__(self, "head_classes", tuple(self.head_classes))
         object.__setattr__(self, "layouts", tuple(self.layouts))
 
@@ -216,9 +228,12 @@ class ArchitectureSpec:
 
     @property
     def supports_gradient_checkpointing(self) -> bool:
-        """Whether transformers can checkpoint the base class: read off transformers, never declared here."""
+        """Whether transformers can checkpoint the base class: read off transformers, unless ``unsupported`` says
+        the installed version claims it and does not."""
         from .live import model_class
 
+        if "supports_gradient_checkpointing" in self.unsupported:
+            return False
         return bool(getattr(model_class(self), "supports_gradient_checkpointing", False))
 
     @property
@@ -226,6 +241,8 @@ class ArchitectureSpec:
         """Whether transformers has an sdpa attention for the base class besides eager: read off transformers."""
         from .live import model_class
 
+        if "supports_sdpa" in self.unsupported:
+            return False
         return bool(getattr(model_class(self), "_supports_sdpa", False))
 
     def gap_reason(self, feature: str, method: str | None = None) -> str | None:
@@ -261,6 +278,11 @@ def check_names(spec: ArchitectureSpec) -> None:
         if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].strip()):
             raise ValueError(
                 f"ArchitectureSpec.tolerances[{key!r}]={value!r} {where}: write (atol, 'one-line reason')"
+            )
+    for key, reason in spec.unsupported.items():
+        if key not in UNSUPPORTABLE or not str(reason).strip():
+            raise ValueError(
+                f"ArchitectureSpec.unsupported[{key!r}] {where}: name one of {', '.join(UNSUPPORTABLE)} with a reason"
             )
     if not spec.layouts:
         raise ValueError(f"ArchitectureSpec.layouts {where}: give at least one module layout")
