@@ -93,7 +93,12 @@ def base_model(model: Any) -> Any:
 
 def missing_paths(layout: ModuleLayout, model: Any) -> list[str]:
     """Every path of ``layout`` that does not exist on ``model``, as 'field=value: why'."""
-    problems = []
+    config = getattr(model, "config", None)
+    problems = [
+        f"config.{name}={getattr(config, name, None)!r}: the layout is for {name}={value!r}"
+        for name, value in layout.config
+        if getattr(config, name, None) != value
+    ]
     root = base_model(model)
     try:
         get_path(root, layout.embeddings)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 
 QkvLayout = Literal["blocked", "per_head"]
+QkvSizes = Literal["equal", "by_heads"]
+# the capabilities read off transformers that a spec may declare undelivered (ArchitectureSpec.unsupported)
+UNSUPPORTABLE = ("supports_gradient_checkpointing", "supports_sdpa")
 NormPosition = Literal["pre", "post", "branch"]
 
 
@@ -25,6 +28,10 @@ class AttentionSpec:
 
     Give either ``q``, ``k`` and ``v`` or a fused ``qkv`` projection. A fused projection is ``blocked`` when its output
     is ``[q; k; v]`` (GPT-2) and ``per_head`` when it is ``[q_h, k_h, v_h]`` for each head in turn (DeBERTa).
+    ``qkv_sizes`` says how its output divides: ``equal`` thirds, or ``by_heads``: q has the config's
+    ``num_attention_heads`` heads, k and v its ``num_key_value_heads`` each, all of one head size (multi-query
+    attention: StarCoder's ``c_attn`` is ``[q; k; v]`` with one key/value head). Only a blocked layout has unequal
+    blocks here; the grouped layouts that interleave them (Falcon-40B's) are not stated yet.
     """
 
     module: str
@@ -34,6 +41,7 @@ class AttentionSpec:
     v: str | None = None
     qkv: str | None = None
     qkv_layout: QkvLayout = "blocked"
+    qkv_sizes: QkvSizes = "equal"
 
     def __post_init__(self) -> None:
         separate = (self.q, self.k, self.v)
@@ -45,6 +53,12 @@ class AttentionSpec:
             raise ValueError(
                 f"attention {self.module!r}: qkv_layout must be 'blocked' or 'per_head', not {self.qkv_layout!r}"
             )
+        if self.qkv_sizes not in ("equal", "by_heads"):
+            raise ValueError(
+                f"attention {self.module!r}: qkv_sizes must be 'equal' or 'by_heads', not {self.qkv_sizes!r}"
+            )
+        if self.qkv_sizes == "by_heads" and (self.qkv is None or self.qkv_layout != "blocked"):
+            raise ValueError(f"attention {self.module!r}: qkv_sizes='by_heads' is for a fused, blocked qkv projection")
 
     @property
     def fused(self) -> bool:
@@ -99,11 +113,17 @@ class LayerStackSpec:
 
 @dataclass(frozen=True)
 class ModuleLayout:
-    """Where the parts are, for one module layout of the architecture (transformers has changed layouts over time)."""
+    """Where the parts are, for one module layout of the architecture (transformers has changed layouts over time).
+
+    ``config`` lists config values the layout holds for only (``(("multi_query", True),)``: the fused q/k/v of
+    GPTBigCode is blocked with multi-query attention and per head without); a model whose config differs does not
+    match the layout, as one that lacks its paths.
+    """
 
     name: str
     embeddings: str
     stacks: tuple[LayerStackSpec, ...]
+    config: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs: a layout stays hashable
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.stacks]
@@ -126,6 +146,8 @@ class ArchitectureSpec:
     transformers' ``attribute_map`` and the nested configs do not already answer it.
     ``min_transformers``: the first transformers release that has the architecture; on older ones the whole
     architecture is *not applicable* (recorded as such, never a failure).
+    ``unsupported`` maps a capability transformers claims for the family (``supports_gradient_checkpointing``) to why
+    the installed version does not deliver it; the checks that need it are then not applicable, with that reason.
     """
 
     name: str
@@ -140,6 +162,7 @@ class ArchitectureSpec:
     config_aliases: Mapping[str, str] = field(default_factory=dict)
     model_type: str | None = None  # transformers' model_type where it is no identifier ("xlm-roberta")
     min_transformers: str | None = None
+    unsupported: Mapping[str, str] = field(default_factory=dict)
     module: str = ""  # where the spec was defined; set by register()
 
     def __post_init__(self) -> None:
@@ -148,6 +171,7 @@ class ArchitectureSpec:
         object.__setattr__(self, "config_aliases", MappingProxyType(dict(self.config_aliases)))
         object.__setattr__(self, "gaps", MappingProxyType(dict(self.gaps)))
         object.__setattr__(self, "tolerances", MappingProxyType(dict(self.tolerances)))
+        object.__setattr__(self, "unsupported", MappingProxyType(dict(self.unsupported)))
         object.__setattr__(self, "head_classes", tuple(self.head_classes))
         object.__setattr__(self, "layouts", tuple(self.layouts))
 
@@ -210,9 +234,12 @@ class ArchitectureSpec:
 
     @property
     def supports_gradient_checkpointing(self) -> bool:
-        """Whether transformers can checkpoint the base class: read off transformers, never declared here."""
+        """Whether transformers can checkpoint the base class: read off transformers, unless ``unsupported`` says
+        the installed version claims it and does not."""
         from .live import model_class
 
+        if "supports_gradient_checkpointing" in self.unsupported:
+            return False
         return bool(getattr(model_class(self), "supports_gradient_checkpointing", False))
 
     @property
@@ -220,6 +247,8 @@ class ArchitectureSpec:
         """Whether transformers has an sdpa attention for the base class besides eager: read off transformers."""
         from .live import model_class
 
+        if "supports_sdpa" in self.unsupported:
+            return False
         return bool(getattr(model_class(self), "_supports_sdpa", False))
 
     def gap_reason(self, feature: str, method: str | None = None) -> str | None:
@@ -255,6 +284,11 @@ def check_names(spec: ArchitectureSpec) -> None:
         if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].strip()):
             raise ValueError(
                 f"ArchitectureSpec.tolerances[{key!r}]={value!r} {where}: write (atol, 'one-line reason')"
+            )
+    for key, reason in spec.unsupported.items():
+        if key not in UNSUPPORTABLE or not str(reason).strip():
+            raise ValueError(
+                f"ArchitectureSpec.unsupported[{key!r}] {where}: name one of {', '.join(UNSUPPORTABLE)} with a reason"
             )
     if not spec.layouts:
         raise ValueError(f"ArchitectureSpec.layouts {where}: give at least one module layout")

@@ -83,7 +83,8 @@ def _attribute_reason(name: str, wanted: bool, spec: Any, method: Any) -> str | 
             if value == wanted:
                 return None
             having, lacking = ATTRIBUTES.get(name, (f"has {name}", f"lacks {name}"))
-            return f"{subject.name} {having if value else lacking}"
+            why = getattr(subject, "unsupported", {}).get(name)  # the spec says why transformers' claim fails
+            return f"{subject.name} {having if value else lacking}" + (f": {why}" if why and not value else "")
     raise pytest.UsageError(
         f"unknown capability {name!r} in @requires; use one of the manifest's "
         f"({', '.join(expectations.CAPABILITIES)}), block:<Block>, or a method, head or spec attribute"

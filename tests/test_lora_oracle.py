@@ -48,6 +48,15 @@ def test_fused_qkv_features_by_layout():
         fused_features("per_head", "q", 24, 3)
 
 
+def test_fused_qkv_features_sized_by_heads():
+    # multi-query (StarCoder): 4 query heads and 1 key/value head of 8 features: [q x 32; k x 8; v x 8]
+    assert fused_features("blocked", "q", 48, 4, kv_heads=1).tolist() == list(range(32))
+    assert fused_features("blocked", "k", 48, 4, kv_heads=1).tolist() == list(range(32, 40))
+    assert fused_features("blocked", "v", 48, 4, kv_heads=1).tolist() == list(range(40, 48))
+    with pytest.raises(ValueError, match="do not split into 4 query and 2 x 1 key/value heads"):
+        fused_features("blocked", "k", 50, 4, kv_heads=1)
+
+
 def test_tensors_at_places_the_config_does_not_adapt_are_refused():
     spec = registry.get("bert")
     model = plain_model(spec)

@@ -136,9 +136,47 @@ def test_bad_qkv_layout_is_refused():
         AttentionSpec(module="attn", output="attn.c_proj", qkv="attn.c_attn", qkv_layout="interleaved")
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"q": "attn.q", "k": "attn.k", "v": "attn.v"},  # separate projections have their own sizes
+        {"qkv": "attn.c_attn", "qkv_layout": "per_head"},  # grouped per-head layouts are not stated
+    ],
+)
+def test_qkv_sizes_by_heads_needs_a_fused_blocked_projection(given):
+    with pytest.raises(ValueError, match=r"qkv_sizes='by_heads' is for a fused, blocked qkv projection"):
+        AttentionSpec(module="attn", output="attn.c_proj", qkv_sizes="by_heads", **given)
+    with pytest.raises(ValueError, match=r"qkv_sizes must be 'equal' or 'by_heads', not 'thirds'"):
+        AttentionSpec(module="attn", output="attn.c_proj", qkv="attn.c_attn", qkv_sizes="thirds")
+
+
 def test_unknown_gap_feature():
     message = refused(bert_like(gaps={"lorra": "typo"}), "ArchitectureSpec.gaps", "'lorra'")
     assert "lora" in message.split("known names:")[1], "the error lists the valid names"
+
+
+def test_a_layout_for_some_configs_only_does_not_match_another():
+    # GPTBigCode's c_attn is [q; k; v] with one key/value head under multi-query attention, per head without it
+    spec = registry.get("gpt_bigcode")
+    model = build_model(spec)
+    assert resolve_layout(spec, model) is spec.layouts[0]
+    model.config.multi_query = False
+    with pytest.raises(ValueError, match=r"config.multi_query=False: the layout is for multi_query=True"):
+        resolve_layout(spec, model)
+
+
+@pytest.mark.parametrize("unsupported", [{"supports_lora": "typo"}, {"supports_sdpa": " "}])
+def test_unsupported_names_a_capability_read_off_transformers_with_a_reason(unsupported):
+    refused(bert_like(unsupported=unsupported), "ArchitectureSpec.unsupported", "supports_gradient_checkpointing")
+
+
+def test_unsupported_capability_is_off_with_its_reason():
+    from conformance.capabilities import not_applicable
+
+    spec = bert_like(unsupported={"supports_gradient_checkpointing": "its forward never checkpoints"})
+    assert BERT.supports_gradient_checkpointing and not spec.supports_gradient_checkpointing
+    reason = not_applicable(("supports_gradient_checkpointing",), spec, None)
+    assert reason == "bert_copy does not support gradient checkpointing: its forward never checkpoints"
 
 
 def test_gap_may_name_a_single_method():

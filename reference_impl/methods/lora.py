@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from architectures.spec import AttentionSpec
+
 from ..configs.lora import LoRABaseConfig, LoRAConfig
 from ..sites import site_of
 from ..state import AdapterState, iter_layers
@@ -275,13 +277,26 @@ def projection_shape(module: nn.Module) -> tuple[int, int, bool]:
     )
 
 
-def qkv_index(layout: str, matrix: str, out_features: int, num_heads: int) -> torch.Tensor:
-    """Output features of a fused qkv projection that belong to ``matrix`` (q, k or v)."""
-    size = out_features // 3
+def qkv_sizes(attention: AttentionSpec, out_features: int, num_heads: int, kv_heads: int | None) -> list[int]:
+    """Output sizes of q, k and v in a fused qkv projection: equal thirds, or by the query and key/value heads."""
+    if attention.qkv_sizes == "equal":
+        return [out_features // 3] * 3
+    if kv_heads is None or out_features % (num_heads + 2 * kv_heads):
+        raise ValueError(
+            f"{attention.qkv}: {out_features} outputs do not split into {num_heads} query heads and the config's "
+            f"key/value heads ({kv_heads}) of one size"
+        )
+    head_dim = out_features // (num_heads + 2 * kv_heads)
+    return [num_heads * head_dim, kv_heads * head_dim, kv_heads * head_dim]
+
+
+def qkv_index(layout: str, matrix: str, sizes: list[int], num_heads: int) -> torch.Tensor:
+    """Output features of a fused qkv projection that belong to ``matrix`` (q, k or v), whose blocks have ``sizes``."""
     order = {"q": 0, "k": 1, "v": 2}[matrix]
     if layout == "blocked":  # [q; k; v]
-        return torch.arange(order * size, (order + 1) * size)
-    head_dim = size // num_heads  # per_head: [q_h, k_h, v_h] for each head h
+        start = sum(sizes[:order])
+        return torch.arange(start, start + sizes[order])
+    head_dim = sizes[order] // num_heads  # per_head: [q_h, k_h, v_h] for each head h, all of one size
     starts = [h * 3 * head_dim + order * head_dim for h in range(num_heads)]
     return torch.cat([torch.arange(start, start + head_dim) for start in starts])
 
@@ -297,6 +312,7 @@ class LoRAFamily(MethodFamily):
 
     def placements(self, state: AdapterState, model: Any, config: LoRABaseConfig) -> Iterator[Placement]:
         projections = [m for m in config.attn_matrices if m != "o"]
+        kv_heads = state.spec.config_value(model.config, "num_key_value_heads", default=None)
         for layer in iter_layers(state, model):
             if layer.index in config.leave_out:
                 continue
@@ -306,10 +322,8 @@ class LoRAFamily(MethodFamily):
                     where = f"{name}.{kind}"
                     if attention.fused and projections:
                         module = layer.find(attention.qkv)
-                        _, out_features, _ = projection_shape(module)
-                        outputs = {
-                            m: qkv_index(attention.qkv_layout, m, out_features, state.num_heads) for m in projections
-                        }
+                        sizes = qkv_sizes(attention, projection_shape(module)[1], state.num_heads, kv_heads)
+                        outputs = {m: qkv_index(attention.qkv_layout, m, sizes, state.num_heads) for m in projections}
                         yield Placement(module, layer.index, f"{where}.qkv", fused_outputs=outputs)
                     elif projections:
                         for matrix in projections:

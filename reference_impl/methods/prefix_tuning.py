@@ -16,7 +16,7 @@ from torch import nn
 from ..configs.prefix_tuning import PrefixTuningConfig
 from ..state import AdapterState, Layer
 from .base import MethodFamily, Placement, register_family
-from .lora import projection_shape
+from .lora import projection_shape, qkv_sizes
 from .model_level import HOLDER_LOCATION, MODEL_LEVEL, holder_module
 from .prefix import PrefixShape, routes
 from .prefix.binding import FAMILY
@@ -38,11 +38,12 @@ def _wanted(state: AdapterState, layer: Layer, kind: str, config: PrefixTuningCo
 def key_value_shape(model: Any, state: AdapterState, target: routes.Target) -> tuple[int, int]:
     """(key/value heads, head size) of an attention, from its key projection and the model's config."""
     attention = target.attention
-    if attention.fused:  # q, k and v of equal size, fused
-        kv_dim = projection_shape(target.layer.find(attention.qkv))[1] // 3
+    kv_heads = getattr(model.config, "num_key_value_heads", None) or state.num_heads
+    if attention.fused:  # the key block of the fused q, k and v
+        out_features = projection_shape(target.layer.find(attention.qkv))[1]
+        kv_dim = qkv_sizes(attention, out_features, state.num_heads, kv_heads)[1]
     else:
         kv_dim = projection_shape(target.layer.find(attention.k))[1]
-    kv_heads = getattr(model.config, "num_key_value_heads", None) or state.num_heads
     if kv_dim % kv_heads:
         raise ValueError(f"{target.location}: {kv_dim} key features do not split into {kv_heads} key/value heads")
     return kv_heads, kv_dim // kv_heads

@@ -72,6 +72,16 @@ MUTANTS: tuple[Mutant, ...] = (
         "DeBERTa's per-head fused qkv is sliced as if it were [q; k; v]",
     ),
     Mutant(
+        "multi_query_qkv_as_thirds",
+        "reference_impl/methods/lora.py",
+        '    if attention.qkv_sizes == "equal":',
+        "    if True:",
+        "gpt_bigcode",
+        "Definition",
+        ("lora", "prefix_tuning"),
+        "StarCoder's multi-query c_attn ([q; k; v], one key/value head) is sliced in equal thirds",
+    ),
+    Mutant(
         "lora_ignores_alpha_over_r",
         "reference_impl/configs/lora.py",
         "        return self.alpha / self.r",
