@@ -4,9 +4,9 @@ The same tiny base model, the same adapter weights (drawn on the reference, writ
 suite's weight view, ``conformance.weights``): the outputs must agree within 1e-5, per method and architecture that
 both implement. Runs only where ``adapters`` is installed (the ``ah`` venv: adapters 1.3.0, transformers 4.57.6).
 
-Where the two differ today the case is a strict xfail whose reason says what the reference would need (issue 10
-lists the measured differences; the reference is not changed here): a case that starts to agree fails, so the list
-cannot rot.
+Where the two differ today the case is a strict xfail whose reason says what the reference would need, or which
+AdapterHub defect causes it (with its repro under docs/adapters/repro/): a case that starts to agree fails, so the
+list cannot rot.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ _DORA = (
     "DoRA: AdapterHub divides by the row norms of W0 + BA without the scaling alpha / r and scales the bias too (an "
     "AdapterHub defect, docs/adapters/repro/dora.py); the reference follows the definition (the suite's oracle, 5e-7)"
 )
-# (method, arch or "*") -> what the reference would need; measured with adapters 1.3.0, transformers 4.57.6
+# (method, arch or "*") -> what the reference would need, or the AdapterHub defect behind the difference;
+# measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {
     **{("seq_bn_inv", arch): _SEQ_BN_INV for arch in ARCHS if arch != "llama"},  # on Llama the two agree
     ("prompt_tuning", "*"): _PROMPT,
@@ -79,9 +80,11 @@ KNOWN: dict[tuple[str, str], str] = {
         for method in ("prefix_tuning", "mam", "unipelt")
     },
     ("lora", "llama"): (
-        "LoRA output_lora on Llama: AdapterHub adapts the FFN's input projection (canonical ffn_in), the reference the "
-        "output projection (ffn_out); the reference would need AdapterHub's choice (or the weight view's site for "
-        "it is wrong: not resolved yet)"
+        "LoRA output_lora on Llama: AdapterHub's Llama and Mistral mixins wrap up_proj (an FFN input projection) as "
+        "'output' and down_proj as 'intermediate', the reverse of its other models (Qwen2, Gemma2/3, Qwen3 through "
+        "its AdapterModelInterface, BERT, BART, T5) and of LoRAConfig's docstring (an AdapterHub defect: "
+        "docs/adapters/repro/llama_ffn_lora.py); the reference adapts the FFN output projection (down_proj), as the "
+        "suite's oracle does at the spec's ffn_out"
     ),
 }
 
