@@ -36,13 +36,11 @@ ADJUST = {
     "prefix_tuning": _FLAT_PREFIX,
     # a factorised PHM W is derived (a product of factors) in both views
     "compacter": {"factorized_phm_W": False},
+    # AdapterHub's placement of the invertible adapter, an option of the reference (its default: the token embeddings)
+    "seq_bn_inv": {"inv_adapter_placement": "stack_input"},
+    "double_seq_bn_inv": {"inv_adapter_placement": "stack_input"},
 }
 
-_SEQ_BN_INV = (
-    "invertible adapter placement: AdapterHub transforms the embedding module's output (token and position embeddings "
-    "after the layer norm), the reference the token embeddings (docs/adapters/repro/invertible.py; on Llama the two "
-    "coincide). The reference needs AdapterHub's placement as the default (or a config option)"
-)
 _PROMPT = (
     "prompt placement: AdapterHub appends the prompt after the embedding module (no position embedding, the outputs "
     "keep the prompt positions); the reference inserts it as inputs_embeds. The reference needs AdapterHub's "
@@ -76,7 +74,6 @@ _UNIPELT_GATES = (
 # (method, arch or "*") -> what the reference would need, or the AdapterHub defect behind the difference;
 # measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {
-    **{("seq_bn_inv", arch): _SEQ_BN_INV for arch in ARCHS if arch != "llama"},  # on Llama the two agree
     ("prompt_tuning", "*"): _PROMPT,
     ("dora", "*"): _DORA,
     ("compacter++", "*"): (
