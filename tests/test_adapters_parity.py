@@ -83,14 +83,13 @@ KNOWN: dict[tuple[str, str], str] = {
     ("double_seq_bn_inv", "*"): "AdapterHub's GLOW invertible adapter crashes (docs/adapters/repro/model_level.py)",
     **{(method, arch): _PREFIX_SDPA.format(arch=arch) for arch in ("gpt2", "llama") for method in PREFIX_METHODS},
     **{(method, "t5"): _T5_BIAS for method in PREFIX_METHODS},
-    ("unipelt", "gpt2"): (
-        "the weights cannot be written: AdapterHub's gated LoRA on GPT-2's fused c_attn keeps one gate per adapted "
-        "matrix, the weight view writes one gate under each matrix's site (expected (2,), got (1,)); besides, "
-        + _PREFIX_SDPA.format(arch="gpt2")
-    ),
     **{
         ("unipelt", arch): f"{_UNIPELT_GATES}; besides, {reason}"
-        for arch, reason in (("llama", _PREFIX_SDPA.format(arch="llama")), ("t5", _T5_BIAS))
+        for arch, reason in (
+            ("gpt2", _PREFIX_SDPA.format(arch="gpt2")),
+            ("llama", _PREFIX_SDPA.format(arch="llama")),
+            ("t5", _T5_BIAS),
+        )
     },
     ("lora", "llama"): (
         "LoRA output_lora on Llama: AdapterHub's Llama and Mistral mixins wrap up_proj (an FFN input projection) as "
