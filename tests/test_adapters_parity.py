@@ -56,15 +56,15 @@ _PREFIX_SDPA = (
     "is_causal aligns the causal mask to the top left of the keys the prefix lengthened (query i sees prefix "
     "positions 0..i only); with padding the boolean mask's prefix columns are inverted to False (the prefix is masked "
     "out): an AdapterHub defect (docs/adapters/repro/model_level.py, prefix_positions.py). Under eager attention "
-    "AdapterHub, the reference and the suite's oracle agree (test_prefix_agrees_around_adapterhub_defect)"
+    "prefix tuning and MAM agree with the reference (test_prefix_agrees_around_adapterhub_defect)"
 )
 _T5_BIAS = (
     "AdapterHub's T5 prefix takes relative positions: the first layer computes the position bias for L queries at "
     "0..L-1 and P + L keys (prefix first), so the prefix gets position buckets and every token-to-token bias is that "
     "of a query P positions earlier (a token's distance to itself is P): an AdapterHub defect "
     "(docs/adapters/repro/prefix_positions.py). The definition gives the prefix no position and keeps the tokens' "
-    "(the reference agrees with the suite's oracle within 1e-6); with T5's relative attention bias zeroed, AdapterHub "
-    "and the reference agree (test_prefix_agrees_around_adapterhub_defect)"
+    "(the reference agrees with the suite's oracle within 1e-6); with T5's relative attention bias zeroed, prefix "
+    "tuning and MAM agree with the reference (test_prefix_agrees_around_adapterhub_defect)"
 )
 _UNIPELT_GATES = (
     "UniPELT's gates: AdapterHub averages every gate over the sequence (the suite's definition and the reference "
