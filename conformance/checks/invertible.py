@@ -1,6 +1,6 @@
-"""Invertible adapters: the coupling block on the token embeddings and its inverse before the LM head, by the
-definition (``conformance.oracles.invertible``), read through canonical weights; a Stack undoes its blocks in reverse
-order; deleting leaves the plain model."""
+"""Invertible adapters: the coupling block on the token embeddings (or, as an option, the first layer's input) and
+its inverse before the LM head, by the definition (``conformance.oracles.invertible``), read through canonical
+weights; a Stack undoes its blocks in reverse order; deleting leaves the plain model."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from conformance.models import (
     adapter_model,
     base_is_lm,
     head_model_class,
+    hidden_size,
     make_inputs,
     plain_model,
     randomize_adapter,
@@ -45,6 +46,18 @@ def _lm_class(spec) -> str | None:
     return by_name or next(iter(by_head), None) or (spec.base_class if base_is_lm(spec) else None)
 
 
+def _stack_input_class(spec) -> str:
+    """An LM class whose LM head takes the hidden size, the width the block transforms at the first layer, so that its
+    inverse can run there; else the base class (ALBERT's factorised LM head takes the narrower embedding size, where
+    the block on the first layer's input has no inverse: the forward direction alone is checked)."""
+    lm = _lm_class(spec)
+    if lm is not None:
+        weight = getattr(plain_model(spec, lm).get_output_embeddings(), "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.shape[-1] == hidden_size(spec):
+            return lm
+    return spec.base_class
+
+
 def _with_invertible(spec, seed: int, kind: str = "nice", class_name: str | None = None, names=("a",)):
     model = adapter_model(spec, class_name)
     for offset, name in enumerate(names):
@@ -71,6 +84,21 @@ class InvertibleChecks:
         inputs = make_inputs(spec, check_seed)
         weights = impl.adapter_weights(model, "a")
         expected = expected_output(plain_model(spec, class_name), spec, _config(kind), weights, inputs)
+        atol = tolerance(spec, "oracle", ORACLE_ATOL)
+        torch.testing.assert_close(run(model, inputs), expected, atol=atol, rtol=1e-4)
+
+    def test_stack_input_placement_matches_the_definition(self, spec, check_seed):
+        """``inv_adapter_placement="stack_input"`` (AdapterHub's placement): the block on the hidden states the first
+        layer takes, after position embeddings and layer norm; the inverse before the LM head as by default."""
+        class_name = _stack_input_class(spec)
+        config = {**_config("nice"), "inv_adapter_placement": "stack_input"}
+        model = adapter_model(spec, class_name)
+        model.add_adapter("a", impl.make_config(config))
+        randomize_adapter(model, "a", check_seed)
+        model.set_active_adapters("a")
+        inputs = make_inputs(spec, check_seed)
+        weights = impl.adapter_weights(model, "a")
+        expected = expected_output(plain_model(spec, class_name), spec, config, weights, inputs)
         atol = tolerance(spec, "oracle", ORACLE_ATOL)
         torch.testing.assert_close(run(model, inputs), expected, atol=atol, rtol=1e-4)
 

@@ -330,6 +330,8 @@ def _edits(model: Any, spec: Any, config: dict[str, Any], weights: dict[str, tor
     if config.get("use_gating") and config["config"] in union.BOTTLENECKS + union.PROJECTION_METHODS:
         return union.gated_edits(model, spec, weights, config)
     oracle = oracle_for(config["config"])
+    if config.get("inv_adapter_placement", "token_embeddings") != "token_embeddings":  # a pre-hook of its own
+        raise NotImplementedError("the composition oracle places invertible adapters on the token embeddings only")
     if type(oracle).prepare_inputs is not MethodOracle.prepare_inputs:
         raise NotImplementedError(f"{config['config']} changes the model's inputs; the composition oracle cannot")
     return oracle.edits(model, spec, weights, config)

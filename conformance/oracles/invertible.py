@@ -13,20 +13,26 @@ features) and ``x2`` (the rest):
   ``y1 = x1 * exp(c(s)) + t``, ``y2 = x2 * exp(c(s')) + t'``, with the soft clamp
   ``c(s) = 5 * (2 / pi) * atan(s / 5)`` (FrEIA's, which AdapterHub copies writing 0.636 for 2 / pi).
 
-Where: the block transforms the output of each module that embeds the tokens (transformers'
-``get_input_embeddings`` of the encoder and of the decoder), and its inverse transforms the input of the output
+Where (``inv_adapter_placement``): ``"token_embeddings"`` (the default): the block transforms the output of each
+module that embeds the tokens (transformers' ``get_input_embeddings`` of the encoder and of the decoder);
+``"stack_input"`` (AdapterHub's placement): the hidden states the first layer of the layout's first stack takes (after
+position embeddings, layer norm and dropout; an encoder-decoder's decoder inputs stay as they are), a pre-hook
+(``hooks``); the composition oracle does not define it. Either way its inverse transforms the input of the output
 embeddings (``get_output_embeddings``) where the model has them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from architectures.live import base_model, get_path, resolve_layout
+from architectures.live import base_model, get_path, layers_of, resolve_layout
 from conformance.weights import parse
 
 from .base import INPUT, Captures, Edit, MethodOracle, Region
@@ -38,6 +44,7 @@ GLOW_CLAMP = 5.0
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "swish": nn.SiLU, "silu": nn.SiLU}
 ACTIVATIONS["identity"] = nn.Identity
 DEFAULT_NON_LINEARITY = {"seq_bn_inv": "relu", "double_seq_bn_inv": "swish"}
+PLACEMENTS = ("token_embeddings", "stack_input")
 
 
 def clamp(raw: torch.Tensor) -> torch.Tensor:
@@ -121,17 +128,53 @@ def path_of(model: nn.Module, module: nn.Module) -> str:
 @defines("seq_bn_inv", "double_seq_bn_inv")
 class InvertibleOracle(MethodOracle):
     def edits(self, model, spec, weights, config) -> tuple[list[Edit], Captures | None]:
-        mine = {parse(n).tensor: w for n, w in weights.items() if parse(n).layer is None and parse(n).site == SITE}
         rest = {n: w for n, w in weights.items() if not (parse(n).layer is None and parse(n).site == SITE)}
         bottleneck = bottleneck_config(config)
         edits, captures = oracle_for(bottleneck["config"]).edits(model, spec, rest, bottleneck)
-        activation = ACTIVATIONS[config.get("non_linearity", DEFAULT_NON_LINEARITY[config["config"]])]()
-        coupling = Coupling(config.get("inv_adapter", "nice"), mine, activation)
-        # the coupling transforms the token embeddings: their width, which factorised embeddings (ALBERT) narrow
-        width = getattr(embedding_modules(model, spec)[0], "embedding_dim", None)
-        width = spec.config_value(model.config, "hidden_size") if width is None else width
-        coupling.check_shapes(width, config.get("inv_adapter_reduction_factor", 2))
-        return [*edits, *coupling_edits(model, spec, coupling)], captures
+        coupling = _coupling(model, spec, weights, config)
+        return [*edits, *coupling_edits(model, spec, coupling, placement(config))], captures
+
+    def hooks(self, model, spec, weights, config, inputs):
+        if placement(config) != "stack_input":
+            return contextlib.nullcontext()
+        return stack_input_hook(model, spec, _coupling(model, spec, weights, config))
+
+
+def placement(config: dict[str, Any]) -> str:
+    found = config.get("inv_adapter_placement", "token_embeddings")
+    if found not in PLACEMENTS:
+        raise ValueError(f"the invertible oracle defines inv_adapter_placement {PLACEMENTS}, not {found!r}")
+    return found
+
+
+def _coupling(model: nn.Module, spec: Any, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Coupling:
+    mine = {parse(n).tensor: w for n, w in weights.items() if parse(n).layer is None and parse(n).site == SITE}
+    activation = ACTIVATIONS[config.get("non_linearity", DEFAULT_NON_LINEARITY[config["config"]])]()
+    coupling = Coupling(config.get("inv_adapter", "nice"), mine, activation)
+    # the width it transforms: the token embeddings' (factorised embeddings, ALBERT, narrow it) or the hidden size
+    width = getattr(embedding_modules(model, spec)[0], "embedding_dim", None)
+    if width is None or placement(config) == "stack_input":
+        width = spec.config_value(model.config, "hidden_size")
+    coupling.check_shapes(width, config.get("inv_adapter_reduction_factor", 2))
+    return coupling
+
+
+@contextlib.contextmanager
+def stack_input_hook(model: nn.Module, spec: Any, coupling: Coupling) -> Iterator[None]:
+    """The block on the hidden states the first layer of the layout's first stack takes (positional or by name)."""
+    first = layers_of(resolve_layout(spec, model).stacks[0], model)[0]
+    name = next(iter(inspect.signature(first.forward).parameters))
+
+    def transform(module, args, kwargs):
+        if args:
+            return (coupling.forward(args[0]), *args[1:]), kwargs
+        return args, {**kwargs, name: coupling.forward(kwargs[name])}
+
+    handle = first.register_forward_pre_hook(transform, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def bottleneck_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -140,11 +183,16 @@ def bottleneck_config(config: dict[str, Any]) -> dict[str, Any]:
     return {**part, "config": config["config"].removesuffix("_inv")}
 
 
-def coupling_edits(model: nn.Module, spec: Any, coupling: Coupling) -> list[Edit]:
+def coupling_edits(model: nn.Module, spec: Any, coupling: Coupling, where: str = "token_embeddings") -> list[Edit]:
+    """The block on the token embeddings (none for ``stack_input``: a pre-hook, ``hooks``) and its inverse before the
+    LM head."""
+
     def forward(args: tuple[Any, ...], output: torch.Tensor, region: Region) -> torch.Tensor:
         return coupling.forward(output)
 
-    edits = [Edit(path_of(model, module), forward) for module in embedding_modules(model, spec)]
+    edits = []
+    if where == "token_embeddings":
+        edits = [Edit(path_of(model, module), forward) for module in embedding_modules(model, spec)]
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if isinstance(head, nn.Module):
 

@@ -10,6 +10,7 @@ from .bottleneck import DoubleSeqBnConfig, SeqBnConfig
 
 
 InvertibleBlock = Literal["nice", "glow"]
+InvertiblePlacement = Literal["token_embeddings", "stack_input"]
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,19 @@ class InvertibleOptions(AdapterConfig):
     whose inverse runs on the input of the LM head. Its subnetworks shrink their input by
     ``inv_adapter_reduction_factor`` and use the bottleneck's ``non_linearity``; ``init_weights='mam'`` starts them at
     zero, so the invertible adapter starts as the identity too.
+
+    ``inv_adapter_placement``: where the block transforms the input. ``"token_embeddings"`` (the default): the output
+    of every module that embeds tokens (an encoder-decoder's encoder and decoder alike), before any position embedding
+    or layer norm. ``"stack_input"``: the input of the first layer of the model's first layer stack, after the
+    position embeddings, the embedding layer norm and dropout; an encoder-decoder's decoder inputs are left as they
+    are. That is where AdapterHub ``adapters`` places it (on BERT, GPT-2, T5, Llama; the two coincide on Llama).
     """
 
     method: ClassVar[str] = "invertible"
 
     inv_adapter: InvertibleBlock = "nice"
     inv_adapter_reduction_factor: float = 2
+    inv_adapter_placement: InvertiblePlacement = "token_embeddings"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -37,6 +45,11 @@ class InvertibleOptions(AdapterConfig):
             isinstance(self.inv_adapter_reduction_factor, (int, float)) and self.inv_adapter_reduction_factor > 0,
             self,
             f"inv_adapter_reduction_factor must be > 0, got {self.inv_adapter_reduction_factor!r}",
+        )
+        check(
+            self.inv_adapter_placement in InvertiblePlacement.__args__,
+            self,
+            f"inv_adapter_placement must be one of {InvertiblePlacement.__args__}, got {self.inv_adapter_placement!r}",
         )
 
 

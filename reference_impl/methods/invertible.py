@@ -1,24 +1,28 @@
 """Invertible adapters: a coupling block on the token embeddings, its exact inverse before the LM head.
 
-The bottleneck adapters of ``seq_bn_inv`` / ``double_seq_bn_inv`` are placed as the bottleneck family places them.
-The coupling block lives on the model's holder and runs from two hooks of this family: a forward hook on every module
-that embeds tokens (encoder and decoder embeddings may be separate modules) and a forward pre-hook on the output
-embeddings (the LM head), which applies the inverse. Models without output embeddings (encoders, vision models) run
-the forward direction only. Composition: a Stack applies its adapters' blocks in order and inverts them in reverse
-order; Parallel and BatchSplit give each slice of the batch its own block. Average and Fuse are refused: an average
-of invertible maps has no exact inverse to apply before the LM head. Split is refused: it hands positions of the
-layers' sequence to different adapters, and the token embeddings are not that sequence in every model (a vision
-model adds its class token after the patch embeddings).
+The bottleneck adapters of ``seq_bn_inv`` / ``double_seq_bn_inv`` are placed as the bottleneck family places them. The
+coupling block lives on the model's holder and runs from two hooks of this family: a forward hook on every module that
+embeds tokens (encoder and decoder embeddings may be separate modules), or with ``inv_adapter_placement="stack_input"``
+a forward pre-hook on the first layer of the first stack, and a forward pre-hook on the output embeddings (the LM
+head), which applies the inverse. Models without output embeddings (encoders, vision models) run the forward direction
+only. Composition: a Stack applies its adapters' blocks in order and inverts them in reverse order; Parallel and
+BatchSplit give each slice of the batch its own block. Average and Fuse are refused: an average of invertible maps has
+no exact inverse to apply before the LM head. Split is refused: it hands positions of the layers' sequence to different
+adapters, and the token embeddings are not that sequence in every model (a vision model adds its class token after the
+patch embeddings).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
+
+from architectures.live import layers_of
 
 from ..configs.invertible import InvertibleOptions
 from ..sites import site_of
@@ -150,24 +154,52 @@ class _InvertibleHook(ModelHook):
         self.holder = holder
         self.state = state
 
+    placement: str | None = None  # the inv_adapter_placement of the blocks this hook runs (None: every block)
+
     def run(self, x: Any, inverse: bool) -> Any:
         setup = current_setup(self.state)
         site = site_of(self.holder)
         if setup is None or site is None or InvertibleFamily.name not in site or not isinstance(x, torch.Tensor):
             return None
-        return transform(setup, x, dict(site[InvertibleFamily.name].items()), inverse)
+        blocks = {
+            name: block
+            for name, block in site[InvertibleFamily.name].items()
+            if self.placement in (None, placement_of(self.state, name))
+        }
+        return transform(setup, x, blocks, inverse) if blocks else None
+
+
+def placement_of(state: AdapterState, name: str) -> str:
+    return getattr(state.configs.get(name), "inv_adapter_placement", "token_embeddings")
 
 
 class EmbeddingTransform(_InvertibleHook):
     """Forward hook on a token-embedding module: the active invertible adapters transform its output."""
 
     attribute = "_adapter_invertible"
+    placement = "token_embeddings"
 
     def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         if isinstance(output, tuple) and output:  # 4.x BEiT's embeddings: (embeddings, (patch rows, patch columns))
             transformed = self.run(output[0], inverse=False)
             return None if transformed is None else (transformed, *output[1:])
         return self.run(output, inverse=False)
+
+
+class StackInputTransform(_InvertibleHook):
+    """Forward pre-hook on the first layer of the model's first stack: the active invertible adapters placed there
+    (``inv_adapter_placement="stack_input"``) transform the hidden states the layer takes."""
+
+    attribute = "_adapter_invertible_stack_input"
+    placement = "stack_input"
+
+    def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if args:
+            done = self.run(args[0], inverse=False)
+            return None if done is None else ((done, *args[1:]), kwargs)
+        first = next(iter(inspect.signature(module.forward).parameters))  # the hidden states, passed by name
+        done = self.run(kwargs.get(first), inverse=False)
+        return None if done is None else (args, {**kwargs, first: done})
 
 
 class InverseTransform(_InvertibleHook):
@@ -185,20 +217,32 @@ class InverseTransform(_InvertibleHook):
         return None
 
 
-def _hooked_modules(model: Any, state: AdapterState) -> Iterator[tuple[nn.Module, type[_InvertibleHook]]]:
+def _hooked_modules(
+    model: Any, state: AdapterState, placements: set[str]
+) -> Iterator[tuple[nn.Module, type[_InvertibleHook]]]:
+    """The modules the invertible adapters of ``placements`` run on, with their hook (the LM head's: the inverse)."""
     seen: set[int] = set()
-    for host, _ in stack_hosts(model, state):
-        embeddings = input_embeddings(host, model, state)
-        if id(embeddings) not in seen:
-            seen.add(id(embeddings))
-            yield embeddings, EmbeddingTransform
+    if "token_embeddings" in placements:
+        for host, _ in stack_hosts(model, state):
+            embeddings = input_embeddings(host, model, state)
+            if id(embeddings) not in seen:
+                seen.add(id(embeddings))
+                yield embeddings, EmbeddingTransform
+    if "stack_input" in placements:
+        yield layers_of(state.layout.stacks[0], model)[0], StackInputTransform
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if isinstance(head, nn.Module):
+    if isinstance(head, nn.Module) and placements:
         yield head, InverseTransform
 
 
+def _placements(state: AdapterState, model: Any) -> set[str]:
+    """The placements of the invertible adapters the model holds."""
+    return {placement_of(state, name) for name in held(model, InvertibleFamily.name)}
+
+
 def _width(module: nn.Module, direction: str) -> int | None:
-    """The vector size a token-embedding module puts out (``out``) or an LM head takes in (``in``)."""
+    """The vector size a token-embedding module puts out (``out``) or an LM head takes in (``in``); None for a layer
+    (``stack_input``: the caller knows its width, the hidden size)."""
     for attribute in ("embedding_dim", "out_features") if direction == "out" else ("in_features",):
         if isinstance(getattr(module, attribute, None), int):
             return getattr(module, attribute)
@@ -208,12 +252,15 @@ def _width(module: nn.Module, direction: str) -> int | None:
     return None
 
 
-def embedding_size(model: Any, state: AdapterState) -> int:
+def embedding_size(model: Any, state: AdapterState, placement: str = "token_embeddings") -> int:
     """The size of the vectors the invertible adapter transforms: what the token embeddings put out, which is not the
     hidden size where a model projects its embeddings (ELECTRA's ``embedding_size``). The LM head's input must have the
     same size, since the inverse runs there; a model where they differ is refused up front."""
     sizes = {}
-    for module, hook in _hooked_modules(model, state):
+    for module, hook in _hooked_modules(model, state, {placement}):
+        if hook is StackInputTransform:
+            sizes[f"{type(module).__name__} (first layer's input)"] = state.hidden_size
+            continue
         direction = "out" if hook is EmbeddingTransform else "in"
         sizes[f"{type(module).__name__} ({'token embeddings' if direction == 'out' else 'LM head'})"] = _width(
             module, direction
@@ -236,7 +283,8 @@ class InvertibleFamily(BottleneckFamily):
     def placements(self, state: AdapterState, model: Any, config: InvertibleOptions) -> Iterator[Placement]:
         found = list(super().placements(state, model, config))
         if found:
-            size = embedding_size(model, state)  # refuses, before anything is built, a model it cannot fit
+            # refuses, before anything is built, a model it cannot fit
+            size = embedding_size(model, state, config.inv_adapter_placement)
             yield Placement(holder_module(model), MODEL_LEVEL, HOLDER_LOCATION, hooked=False, size=size)
         yield from found
 
@@ -247,11 +295,11 @@ class InvertibleFamily(BottleneckFamily):
 
     def attach(self, model: Any, state: AdapterState, name: str) -> None:
         holder = holder_module(model)
-        for module, hook in _hooked_modules(model, state):
+        for module, hook in _hooked_modules(model, state, _placements(state, model)):
             install_hook(module, hook(holder, state))
 
     def on_delete(self, model: Any, state: AdapterState) -> None:
-        if held(model, self.name):
-            return
-        for module, hook in _hooked_modules(model, state):
-            remove_hook(module, hook.attribute)
+        kept = {id(module) for module, _ in _hooked_modules(model, state, _placements(state, model))}
+        for module, hook in _hooked_modules(model, state, {"token_embeddings", "stack_input"}):
+            if id(module) not in kept:
+                remove_hook(module, hook.attribute)

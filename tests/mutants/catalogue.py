@@ -317,6 +317,16 @@ MUTANTS: tuple[Mutant, ...] = (
         "the Glow coupling bounds its log-scales at 2 instead of 5",
     ),
     Mutant(
+        "invertible_placement_option_ignored",
+        "reference_impl/methods/invertible.py",
+        '    return getattr(state.configs.get(name), "inv_adapter_placement", "token_embeddings")',
+        '    return "token_embeddings"',
+        "bert",
+        "Invertible",
+        ("seq_bn_inv",),
+        "inv_adapter_placement='stack_input' is ignored: the coupling runs on the token embeddings",
+    ),
+    Mutant(
         "loreft_rotation_not_orthonormal",
         "reference_impl/methods/reft.py",
         "        return orthonormal_rows(self.projection) if self.orthogonal else self.projection",

@@ -37,6 +37,13 @@ def to_adapters_config(data: dict[str, Any]) -> Any:
             key: part.replace(**{k: v for k, v in fields.items() if hasattr(part, k)}) for key, part in parts.items()
         }
         return union(**parts)
+    # AdapterHub has one invertible-adapter placement, the first layer's input (its post_embedding_forward): the
+    # reference's "stack_input"; without the field, its gap (gaps.py) covers the checks of the default placement
+    placement = fields.pop("inv_adapter_placement", "stack_input")
+    if placement != "stack_input":
+        raise NotImplementedError(
+            f"AdapterHub places the invertible adapter at the first layer's input only, not {placement!r}"
+        )
     if name not in adapters.ADAPTER_CONFIG_MAP:
         raise ValueError(f"AdapterHub has no adapter config named {name!r}")
     return adapters.AdapterConfig.load(name, **fields)

@@ -4,7 +4,8 @@
 AdapterHub keeps ``lora_A`` (r x in) and ``lora_B`` (out x r) per wrapped projection, IA3's vector as ``lora_B``,
 DoRA's magnitude as an ``nn.Linear(1, out)`` (``m.weight``, out x 1). A fused qkv projection (GPT-2's ``c_attn``,
 ``LoRAMergedLinear``) stacks one A (r rows) and one B (out/3 rows) per adapted matrix, in q, k, v order, applied as
-a grouped convolution: matrix g's update is ``B[g*d:(g+1)*d] @ A[g*r:(g+1)*r]``.
+a grouped convolution: matrix g's update is ``B[g*d:(g+1)*d] @ A[g*r:(g+1)*r]``; a gated one (UniPELT) has a gate
+with one output per adapted matrix, row g that of matrix g.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from .places import layers, projections
 from .slots import Slot, stored
 
 
-def _gate(index: int, site: str, lora: Any, owner: int | None = None) -> Iterator[tuple[str, Slot]]:
+def _gate(
+    index: int, site: str, lora: Any, owner: int | None = None, row: int | None = None
+) -> Iterator[tuple[str, Slot]]:
     gate = getattr(lora, "gate", None)
     if gate is not None:
-        yield key(index, site, "gate_weight"), stored(gate.weight.detach(), owner)
-        yield key(index, site, "gate_bias"), stored(gate.bias.detach(), owner and owner + 1)
+        weight, bias = gate.weight.detach(), gate.bias.detach()
+        if row is not None:  # a fused projection's gate: one output per adapted matrix (AdapterHub's gating_heads)
+            weight, bias = weight[row : row + 1], bias[row : row + 1]
+        yield key(index, site, "gate_weight"), stored(weight, owner)
+        yield key(index, site, "gate_bias"), stored(bias, owner and owner + 1)
 
 
 def _single(index: int, site: str, lora: Any) -> Iterator[tuple[str, Slot]]:
@@ -52,7 +58,11 @@ def _merged(index: int, site: str, module: Any, lora: Any) -> Iterator[tuple[str
             r = lora.r
             yield key(index, where, "A"), stored(lora.lora_A.detach()[group * r : (group + 1) * r])
             yield key(index, where, "B"), stored(lora.lora_B.detach()[group * rows : (group + 1) * rows])
-        yield from _gate(index, where, lora, owner=id(lora))
+        gate = getattr(lora, "gate", None)
+        if gate is not None and gate.out_features == len(matrices):  # its row g gates the g-th adapted matrix
+            yield from _gate(index, where, lora, row=group)
+        else:
+            yield from _gate(index, where, lora, owner=id(lora))
 
 
 def slots(model: Any, name: str) -> Iterator[tuple[str, Slot]]:
