@@ -21,7 +21,7 @@ from conformance.models import make_inputs, plain_model, randomize_adapter, run 
 
 
 ATOL = 1e-5
-ARCHS = ("bert", "gpt2")
+ARCHS = ("bert", "roberta", "gpt2")
 # (method, fields): the same names and fields in both libraries (the suite speaks AdapterHub's config vocabulary)
 CASES = {
     "seq_bn": ("seq_bn", {}),
