@@ -32,7 +32,13 @@ CASES = {
     "lora_everywhere": ("lora", {"attn_matrices": ["q", "k", "v"], "intermediate_lora": True, "output_lora": True}),
     "lora_kv": ("lora", {"attn_matrices": ["v", "k"], "r": 4, "alpha": 16}),
     "ia3": ("ia3", {}),
+    "prefix_tuning": ("prefix_tuning", {"prefix_length": 5, "bottleneck_size": 16}),
+    "prefix_tuning_flat": ("prefix_tuning", {"prefix_length": 5, "flat": True}),
 }
+# AdapterHub's GPT-2 prefix is misaligned with the causal mask under sdpa (its defect): not mapped, refused
+PAIRS = [
+    (arch, case) for arch in ARCHS for case in sorted(CASES) if not (arch == "gpt2" and case.startswith("prefix"))
+]
 
 
 @pytest.fixture
@@ -62,8 +68,7 @@ def _output(view, model, inputs):
     return run(model.eval(), inputs)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize(("arch", "case"), PAIRS)
 def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_path):
     reference_view, adapters_impl = implementations
     method, fields = CASES[case]
@@ -71,8 +76,8 @@ def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_
     hub = _hub_model(spec, adapters_impl)
     hub.add_adapter("a", adapters.AdapterConfig.load(method, **fields), set_active=True)
     randomize_adapter(hub, "a", 1)
-    # AdapterHub cannot write safetensors where it keeps a tensor under two names (ln_before): its pickle then
-    safetensors = not fields.get("ln_before")
+    # AdapterHub cannot write safetensors where it keeps a tensor under two names (ln_before, a prefix): a pickle
+    safetensors = not fields.get("ln_before") and method != "prefix_tuning"
     hub.save_adapter(str(tmp_path), "a", use_safetensors=safetensors)
     assert (tmp_path / ("adapter.safetensors" if safetensors else "pytorch_adapter.bin")).is_file()
 
@@ -85,8 +90,7 @@ def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_
     torch.testing.assert_close(_output(reference_view, reference, inputs), expected, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize(("arch", "case"), PAIRS)
 def test_adapterhub_loads_what_the_reference_saved(arch, case, implementations, tmp_path):
     reference_view, adapters_impl = implementations
     method, fields = CASES[case]
@@ -127,3 +131,18 @@ def test_round_trip_through_adapterhub_keeps_the_weights(arch, implementations, 
     assert target.adapters_config["a"] == source.adapters_config["a"]
     before, after = source.adapter_parameters("a"), target.adapter_parameters("a")
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_gpt2_prefix_is_refused_both_ways(implementations, tmp_path):
+    reference_view, adapters_impl = implementations
+    spec = get("gpt2")
+    reference = _reference_model(spec, reference_view)
+    reference.add_adapter("a", "prefix_tuning")
+    with pytest.raises(ValueError, match="maps prefix tuning on the self-attention of bert"):
+        reference.save_adapter(tmp_path / "ours", "a", format="adapters")
+    hub = _hub_model(spec, adapters_impl)
+    hub.add_adapter("a", adapters.AdapterConfig.load("prefix_tuning"))
+    hub.save_adapter(str(tmp_path / "theirs"), "a")
+    with pytest.raises(ValueError, match="maps prefix tuning on the self-attention of bert"):
+        reference.load_adapter(tmp_path / "theirs", load_as="b")
+    assert list(reference.adapters_config) == ["a"]

@@ -113,7 +113,9 @@ def test_a_pickle_with_code_is_refused_and_changes_nothing(tmp_path):
         ("lora", {"use_dora": True}, "use_dora"),
         ("lora", {"composition_mode": "scale"}, "IA3"),
         ("lora", {"attn_matrices": ["q", "o"]}, "attn_matrices 'o'"),
-        ("lora", {"architecture": "prefix_tuning"}, "prefix_tuning"),
+        ("lora", {"architecture": "prompt_tuning"}, "prompt_tuning"),
+        ({"config": "prefix_tuning", "prefix_length": 4}, {"use_gating": True}, "use_gating"),
+        ({"config": "prefix_tuning", "prefix_length": 4}, {"leave_out": [1]}, "leave_out"),
         ("lora", {"a_new_field": 1}, "a_new_field"),
         ("ia3", {"alpha": 2}, "alpha=2"),
         ("seq_bn", {"phm_layer": True}, "phm_layer"),
@@ -178,7 +180,15 @@ def test_a_model_of_another_type_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "config", ["prefix_tuning", "dora", {"config": "compacter", "reduction_factor": 8}, "seq_bn_inv", "prompt_tuning"]
+    "config",
+    [
+        {"config": "prefix_tuning", "leave_out": [0]},
+        "dora",
+        {"config": "compacter", "reduction_factor": 8},
+        "seq_bn_inv",
+        "prompt_tuning",
+        "mam",
+    ],
 )
 def test_saving_an_unsupported_method_is_refused_and_writes_nothing(tmp_path, config):
     model = reference_impl.init(plain_model(BERT))
@@ -216,3 +226,25 @@ def test_heads_are_not_converted(tmp_path):
         other.load_adapter(tmp_path)
     assert not other.adapters_config
     assert other.load_adapter(tmp_path, with_head=False).name == "a"
+
+
+def test_a_model_type_not_mapped_is_refused(tmp_path):
+    """AdapterHub's module names differ per model type: only those checked against AdapterHub are mapped."""
+    model = reference_impl.init(plain_model(get("t5")))
+    model.add_adapter("a", "lora")
+    with pytest.raises(ValueError, match="maps bert, roberta, gpt2 models, not 't5'"):
+        model.save_adapter(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_whose_tensors_map_nowhere_is_refused(tmp_path):
+    """The config fits but no tensor is where this model keeps it: a wrong file, not a load with everything missing."""
+    model = reference_impl.init(plain_model(get("gpt2")))
+    model.add_adapter("a", "lora")
+    model.save_adapter(tmp_path, "a", format="adapters")
+    payload = json.loads((tmp_path / adapterhub.CONFIG_NAME).read_text())
+    (tmp_path / adapterhub.CONFIG_NAME).write_text(json.dumps({**payload, "model_type": "bert"}))
+    target = _model()
+    with pytest.raises(ValueError, match="no tensor of the AdapterHub adapter 'a' is where a 'bert' model keeps it"):
+        target.load_adapter(tmp_path, load_as="b")
+    assert list(target.adapters_config) == ["a"]

@@ -27,6 +27,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from architectures.live import layers_of
+
 from ..configs import AdapterConfig
 from .adapterhub_configs import from_reference, to_reference
 
@@ -46,6 +48,12 @@ HOLDERS: dict[str, dict[str, str]] = {
     "roberta": _BERT_LIKE,
     "gpt2": {"self_attention.output": "attention_adapters", "ffn_out": "output_adapters"},
 }
+MODEL_TYPES = tuple(HOLDERS)  # checked against AdapterHub 1.3 (tests/test_adapters_interop.py); others refused
+# Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` is also saved under
+# every layer's attention (``<layer>.<PREFIX_LAYERS>.prefix_tuning.pool...``). Encoder-only models here: GPT-2's
+# AdapterHub prefix is misaligned with the causal mask under sdpa (an AdapterHub defect), so its files are not mapped.
+PREFIX_LAYERS = {"bert": "attention.self", "roberta": "attention.self"}
+PREFIX_POOLS = {"self_attention": "self_prefix"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,27 @@ class HubTensor:
     rows: slice | None = None
     column: bool = False
     aliases: tuple[str, ...] = ()
+    # a flat prefix: the reference's (layers, 2, length, hidden) is AdapterHub's flat (length, layers, 2, hidden)
+    prefix: bool = False
+
+
+def _to_own_layout(place: HubTensor, value: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    if place.column:
+        value = value.reshape(-1)
+    if place.rows is not None:
+        value = value[place.rows]
+    if value.numel() != shape.numel():
+        return value  # the shape check names it
+    if place.prefix:
+        layers, _, length, hidden = shape
+        return value.reshape(length, layers, 2, hidden).permute(1, 2, 0, 3)
+    return value.reshape(shape)
+
+
+def _to_hub_layout(place: HubTensor, value: torch.Tensor) -> torch.Tensor:
+    if place.prefix:
+        return value.permute(2, 0, 1, 3).reshape(-1)
+    return value.reshape(-1) if place.column else value
 
 
 def is_adapterhub_folder(directory: Path, own_weights: str) -> bool:
@@ -135,13 +164,14 @@ def to_own(model: Any, hub: HubAdapter, own: dict[str, torch.Tensor]) -> tuple[d
     found = {}
     for key, place in places.items():
         used.update(place.aliases)
-        if place.key not in tensors:
-            continue
-        used.add(place.key)
-        value = tensors[place.key]
-        value = value.reshape(-1) if place.column else value
-        value = value[place.rows] if place.rows is not None else value
-        found[key] = value.reshape(own[key].shape) if value.numel() == own[key].numel() else value
+        if place.key in tensors:
+            used.add(place.key)
+            found[key] = _to_own_layout(place, tensors[place.key], own[key].shape)
+    if tensors and not found:  # not one tensor where this model keeps them: not a partial load, a wrong file
+        raise ValueError(
+            f"no tensor of the AdapterHub adapter {hub.name!r} is where a {model.adapter_state.spec.name!r} model "
+            f"keeps it (saved from another model? its first key: {sorted(tensors)[0]!r})"
+        )
     return found, sorted(set(tensors) - used)
 
 
@@ -155,7 +185,7 @@ def to_hub(model: Any, name: str, own: dict[str, torch.Tensor]) -> dict[str, tor
     out = {}
     for target, parts in grouped.items():
         parts.sort(key=lambda part: part[0])
-        value = torch.cat([v.reshape(-1) if p.column else v for _, p, v in parts])
+        value = torch.cat([_to_hub_layout(p, v) for _, p, v in parts])
         out[target] = (value.reshape(-1, 1) if parts[0][1].column else value).contiguous()
     return out
 
@@ -176,16 +206,25 @@ def hub_config(model: Any, name: str, config: AdapterConfig) -> dict[str, Any]:
 
 def _own_to_hub(model: Any, config: AdapterConfig, name: str, own: dict[str, torch.Tensor]) -> dict[str, HubTensor]:
     """For every reference key of ``own`` (with ``{name}``), where AdapterHub keeps it (adapter ``name``)."""
+    model_type = model.adapter_state.spec.name
+    if model_type not in MODEL_TYPES:
+        raise ValueError(
+            f"AdapterHub checkpoint interop maps {', '.join(MODEL_TYPES)} models, not {model_type!r} (AdapterHub's "
+            "module names differ per model type; each mapped one is checked against AdapterHub)"
+        )
     ln_before = bool(getattr(config, "ln_before", False))
     fused = _fused_blocks(own)
     places = {}
     for key in own:
-        module, _, rest = key.partition(SITE)
+        module, _, rest = ("." + key).partition(SITE)  # a model-level site (a prefix pool) has no module path
+        module = module[1:]
         family, _, tensor = rest.partition(".{name}.")
         if family == "lora":
             places[key] = _lora(module, name, tensor, own[key], fused.get(module))
         elif family == "bottleneck":
             places[key] = _bottleneck(model, module, name, tensor, ln_before)
+        elif family == "prefix_tuning":
+            places[key] = _prefix(model, name, tensor)
         else:
             raise ValueError(f"AdapterHub checkpoint interop: no map of the reference's {family!r} tensors")
     return places
@@ -195,8 +234,8 @@ def _fused_blocks(own: dict[str, torch.Tensor]) -> dict[str, dict[str, int]]:
     """Per fused projection, the order of its adapted matrices (q, k, v order, as AdapterHub stacks them)."""
     found: dict[str, set[str]] = {}
     for key in own:
-        module, _, rest = key.partition(SITE)
-        tensor = rest.partition(".{name}.")[2]
+        module, _, rest = ("." + key).partition(SITE)
+        module, tensor = module[1:], rest.partition(".{name}.")[2]
         if tensor.startswith("matrices."):
             found.setdefault(module, set()).add(tensor.split(".")[1])
     return {module: {m: i for i, m in enumerate(sorted(ms, key="qkv".index))} for module, ms in found.items()}
@@ -240,6 +279,36 @@ def _bottleneck(model: Any, module: str, name: str, tensor: str, ln_before: bool
     if part in names:
         return HubTensor(f"{base}{names[part]}.{kind}")
     raise ValueError(f"AdapterHub checkpoint interop: no map of the bottleneck tensor {tensor!r}")
+
+
+def _prefix(model: Any, name: str, tensor: str) -> HubTensor:
+    """``pools.<stack>_<kind>.<tensor>`` -> the pool's tensor; flat: ``control_trans``, else ``wte`` and the MLP."""
+    spec = model.adapter_state.spec
+    stacks = model.adapter_state.layout.stacks
+    _, pool, part = tensor.split(".", 2)
+    kind = pool.removeprefix(f"{stacks[0].name}_")
+    if spec.name not in PREFIX_LAYERS or len(stacks) != 1 or kind not in PREFIX_POOLS:
+        raise ValueError(
+            f"AdapterHub checkpoint interop maps prefix tuning on the self-attention of {', '.join(PREFIX_LAYERS)}, "
+            f"not {pool!r} of {spec.name!r}"
+        )
+    where = f"prefix_tunings.{name}.{PREFIX_POOLS[kind]}."
+    names = {
+        "prefix": "control_trans",
+        "embedding": "wte.weight",
+        "down.weight": "control_trans.0.weight",
+        "down.bias": "control_trans.0.bias",
+        "up.weight": "control_trans.2.weight",
+        "up.bias": "control_trans.2.bias",
+    }
+    if part not in names:
+        raise ValueError(f"AdapterHub checkpoint interop: no map of the prefix tuning tensor {part!r}")
+    stack = stacks[0]
+    count = len(layers_of(stack, model))
+    aliases = tuple(
+        f"{stack.path}.{i}.{PREFIX_LAYERS[spec.name]}.prefix_tuning.pool.{where}{names[part]}" for i in range(count)
+    )
+    return HubTensor(f"prefix_tuning.{where}{names[part]}", aliases=aliases, prefix=part == "prefix")
 
 
 def _layer_and_site(model: Any, module: str) -> tuple[str, str]:

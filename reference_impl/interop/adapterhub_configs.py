@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..configs import AdapterConfig, DoubleSeqBnConfig, IA3Config, LoRAConfig, ParBnConfig, SeqBnConfig
+from ..configs import (
+    AdapterConfig,
+    DoubleSeqBnConfig,
+    IA3Config,
+    LoRAConfig,
+    ParBnConfig,
+    PrefixTuningConfig,
+    SeqBnConfig,
+)
 
 
 # AdapterHub 1.3's bottleneck fields that the reference's BnConfig has too, under the same name and meaning.
@@ -56,10 +64,22 @@ BN_UNUSED: dict[str, Any] = {
 }
 LORA_SHARED = ("leave_out", "selfattn_lora", "intermediate_lora", "output_lora", "attn_matrices", "init_weights_seed")
 LORA_INERT: dict[str, Any] = {"use_gating": False, "use_dora": False, "vera_d": None, "vera_b": None, "dtype": None}
+PREFIX_SHARED = (
+    "prefix_length",
+    "bottleneck_size",
+    "non_linearity",
+    "dropout",
+    "flat",
+    "encoder_prefix",
+    "cross_prefix",
+    "init_weights_seed",
+)
+PREFIX_INERT: dict[str, Any] = {"use_gating": False, "leave_out": []}  # AdapterHub's pool spans every layer
+PREFIX_UNUSED: dict[str, Any] = {"shared_gating": True}  # means something only with use_gating
 # Activations both name alike (AdapterHub looks names up in transformers' ACT2FN: "gelu" is the exact GELU there).
 ACTIVATIONS = ("relu", "gelu", "tanh", "swish", "silu")
 BN_CLASSES = (SeqBnConfig, DoubleSeqBnConfig, ParBnConfig)
-SUPPORTED = "bottleneck adapters (seq_bn, double_seq_bn, par_bn), LoRA and IA3"
+SUPPORTED = "bottleneck adapters (seq_bn, double_seq_bn, par_bn), LoRA, IA3 and prefix tuning"
 
 
 def _refuse(what: str) -> ValueError:
@@ -93,6 +113,10 @@ def to_reference(data: Any) -> AdapterConfig:
             return _bottleneck(data)
         if architecture == "lora":
             return _lora(data)
+        if architecture == "prefix_tuning":
+            _check_known(data, {"architecture", *PREFIX_SHARED, *PREFIX_INERT, *PREFIX_UNUSED})
+            _check_inert(data, PREFIX_INERT)
+            return PrefixTuningConfig(**{k: data[k] for k in PREFIX_SHARED if k in data})
     except (TypeError, ValueError) as err:
         if "interop supports" in str(err):
             raise
@@ -165,4 +189,8 @@ def from_reference(config: AdapterConfig) -> dict[str, Any]:
                 "init_weights": config.init_weights,
             }
         return {"architecture": "lora", **data, **extra, **LORA_INERT}
+    if type(config) is PrefixTuningConfig:
+        _check_inert({"use_gating": config.use_gating, "leave_out": list(config.leave_out)}, PREFIX_INERT)
+        data = {k: getattr(config, k) for k in PREFIX_SHARED}
+        return {"architecture": "prefix_tuning", **data, **PREFIX_INERT, **PREFIX_UNUSED}
     raise _refuse(f"a {config.name!r} adapter")
