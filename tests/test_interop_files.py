@@ -248,3 +248,36 @@ def test_a_file_whose_tensors_map_nowhere_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no tensor of the AdapterHub adapter 'a' is where a 'bert' model keeps it"):
         target.load_adapter(tmp_path, load_as="b")
     assert list(target.adapters_config) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("version", "written", "expected"),
+    [
+        (None, {"non_linearity": "gelu_orig"}, {"non_linearity": "gelu"}),  # adapter-transformers' exact GELU
+        ("adapters.1.0.1", {"r": 8, "alpha": 16}, {"alpha": 8}),  # LoRA's scaling before 1.1.0 was 1
+        ("adapters.1.3.0", {"r": 8, "alpha": 16}, {"alpha": 16}),
+    ],
+)
+def test_older_files_are_read_as_adapterhub_reads_them(tmp_path, version, written, expected):
+    config = "seq_bn" if "non_linearity" in written else "lora"
+    folder = _hub_folder(tmp_path, config)
+    path = folder / adapterhub.CONFIG_NAME
+    payload = json.loads(path.read_text())
+    payload["config"].update(written)
+    payload.pop("version")
+    path.write_text(json.dumps({**payload, **({"version": version} if version else {})}))
+    model = reference_impl.init(plain_model(BERT))
+    model.load_adapter(folder)
+    assert {k: getattr(model.adapters_config["a"], k) for k in expected} == expected
+
+
+def test_adapter_transformers_gelu_is_refused(tmp_path):
+    """Without a version, "gelu" is the tanh approximation (gelu_new), which the reference's bottleneck lacks."""
+    folder = _hub_folder(tmp_path, "seq_bn")
+    path = folder / adapterhub.CONFIG_NAME
+    payload = json.loads(path.read_text())
+    payload["config"]["non_linearity"] = "gelu"
+    payload.pop("version")
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="gelu_new"):
+        reference_impl.init(plain_model(BERT)).load_adapter(folder)

@@ -30,7 +30,7 @@ from safetensors.torch import load_file
 from architectures.live import layers_of
 
 from ..configs import AdapterConfig
-from .adapterhub_configs import from_reference, to_reference
+from .adapterhub_configs import as_written, from_reference, to_reference
 
 
 CONFIG_NAME = "adapter_config.json"
@@ -118,7 +118,7 @@ def read_folder(directory: Path) -> HubAdapter:
     if not isinstance(payload, dict) or not isinstance(payload.get("name"), str) or "config" not in payload:
         raise ValueError(f"{path} is not AdapterHub's adapter config (an object with 'name' and 'config')")
     try:
-        config = to_reference(payload["config"])
+        config = to_reference(as_written(payload))
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
     return HubAdapter(payload["name"], config, payload.get("model_type"), _read_tensors(directory))

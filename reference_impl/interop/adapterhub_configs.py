@@ -103,6 +103,28 @@ def _check_matrices(matrices: Any) -> None:
         raise _refuse("attn_matrices 'o' (AdapterHub 1.3 adapts no attention output matrix with it)")
 
 
+# AdapterHub reads an old file as its writer meant it: a config without "version" (adapter-transformers) names the
+# tanh-approximated GELU "gelu" and the exact one "gelu_orig"; LoRA before adapters 1.1.0 scaled by 1, not alpha / r.
+LEGACY_ACTIVATIONS = {"gelu": "gelu_new", "gelu_orig": "gelu"}
+LORA_SCALING_FIXED = (1, 1, 0)
+
+
+def as_written(payload: dict[str, Any]) -> Any:
+    """The payload's config dict with AdapterHub's fixes for files of older versions applied (a copy)."""
+    data = payload["config"]
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    version = payload.get("version")
+    if version is None and data.get("non_linearity") in LEGACY_ACTIVATIONS:
+        data["non_linearity"] = LEGACY_ACTIVATIONS[data["non_linearity"]]
+    if isinstance(version, str) and version.startswith("adapters.") and data.get("architecture") == "lora":
+        numbers = tuple(int(n) for n in version.removeprefix("adapters.").split(".")[:3] if n.isdigit())
+        if numbers < LORA_SCALING_FIXED and data.get("r") != data.get("alpha"):
+            data["alpha"] = data.get("r")
+    return data
+
+
 def to_reference(data: Any) -> AdapterConfig:
     """The reference config of an AdapterHub config dict; ValueError naming what cannot be translated."""
     if not isinstance(data, dict):
