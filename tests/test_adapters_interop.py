@@ -146,3 +146,20 @@ def test_a_gpt2_prefix_is_refused_both_ways(implementations, tmp_path):
     with pytest.raises(ValueError, match="maps prefix tuning on the self-attention of bert"):
         reference.load_adapter(tmp_path / "theirs", load_as="b")
     assert list(reference.adapters_config) == ["a"]
+
+
+def test_an_adapter_saved_beside_an_adapterhub_head_loads_without_it(tmp_path):
+    """AdapterHub's adapter model saves its head beside the adapter and keys under ``bert.``: the head is refused
+    unless with_head=False, the adapter then loads whole."""
+    spec = get("bert")
+    hub = adapters.AutoAdapterModel.from_config(spec.make_config())
+    hub.add_adapter("a", "seq_bn")
+    hub.add_classification_head("a", num_labels=2)
+    hub.save_adapter(str(tmp_path), "a", use_safetensors=True)
+    assert (tmp_path / "head_config.json").is_file()
+    reference = reference_impl.AutoAdapterModel.from_config(spec.make_config())
+    with pytest.raises(ValueError, match="AdapterHub prediction head"):
+        reference.load_adapter(tmp_path)
+    loaded = reference.load_adapter(tmp_path, with_head=False)
+    assert (loaded.name, loaded.missing_keys, loaded.unexpected_keys) == ("a", [], [])
+    assert not reference.heads

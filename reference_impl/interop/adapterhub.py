@@ -94,10 +94,6 @@ def is_adapterhub_folder(directory: Path, own_weights: str) -> bool:
     return not own and any((directory / name).is_file() for name in (WEIGHTS_NAME, PICKLE_NAME))
 
 
-def has_head(directory: Path) -> bool:
-    return (directory / HEAD_CONFIG_NAME).is_file()
-
-
 @dataclass(frozen=True)
 class HubAdapter:
     name: str
