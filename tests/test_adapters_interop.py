@@ -35,10 +35,10 @@ CASES = {
     "prefix_tuning": ("prefix_tuning", {"prefix_length": 5, "bottleneck_size": 16}),
     "prefix_tuning_flat": ("prefix_tuning", {"prefix_length": 5, "flat": True}),
 }
-# AdapterHub's GPT-2 prefix is misaligned with the causal mask under sdpa (its defect): not mapped, refused
-PAIRS = [
-    (arch, case) for arch in ARCHS for case in sorted(CASES) if not (arch == "gpt2" and case.startswith("prefix"))
-]
+PAIRS = [(arch, case) for arch in ARCHS for case in sorted(CASES)]
+# AdapterHub's GPT-2 prefix is misaligned with the causal mask under sdpa (its defect, docs/adapters/repro/): compared
+# under eager attention, where it is right
+EAGER = {("gpt2", "prefix_tuning"), ("gpt2", "prefix_tuning_flat")}
 
 
 @pytest.fixture
@@ -51,14 +51,21 @@ def implementations():
     impl.use(before)
 
 
-def _hub_model(spec, adapters_impl):
+def _plain(spec, eager: bool):
+    model = plain_model(spec)
+    if eager:
+        model.config._attn_implementation = "eager"
+    return model
+
+
+def _hub_model(spec, adapters_impl, eager: bool = False):
     impl.use(adapters_impl)
-    return adapters_impl.init(plain_model(spec), spec)
+    return adapters_impl.init(_plain(spec, eager), spec)
 
 
-def _reference_model(spec, reference_view):
+def _reference_model(spec, reference_view, eager: bool = False):
     impl.use(reference_view)
-    model = reference_view.init(plain_model(spec), spec)
+    model = reference_view.init(_plain(spec, eager), spec)
     model.conformance_spec = spec
     return model
 
@@ -72,8 +79,8 @@ def _output(view, model, inputs):
 def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_path):
     reference_view, adapters_impl = implementations
     method, fields = CASES[case]
-    spec = get(arch)
-    hub = _hub_model(spec, adapters_impl)
+    spec, eager = get(arch), (arch, case) in EAGER
+    hub = _hub_model(spec, adapters_impl, eager)
     hub.add_adapter("a", adapters.AdapterConfig.load(method, **fields), set_active=True)
     randomize_adapter(hub, "a", 1)
     # AdapterHub cannot write safetensors where it keeps a tensor under two names (ln_before, a prefix): a pickle
@@ -81,12 +88,13 @@ def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_
     hub.save_adapter(str(tmp_path), "a", use_safetensors=safetensors)
     assert (tmp_path / ("adapter.safetensors" if safetensors else "pytorch_adapter.bin")).is_file()
 
-    reference = _reference_model(spec, reference_view)
+    reference = _reference_model(spec, reference_view, eager)
     loaded = reference.load_adapter(tmp_path, load_as="b", set_active=True)
     assert (loaded.name, loaded.missing_keys, loaded.unexpected_keys) == ("b", [], [])
     inputs = make_inputs(spec, 0)
     expected = _output(adapters_impl, hub, inputs)
-    assert not torch.allclose(expected, _output(adapters_impl, _hub_model(spec, adapters_impl), inputs), atol=1e-3)
+    plain = _output(adapters_impl, _hub_model(spec, adapters_impl, eager), inputs)
+    assert not torch.allclose(expected, plain, atol=1e-3), "the adapter changes nothing: a vacuous comparison"
     torch.testing.assert_close(_output(reference_view, reference, inputs), expected, atol=ATOL, rtol=0)
 
 
@@ -94,14 +102,14 @@ def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_
 def test_adapterhub_loads_what_the_reference_saved(arch, case, implementations, tmp_path):
     reference_view, adapters_impl = implementations
     method, fields = CASES[case]
-    spec = get(arch)
-    reference = _reference_model(spec, reference_view)
+    spec, eager = get(arch), (arch, case) in EAGER
+    reference = _reference_model(spec, reference_view, eager)
     reference.add_adapter("a", reference_impl.resolve_config({"config": method, **fields}), set_active=True)
     randomize_adapter(reference, "a", 1)
     reference.save_adapter(tmp_path, "a", format="adapters")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter.safetensors", "adapter_config.json"]
 
-    hub = _hub_model(spec, adapters_impl)
+    hub = _hub_model(spec, adapters_impl, eager)
     info: dict = {}
     name = hub.load_adapter(str(tmp_path), load_as="b", set_active=True, loading_info=info, use_safetensors=True)
     assert (name, info["missing_keys"], info["unexpected_keys"]) == ("b", [], [])
@@ -131,21 +139,6 @@ def test_round_trip_through_adapterhub_keeps_the_weights(arch, implementations, 
     assert target.adapters_config["a"] == source.adapters_config["a"]
     before, after = source.adapter_parameters("a"), target.adapter_parameters("a")
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
-
-
-def test_a_gpt2_prefix_is_refused_both_ways(implementations, tmp_path):
-    reference_view, adapters_impl = implementations
-    spec = get("gpt2")
-    reference = _reference_model(spec, reference_view)
-    reference.add_adapter("a", "prefix_tuning")
-    with pytest.raises(ValueError, match="maps prefix tuning on the self-attention of bert"):
-        reference.save_adapter(tmp_path / "ours", "a", format="adapters")
-    hub = _hub_model(spec, adapters_impl)
-    hub.add_adapter("a", adapters.AdapterConfig.load("prefix_tuning"))
-    hub.save_adapter(str(tmp_path / "theirs"), "a")
-    with pytest.raises(ValueError, match="maps prefix tuning on the self-attention of bert"):
-        reference.load_adapter(tmp_path / "theirs", load_as="b")
-    assert list(reference.adapters_config) == ["a"]
 
 
 def test_an_adapter_saved_beside_an_adapterhub_head_loads_without_it(tmp_path):

@@ -50,9 +50,9 @@ HOLDERS: dict[str, dict[str, str]] = {
 }
 MODEL_TYPES = tuple(HOLDERS)  # checked against AdapterHub 1.3 (tests/test_adapters_interop.py); others refused
 # Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` is also saved under
-# every layer's attention (``<layer>.<PREFIX_LAYERS>.prefix_tuning.pool...``). Encoder-only models here: GPT-2's
-# AdapterHub prefix is misaligned with the causal mask under sdpa (an AdapterHub defect), so its files are not mapped.
-PREFIX_LAYERS = {"bert": "attention.self", "roberta": "attention.self"}
+# every layer's attention (``<layer>.<PREFIX_LAYERS>.prefix_tuning.pool...``). (AdapterHub's GPT-2 prefix runs as
+# the reference's under eager attention only: under sdpa it is misaligned with the causal mask, an AdapterHub defect.)
+PREFIX_LAYERS = {"bert": "attention.self", "roberta": "attention.self", "gpt2": "attn"}
 PREFIX_POOLS = {"self_attention": "self_prefix"}
 
 
