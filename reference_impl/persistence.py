@@ -169,10 +169,11 @@ def load_adapter(
     if directory.is_dir() and adapterhub.is_adapterhub_folder(directory, WEIGHTS_NAME):
         hub = adapterhub.read_folder(directory)
         _check_model_type(directory, hub.model_type, model)
-        return _install(
-            model, directory, load_as or hub.name, hub.config, set_active, overwrite_ok,
-            lambda own: adapterhub.to_own(model, hub, own), lambda: None,
-        )  # fmt: skip
+
+        def translated(own: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+            return adapterhub.to_own(model, hub, own)
+
+        return _install(model, directory, load_as or hub.name, hub.config, set_active, overwrite_ok, translated, None)
     payload, weights = read_adapter(directory)
     _check_model_type(directory, payload.get("model_type"), model)
     try:
@@ -183,8 +184,9 @@ def load_adapter(
     def matched(own: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
         return {k: weights[k] for k in set(own) & set(weights)}, sorted(set(weights) - set(own))
 
-    # the hash check comes after the shape check, which says more when the weights are of another model
-    hashes = lambda: check_hashes(directory / CONFIG_NAME, payload.get("sha256"))  # noqa: E731
+    def hashes() -> None:  # after the shape check, which says more when the weights are of another model
+        check_hashes(directory / CONFIG_NAME, payload.get("sha256"))
+
     return _install(model, directory, load_as or payload["name"], config, set_active, overwrite_ok, matched, hashes)
 
 
@@ -202,7 +204,7 @@ def _install(
     set_active: bool,
     overwrite_ok: bool,
     match: Callable[[dict[str, torch.Tensor]], tuple[dict[str, torch.Tensor], list[str]]],
-    check_files: Callable[[], None],
+    check_files: Callable[[], None] | None,
 ) -> LoadedAdapter:
     """Add adapter ``name`` and give it the saved weights ``match`` finds for its own keys; on any failure the model
     is as it was (the adapter it replaces comes back)."""
@@ -224,7 +226,8 @@ def _install(
                     f"weight {key} in {directory} has shape {tuple(weights[key].shape)}, "
                     f"the model expects {tuple(own[key].shape)} (saved from a model of another size?)"
                 )
-        check_files()
+        if check_files is not None:
+            check_files()
         _assign(model, name, weights)
     except BaseException:
         if added:
