@@ -10,6 +10,8 @@ the reference's weights is static (``_own_to_hub``), from a reference key ``<mod
 - Bottleneck adapters: AdapterHub's adapter layer is a module of its own per layer (``HOLDERS``), holding
   ``adapters.<name>.adapter_down.<i>`` (a Sequential: the layer norm ``ln_before`` first when there is one, also saved
   as ``adapter_norm_before``), ``adapter_up`` and ``adapter_norm_after``.
+- Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` (``wte`` and the
+  MLP ``control_trans.0`` / ``.2``, or a flat ``control_trans``), saved again under every layer's attention.
 
 A pickle is read only by torch's weights-only unpickler (tensors and containers, no code); one it refuses is refused
 with how to convert it.
