@@ -200,10 +200,14 @@ class ModelAdaptersMixin(FusionMixin):
                 adapter.unmerge_from(module, others)
 
     # ----- saving and loading -----
-    def save_adapter(self, save_directory: str | Path, adapter_name: str) -> None:
-        """Write adapter ``adapter_name`` to ``save_directory``: config as JSON, weights as safetensors."""
+    def save_adapter(self, save_directory: str | Path, adapter_name: str, format: str = "reference") -> None:
+        """Write adapter ``adapter_name`` to ``save_directory``: config as JSON, weights as safetensors.
+
+        ``format="adapters"`` writes AdapterHub ``adapters``' layout (``adapter_config.json``, ``adapter.safetensors``)
+        for the methods ``reference_impl.interop.adapterhub`` maps; others are refused with a ValueError.
+        """
         self._require(adapter_name)
-        persistence.save_adapter(self, Path(save_directory), adapter_name)
+        persistence.save_adapter(self, Path(save_directory), adapter_name, format)
 
     def load_adapter(
         self,
@@ -214,6 +218,8 @@ class ModelAdaptersMixin(FusionMixin):
     ) -> persistence.LoadedAdapter:
         """Load an adapter saved by ``save_adapter``; returns its name and the missing and unexpected weight keys.
 
+        A folder AdapterHub ``adapters`` saved (``adapter.safetensors`` or ``pytorch_adapter.bin``, the latter read only
+        by torch's weights-only unpickler) loads too, for the methods ``reference_impl.interop.adapterhub`` maps.
         Nothing changes when loading fails.
         """
         return persistence.load_adapter(self, Path(load_directory), load_as, set_active, overwrite_ok)

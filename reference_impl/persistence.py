@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from architectures.live import base_model as live_base_model
 
 from .configs import resolve_config
 from .folders import check_hashes, missing_folder_message, replacing, write_json, write_tensors
+from .interop import adapterhub
 from .sites import rename_adapter_in_key
 from .snapshot import AdapterSnapshot
 
@@ -53,9 +55,29 @@ def base_prefix(model: Any) -> str:
     return ""
 
 
-def save_adapter(model: Any, directory: Path, name: str) -> None:
-    with replacing(directory, replaces=ADAPTER_FILES) as folder:
-        write_adapter(model, folder, name)
+FORMATS = ("reference", "adapters")  # the reference's own layout; AdapterHub's (reference_impl.interop.adapterhub)
+
+
+def save_adapter(model: Any, directory: Path, name: str, format: str = "reference") -> None:
+    check_format(format)
+    # a save replaces both layouts' files: they share adapter_config.json, so a leftover would mix two saves
+    with replacing(directory, replaces=(*ADAPTER_FILES, *adapterhub.FILES)) as folder:
+        if format == "adapters":
+            write_hub_adapter(model, folder, name)
+        else:
+            write_adapter(model, folder, name)
+
+
+def check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
+
+
+def write_hub_adapter(model: Any, folder: Path, name: str) -> None:
+    """The adapter in AdapterHub's layout (its config translated first: an unsupported one writes nothing)."""
+    payload = adapterhub.hub_config(model, name, model.adapter_state.configs[name])
+    write_tensors(folder / adapterhub.WEIGHTS_NAME, adapterhub.to_hub(model, name, _relative_keys(model, name)))
+    write_json(folder / adapterhub.CONFIG_NAME, payload)
 
 
 def write_adapter(model: Any, folder: Path, name: str) -> None:
@@ -144,15 +166,48 @@ def read_adapter(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
 def load_adapter(
     model: Any, directory: Path, load_as: str | None, set_active: bool, overwrite_ok: bool
 ) -> LoadedAdapter:
+    if directory.is_dir() and adapterhub.is_adapterhub_folder(directory, WEIGHTS_NAME):
+        hub = adapterhub.read_folder(directory)
+        _check_model_type(directory, hub.model_type, model)
+
+        def translated(own: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+            return adapterhub.to_own(model, hub, own)
+
+        return _install(model, directory, load_as or hub.name, hub.config, set_active, overwrite_ok, translated, None)
     payload, weights = read_adapter(directory)
-    saved_type, own_type = payload.get("model_type"), model.adapter_state.spec.name
-    if saved_type and saved_type != own_type:
-        raise ValueError(f"adapter in {directory} was saved from a {saved_type!r} model; this model is {own_type!r}")
+    _check_model_type(directory, payload.get("model_type"), model)
     try:
         config = resolve_config(payload["config"])
     except (ValueError, TypeError) as err:
         raise ValueError(f"{directory / CONFIG_NAME} holds an invalid adapter config: {err}") from None
-    name = load_as or payload["name"]
+
+    def matched(own: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        return {k: weights[k] for k in set(own) & set(weights)}, sorted(set(weights) - set(own))
+
+    def hashes() -> None:  # after the shape check, which says more when the weights are of another model
+        check_hashes(directory / CONFIG_NAME, payload.get("sha256"))
+
+    return _install(model, directory, load_as or payload["name"], config, set_active, overwrite_ok, matched, hashes)
+
+
+def _check_model_type(directory: Path, saved_type: Any, model: Any) -> None:
+    own_type = model.adapter_state.spec.name
+    if saved_type and saved_type != own_type:
+        raise ValueError(f"adapter in {directory} was saved from a {saved_type!r} model; this model is {own_type!r}")
+
+
+def _install(
+    model: Any,
+    directory: Path,
+    name: str,
+    config: Any,
+    set_active: bool,
+    overwrite_ok: bool,
+    match: Callable[[dict[str, torch.Tensor]], tuple[dict[str, torch.Tensor], list[str]]],
+    check_files: Callable[[], None] | None,
+) -> LoadedAdapter:
+    """Add adapter ``name`` and give it the saved weights ``match`` finds for its own keys; on any failure the model
+    is as it was (the adapter it replaces comes back)."""
     if name in model.adapter_state.configs and not overwrite_ok:
         raise ValueError(f"an adapter named {name!r} exists already; pass load_as= or overwrite_ok=True")
 
@@ -163,17 +218,17 @@ def load_adapter(
         model.add_adapter(name, config, overwrite_ok=True)
         added = True
         own = _relative_keys(model, name)
+        weights, unexpected = match(own)
         missing = sorted(set(own) - set(weights))
-        unexpected = sorted(set(weights) - set(own))
-        for key in sorted(set(own) & set(weights)):
+        for key in sorted(weights):
             if own[key].shape != weights[key].shape:
                 raise ValueError(
                     f"weight {key} in {directory} has shape {tuple(weights[key].shape)}, "
                     f"the model expects {tuple(own[key].shape)} (saved from a model of another size?)"
                 )
-        # after the shape check, which says more when the weights are of another model
-        check_hashes(directory / CONFIG_NAME, payload.get("sha256"))
-        _assign(model, name, {k: weights[k] for k in set(own) & set(weights)})
+        if check_files is not None:
+            check_files()
+        _assign(model, name, weights)
     except BaseException:
         if added:
             model.delete_adapter(name)

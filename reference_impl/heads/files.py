@@ -21,8 +21,10 @@ from safetensors.torch import load_file
 from .. import full_model
 from ..composition import CompositionBlock, Fuse
 from ..folders import check_hashes, missing_folder_message, replacing, write_json
+from ..interop import adapterhub
 from ..persistence import ADAPTER_FILES, check_format_version, write_adapter, write_folder
 from ..persistence import CONFIG_NAME as ADAPTER_CONFIG_NAME
+from ..persistence import WEIGHTS_NAME as ADAPTER_WEIGHTS_NAME
 from .config import HeadConfig
 from .modules import PredictionHead
 
@@ -83,6 +85,10 @@ def save_adapter_with_head(model: AdapterModel, directory: Path, name: str, with
 
 def has_head(directory: Path) -> bool:
     return (directory / HEAD_CONFIG_NAME).is_file()
+
+
+def is_adapterhub_folder(directory: Path) -> bool:
+    return adapterhub.is_adapterhub_folder(directory, ADAPTER_WEIGHTS_NAME)
 
 
 def saved_adapter_name(directory: Path) -> str | None:

@@ -370,9 +370,21 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         self._install_head(loaded.name, loaded.module, set_active)
         return loaded.result
 
-    def save_adapter(self, save_directory: str | Path, adapter_name: str, with_head: bool = True) -> None:
-        """Write adapter ``adapter_name``, and with ``with_head`` its head of the same name, if there is one."""
+    def save_adapter(
+        self, save_directory: str | Path, adapter_name: str, with_head: bool = True, format: str = "reference"
+    ) -> None:
+        """Write adapter ``adapter_name``, and with ``with_head`` its head of the same name, if there is one.
+
+        ``format="adapters"``: AdapterHub's layout, for the adapter alone (heads are not converted)."""
         self._require(adapter_name)
+        if format != "reference":
+            if with_head and adapter_name in self.heads:
+                raise ValueError(
+                    f"save_adapter(format={format!r}) writes no head: AdapterHub's head layout is not supported; pass "
+                    "with_head=False to save the adapter alone"
+                )
+            super().save_adapter(save_directory, adapter_name, format)
+            return
         files.save_adapter_with_head(self, Path(save_directory), adapter_name, with_head)
 
     def load_adapter(
@@ -386,6 +398,11 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         """Load an adapter and, with ``with_head``, the head saved next to it (under the adapter's name)."""
         directory = Path(load_directory)
         head = None
+        if with_head and files.has_head(directory) and files.is_adapterhub_folder(directory):
+            raise ValueError(
+                f"{directory} holds an AdapterHub prediction head, which is not converted: pass with_head=False to "
+                "load the adapter alone"
+            )
         if with_head and files.has_head(directory):
             head = files.read_head(self, directory, load_as or files.saved_adapter_name(directory))
             self._check_new_head(head.name, head.module.config, overwrite_ok)

@@ -1,0 +1,324 @@
+"""AdapterHub ``adapters`` checkpoint folders: ``adapter_config.json`` with ``adapter.safetensors`` (or the pickle
+``pytorch_adapter.bin``), read into and written from the reference's adapters.
+
+AdapterHub saves an adapter's entries of the model's ``state_dict``; their names follow its module tree. The map to
+the reference's weights is static (``_own_to_hub``), from a reference key ``<module>.adapter_site.<family>.{name}.<t>``:
+
+- LoRA and IA3: AdapterHub wraps the same projection (``<module>``) and keeps ``loras.<name>.lora_A`` (r x in) and
+  ``lora_B`` (out x r; IA3's vector as out x 1). A fused qkv projection (GPT-2's ``c_attn``) stacks the adapted
+  matrices' rows in q, k, v order: A in blocks of r rows, B (or IA3's vector) in blocks of the matrix's rows.
+- Bottleneck adapters: AdapterHub's adapter layer is a module of its own per layer (``HOLDERS``), holding
+  ``adapters.<name>.adapter_down.<i>`` (a Sequential: the layer norm ``ln_before`` first when there is one, also saved
+  as ``adapter_norm_before``), ``adapter_up`` and ``adapter_norm_after``.
+- Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` (``wte`` and the
+  MLP ``control_trans.0`` / ``.2``, or a flat ``control_trans``), saved again under every layer's attention.
+
+A pickle is read only by torch's weights-only unpickler (tensors and containers, no code); one it refuses is refused
+with how to convert it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from architectures.live import layers_of
+
+from ..configs import AdapterConfig
+from .adapterhub_configs import as_written, from_reference, to_reference
+
+
+CONFIG_NAME = "adapter_config.json"
+WEIGHTS_NAME = "adapter.safetensors"
+PICKLE_NAME = "pytorch_adapter.bin"
+HEAD_CONFIG_NAME = "head_config.json"
+FILES = (CONFIG_NAME, WEIGHTS_NAME, PICKLE_NAME)
+VERSION = "adapters.1.3.0"  # the layout written; AdapterHub renames activations of a config without a version
+SITE = ".adapter_site."
+# Per model type: AdapterHub's bottleneck layer of each reference bottleneck site, relative to the layer
+# (adapters 1.3: BERT-like models make the sub-layer's output module the adapter layer, GPT-2 adds modules to the block).
+_BERT_LIKE = {"self_attention.output": "attention.output", "ffn_out": "output"}
+HOLDERS: dict[str, dict[str, str]] = {
+    "bert": _BERT_LIKE,
+    "roberta": _BERT_LIKE,
+    "gpt2": {"self_attention.output": "attention_adapters", "ffn_out": "output_adapters"},
+}
+MODEL_TYPES = tuple(HOLDERS)  # checked against AdapterHub 1.3 (tests/test_adapters_interop.py); others refused
+# Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` is also saved under
+# every layer's attention (``<layer>.<PREFIX_LAYERS>.prefix_tuning.pool...``). (AdapterHub's GPT-2 prefix runs as
+# the reference's under eager attention only: under sdpa it is misaligned with the causal mask, an AdapterHub defect.)
+PREFIX_LAYERS = {"bert": "attention.self", "roberta": "attention.self", "gpt2": "attn"}
+PREFIX_POOLS = {"self_attention": "self_prefix"}
+
+
+@dataclass(frozen=True)
+class HubTensor:
+    """Where a reference tensor is in AdapterHub's state dict: ``key``, rows ``rows`` of it (a fused projection's
+    block), stored as a column (IA3's vector), and other keys AdapterHub saves the same tensor under."""
+
+    key: str
+    rows: slice | None = None
+    column: bool = False
+    aliases: tuple[str, ...] = ()
+    # a flat prefix: the reference's (layers, 2, length, hidden) is AdapterHub's flat (length, layers, 2, hidden)
+    prefix: bool = False
+
+
+def _to_own_layout(place: HubTensor, value: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    if place.column:
+        value = value.reshape(-1)
+    if place.rows is not None:
+        value = value[place.rows]
+    if value.numel() != shape.numel():
+        return value  # the shape check names it
+    if place.prefix:
+        layers, _, length, hidden = shape
+        return value.reshape(length, layers, 2, hidden).permute(1, 2, 0, 3)
+    return value.reshape(shape)
+
+
+def _to_hub_layout(place: HubTensor, value: torch.Tensor) -> torch.Tensor:
+    if place.prefix:
+        return value.permute(2, 0, 1, 3).reshape(-1)
+    return value.reshape(-1) if place.column else value
+
+
+def is_adapterhub_folder(directory: Path, own_weights: str) -> bool:
+    """AdapterHub's weights and not the reference's own: the layout decides, not the config's content."""
+    own = (directory / own_weights).is_file()
+    return not own and any((directory / name).is_file() for name in (WEIGHTS_NAME, PICKLE_NAME))
+
+
+@dataclass(frozen=True)
+class HubAdapter:
+    name: str
+    config: AdapterConfig
+    model_type: str | None
+    tensors: dict[str, torch.Tensor]
+
+
+def read_folder(directory: Path) -> HubAdapter:
+    """The adapter AdapterHub saved in ``directory``, its config translated; ValueError saying what is wrong."""
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise ValueError(f"cannot load an AdapterHub adapter from {directory}: {CONFIG_NAME} is missing")
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str) or "config" not in payload:
+        raise ValueError(f"{path} is not AdapterHub's adapter config (an object with 'name' and 'config')")
+    try:
+        config = to_reference(as_written(payload))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    return HubAdapter(payload["name"], config, payload.get("model_type"), _read_tensors(directory))
+
+
+def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
+    safe, pickled = directory / WEIGHTS_NAME, directory / PICKLE_NAME
+    if safe.is_file():
+        try:
+            return load_file(str(safe))
+        except (SafetensorError, OSError) as err:
+            raise ValueError(f"{safe} is not a readable safetensors file: {err}") from None
+    try:  # weights_only: torch's restricted unpickler builds tensors and containers, never runs code
+        state = torch.load(pickled, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{pickled} is a pickle that torch's weights-only loader refuses ({first}); it is never unpickled "
+            "otherwise, as a pickle can run code. Convert it where you trust its source: load it with AdapterHub and "
+            f"save_adapter(..., use_safetensors=True), or save_file(torch.load(path, weights_only=False), "
+            f"'{WEIGHTS_NAME}') with safetensors.torch, into {directory}"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(f"{pickled} does not hold a state dict (names to tensors)")
+    return state
+
+
+def _strip_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Keys relative to the base model: AdapterHub saves from a model with a head under ``<base_model_prefix>.``."""
+    if prefix and tensors and all(k.startswith(prefix + ".") for k in tensors):
+        return {k[len(prefix) + 1 :]: v for k, v in tensors.items()}
+    return tensors
+
+
+def to_own(model: Any, hub: HubAdapter, own: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The reference's weights (keyed like ``own``, the new adapter's) from AdapterHub's tensors, and the AdapterHub
+    keys nothing reads (unexpected)."""
+    tensors = _strip_prefix(hub.tensors, getattr(model, "base_model_prefix", ""))
+    places = _own_to_hub(model, hub.config, hub.name, own)
+    used: set[str] = set()
+    found = {}
+    for key, place in places.items():
+        used.update(place.aliases)
+        if place.key in tensors:
+            used.add(place.key)
+            found[key] = _to_own_layout(place, tensors[place.key], own[key].shape)
+    if tensors and not found:  # not one tensor where this model keeps them: not a partial load, a wrong file
+        raise ValueError(
+            f"no tensor of the AdapterHub adapter {hub.name!r} is where a {model.adapter_state.spec.name!r} model "
+            f"keeps it (saved from another model? its first key: {sorted(tensors)[0]!r})"
+        )
+    return found, sorted(set(tensors) - used)
+
+
+def to_hub(model: Any, name: str, own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """AdapterHub's state dict of adapter ``name`` from the reference's weights ``own`` (relative keys)."""
+    grouped: dict[str, list[tuple[int, HubTensor, torch.Tensor]]] = {}
+    for key, place in _own_to_hub(model, model.adapter_state.configs[name], name, own).items():
+        start = place.rows.start if place.rows is not None else 0
+        for target in (place.key, *place.aliases):
+            grouped.setdefault(target, []).append((start, place, own[key]))
+    out = {}
+    for target, parts in grouped.items():
+        parts.sort(key=lambda part: part[0])
+        value = torch.cat([_to_hub_layout(p, v) for _, p, v in parts])
+        out[target] = (value.reshape(-1, 1) if parts[0][1].column else value).contiguous()
+    return out
+
+
+def hub_config(model: Any, name: str, config: AdapterConfig) -> dict[str, Any]:
+    """``adapter_config.json`` as AdapterHub writes it."""
+    state = model.adapter_state
+    return {
+        "config": from_reference(config),
+        "hidden_size": state.hidden_size,
+        "model_class": getattr(type(model), "transformers_class", type(model)).__name__,
+        "model_name": getattr(model.config, "name_or_path", "") or "",
+        "model_type": state.spec.name,
+        "name": name,
+        "version": VERSION,
+    }
+
+
+def _own_to_hub(model: Any, config: AdapterConfig, name: str, own: dict[str, torch.Tensor]) -> dict[str, HubTensor]:
+    """For every reference key of ``own`` (with ``{name}``), where AdapterHub keeps it (adapter ``name``)."""
+    model_type = model.adapter_state.spec.name
+    if model_type not in MODEL_TYPES:
+        raise ValueError(
+            f"AdapterHub checkpoint interop maps {', '.join(MODEL_TYPES)} models, not {model_type!r} (AdapterHub's "
+            "module names differ per model type; each mapped one is checked against AdapterHub)"
+        )
+    ln_before = bool(getattr(config, "ln_before", False))
+    fused = _fused_blocks(own)
+    places = {}
+    for key in own:
+        module, _, rest = ("." + key).partition(SITE)  # a model-level site (a prefix pool) has no module path
+        module = module[1:]
+        family, _, tensor = rest.partition(".{name}.")
+        if family == "lora":
+            places[key] = _lora(module, name, tensor, own[key], fused.get(module))
+        elif family == "bottleneck":
+            places[key] = _bottleneck(model, module, name, tensor, ln_before)
+        elif family == "prefix_tuning":
+            places[key] = _prefix(model, name, tensor)
+        else:
+            raise ValueError(f"AdapterHub checkpoint interop: no map of the reference's {family!r} tensors")
+    return places
+
+
+def _fused_blocks(own: dict[str, torch.Tensor]) -> dict[str, dict[str, int]]:
+    """Per fused projection, the order of its adapted matrices (q, k, v order, as AdapterHub stacks them)."""
+    found: dict[str, set[str]] = {}
+    for key in own:
+        module, _, rest = ("." + key).partition(SITE)
+        module, tensor = module[1:], rest.partition(".{name}.")[2]
+        if tensor.startswith("matrices."):
+            found.setdefault(module, set()).add(tensor.split(".")[1])
+    return {module: {m: i for i, m in enumerate(sorted(ms, key="qkv".index))} for module, ms in found.items()}
+
+
+def _lora(module: str, name: str, tensor: str, value: torch.Tensor, blocks: dict[str, int] | None) -> HubTensor:
+    base = f"{module}.loras.{name}."
+    rows = None
+    if tensor.startswith("matrices."):
+        _, matrix, tensor = tensor.split(".", 2)
+        size = value.shape[0]  # A: r rows; B and IA3's vector: the matrix's rows
+        rows = slice(blocks[matrix] * size, (blocks[matrix] + 1) * size)
+    if tensor == "lora_A.weight":
+        return HubTensor(base + "lora_A", rows)
+    if tensor == "lora_B.weight":
+        return HubTensor(base + "lora_B", rows)
+    if tensor == "scale":
+        return HubTensor(base + "lora_B", rows, column=True)
+    raise ValueError(f"AdapterHub checkpoint interop: no map of the LoRA-family tensor {tensor!r}")
+
+
+def _bottleneck(model: Any, module: str, name: str, tensor: str, ln_before: bool) -> HubTensor:
+    spec = model.adapter_state.spec
+    holders = HOLDERS.get(spec.name)
+    if holders is None:
+        raise ValueError(
+            f"AdapterHub checkpoint interop maps bottleneck adapters on {', '.join(sorted(HOLDERS))}, not on "
+            f"{spec.name!r}"
+        )
+    layer, where = _layer_and_site(model, module)
+    if where not in holders:
+        raise ValueError(
+            f"AdapterHub checkpoint interop: no AdapterHub bottleneck layer at {where!r} of {spec.name!r}"
+        )
+    base = f"{layer}.{holders[where]}.adapters.{name}."
+    part, _, kind = tensor.rpartition(".")
+    down = 1 if ln_before else 0  # the Sequential holds the layer norm first, then the projection
+    names = {"down": f"adapter_down.{down}", "up": "adapter_up", "ln_after": "adapter_norm_after"}
+    if part == "ln_before":
+        return HubTensor(f"{base}adapter_norm_before.{kind}", aliases=(f"{base}adapter_down.0.{kind}",))
+    if part in names:
+        return HubTensor(f"{base}{names[part]}.{kind}")
+    raise ValueError(f"AdapterHub checkpoint interop: no map of the bottleneck tensor {tensor!r}")
+
+
+def _prefix(model: Any, name: str, tensor: str) -> HubTensor:
+    """``pools.<stack>_<kind>.<tensor>`` -> the pool's tensor; flat: ``control_trans``, else ``wte`` and the MLP."""
+    spec = model.adapter_state.spec
+    stacks = model.adapter_state.layout.stacks
+    _, pool, part = tensor.split(".", 2)
+    kind = pool.removeprefix(f"{stacks[0].name}_")
+    if spec.name not in PREFIX_LAYERS or len(stacks) != 1 or kind not in PREFIX_POOLS:
+        raise ValueError(
+            f"AdapterHub checkpoint interop maps prefix tuning on the self-attention of {', '.join(PREFIX_LAYERS)}, "
+            f"not {pool!r} of {spec.name!r}"
+        )
+    where = f"prefix_tunings.{name}.{PREFIX_POOLS[kind]}."
+    names = {
+        "prefix": "control_trans",
+        "embedding": "wte.weight",
+        "down.weight": "control_trans.0.weight",
+        "down.bias": "control_trans.0.bias",
+        "up.weight": "control_trans.2.weight",
+        "up.bias": "control_trans.2.bias",
+    }
+    if part not in names:
+        raise ValueError(f"AdapterHub checkpoint interop: no map of the prefix tuning tensor {part!r}")
+    stack = stacks[0]
+    count = len(layers_of(stack, model))
+    aliases = tuple(
+        f"{stack.path}.{i}.{PREFIX_LAYERS[spec.name]}.prefix_tuning.pool.{where}{names[part]}" for i in range(count)
+    )
+    return HubTensor(f"prefix_tuning.{where}{names[part]}", aliases=aliases, prefix=part == "prefix")
+
+
+def _layer_and_site(model: Any, module: str) -> tuple[str, str]:
+    """``"encoder.layer.0.output.dense"`` -> (``"encoder.layer.0"``, ``"ffn_out"``), from the layout's paths."""
+    for stack in model.adapter_state.layout.stacks:
+        head = stack.path + "."
+        if not module.startswith(head):
+            continue
+        index, _, inner = module[len(head) :].partition(".")
+        if inner == stack.ffn_out:
+            return head + index, "ffn_out"
+        if inner == stack.self_attention.output:
+            return head + index, "self_attention.output"
+        return head + index, inner
+    raise ValueError(f"AdapterHub checkpoint interop: {module!r} is in no layer of the layout")

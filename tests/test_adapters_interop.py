@@ -1,0 +1,158 @@
+"""Checkpoint interop of the reference with AdapterHub ``adapters`` (issue 10, item 5), both ways.
+
+AdapterHub saves an adapter with random weights; the reference loads the folder into the same base model and its
+outputs equal AdapterHub's within 1e-5. And back: the reference saves with ``format="adapters"``, AdapterHub loads
+it, same outputs. Runs only where ``adapters`` is installed (the ``ah`` venv: adapters 1.3.0, transformers 4.57.6);
+the file-level rules (the pickle, refusals) are in tests/test_interop_files.py, which runs everywhere.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+adapters = pytest.importorskip("adapters")
+
+import reference_impl  # noqa: E402
+from architectures.registry import get  # noqa: E402
+from conformance import impl  # noqa: E402
+from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
+
+
+ATOL = 1e-5
+ARCHS = ("bert", "roberta", "gpt2")
+# (method, fields): the same names and fields in both libraries (the suite speaks AdapterHub's config vocabulary)
+CASES = {
+    "seq_bn": ("seq_bn", {}),
+    "par_bn": ("par_bn", {}),
+    "double_seq_bn": ("double_seq_bn", {}),
+    "seq_bn_own_norms": ("seq_bn", {"ln_before": True, "ln_after": True}),
+    "lora": ("lora", {}),
+    "lora_everywhere": ("lora", {"attn_matrices": ["q", "k", "v"], "intermediate_lora": True, "output_lora": True}),
+    "lora_kv": ("lora", {"attn_matrices": ["v", "k"], "r": 4, "alpha": 16}),
+    "ia3": ("ia3", {}),
+    "prefix_tuning": ("prefix_tuning", {"prefix_length": 5, "bottleneck_size": 16}),
+    "prefix_tuning_flat": ("prefix_tuning", {"prefix_length": 5, "flat": True}),
+}
+PAIRS = [(arch, case) for arch in ARCHS for case in sorted(CASES)]
+# AdapterHub's GPT-2 prefix is misaligned with the causal mask under sdpa (its defect, docs/adapters/repro/): compared
+# under eager attention, where it is right
+EAGER = {("gpt2", "prefix_tuning"), ("gpt2", "prefix_tuning_flat")}
+
+
+@pytest.fixture
+def implementations():
+    from conformance.impls.adapters import IMPLEMENTATION as adapters_impl
+    from conformance.impls.reference import IMPLEMENTATION as reference_impl_view
+
+    before = impl.current()
+    yield reference_impl_view, adapters_impl
+    impl.use(before)
+
+
+def _plain(spec, eager: bool):
+    model = plain_model(spec)
+    if eager:
+        model.config._attn_implementation = "eager"
+    return model
+
+
+def _hub_model(spec, adapters_impl, eager: bool = False):
+    impl.use(adapters_impl)
+    return adapters_impl.init(_plain(spec, eager), spec)
+
+
+def _reference_model(spec, reference_view, eager: bool = False):
+    impl.use(reference_view)
+    model = reference_view.init(_plain(spec, eager), spec)
+    model.conformance_spec = spec
+    return model
+
+
+def _output(view, model, inputs):
+    impl.use(view)
+    return run(model.eval(), inputs)
+
+
+@pytest.mark.parametrize(("arch", "case"), PAIRS)
+def test_reference_loads_what_adapterhub_saved(arch, case, implementations, tmp_path):
+    reference_view, adapters_impl = implementations
+    method, fields = CASES[case]
+    spec, eager = get(arch), (arch, case) in EAGER
+    hub = _hub_model(spec, adapters_impl, eager)
+    hub.add_adapter("a", adapters.AdapterConfig.load(method, **fields), set_active=True)
+    randomize_adapter(hub, "a", 1)
+    # AdapterHub cannot write safetensors where it keeps a tensor under two names (ln_before, a prefix): a pickle
+    safetensors = not fields.get("ln_before") and method != "prefix_tuning"
+    hub.save_adapter(str(tmp_path), "a", use_safetensors=safetensors)
+    assert (tmp_path / ("adapter.safetensors" if safetensors else "pytorch_adapter.bin")).is_file()
+
+    reference = _reference_model(spec, reference_view, eager)
+    loaded = reference.load_adapter(tmp_path, load_as="b", set_active=True)
+    assert (loaded.name, loaded.missing_keys, loaded.unexpected_keys) == ("b", [], [])
+    inputs = make_inputs(spec, 0)
+    expected = _output(adapters_impl, hub, inputs)
+    plain = _output(adapters_impl, _hub_model(spec, adapters_impl, eager), inputs)
+    assert not torch.allclose(expected, plain, atol=1e-3), "the adapter changes nothing: a vacuous comparison"
+    torch.testing.assert_close(_output(reference_view, reference, inputs), expected, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize(("arch", "case"), PAIRS)
+def test_adapterhub_loads_what_the_reference_saved(arch, case, implementations, tmp_path):
+    reference_view, adapters_impl = implementations
+    method, fields = CASES[case]
+    spec, eager = get(arch), (arch, case) in EAGER
+    reference = _reference_model(spec, reference_view, eager)
+    reference.add_adapter("a", reference_impl.resolve_config({"config": method, **fields}), set_active=True)
+    randomize_adapter(reference, "a", 1)
+    reference.save_adapter(tmp_path, "a", format="adapters")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter.safetensors", "adapter_config.json"]
+
+    hub = _hub_model(spec, adapters_impl, eager)
+    info: dict = {}
+    name = hub.load_adapter(str(tmp_path), load_as="b", set_active=True, loading_info=info, use_safetensors=True)
+    assert (name, info["missing_keys"], info["unexpected_keys"]) == ("b", [], [])
+    inputs = make_inputs(spec, 0)
+    expected = _output(reference_view, reference, inputs)
+    torch.testing.assert_close(_output(adapters_impl, hub, inputs), expected, atol=ATOL, rtol=0)
+    # and the canonical weights are the ones saved (a wrong map that happens to cancel out would show here)
+    impl.use(reference_view)
+    saved = reference_view.adapter_weights(reference, "a")
+    impl.use(adapters_impl)
+    got = adapters_impl.adapter_weights(hub, "b")
+    assert got.keys() == saved.keys()
+    assert all(torch.equal(got[k], saved[k]) for k in saved)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_round_trip_through_adapterhub_keeps_the_weights(arch, implementations, tmp_path):
+    """Reference -> AdapterHub layout -> reference: every tensor as it was."""
+    reference_view, _ = implementations
+    spec = get(arch)
+    source = _reference_model(spec, reference_view)
+    source.add_adapter("a", reference_impl.resolve_config({"config": "lora", "attn_matrices": ["q", "k", "v"]}))
+    randomize_adapter(source, "a", 2)
+    source.save_adapter(tmp_path, "a", format="adapters")
+    target = _reference_model(spec, reference_view)
+    target.load_adapter(tmp_path)
+    assert target.adapters_config["a"] == source.adapters_config["a"]
+    before, after = source.adapter_parameters("a"), target.adapter_parameters("a")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_an_adapter_saved_beside_an_adapterhub_head_loads_without_it(tmp_path):
+    """AdapterHub's adapter model saves its head beside the adapter and keys under ``bert.``: the head is refused
+    unless with_head=False, the adapter then loads whole."""
+    spec = get("bert")
+    hub = adapters.AutoAdapterModel.from_config(spec.make_config())
+    hub.add_adapter("a", "seq_bn")
+    hub.add_classification_head("a", num_labels=2)
+    hub.save_adapter(str(tmp_path), "a", use_safetensors=True)
+    assert (tmp_path / "head_config.json").is_file()
+    reference = reference_impl.AutoAdapterModel.from_config(spec.make_config())
+    with pytest.raises(ValueError, match="AdapterHub prediction head"):
+        reference.load_adapter(tmp_path)
+    loaded = reference.load_adapter(tmp_path, with_head=False)
+    assert (loaded.name, loaded.missing_keys, loaded.unexpected_keys) == ("a", [], [])
+    assert not reference.heads
