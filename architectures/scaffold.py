@@ -289,6 +289,8 @@ def _layer_stacks(model: Any, config: Any) -> list[tuple[str, str, Any]]:
         if not name:
             decoder_only = not getattr(config, "is_encoder_decoder", False) and len(found) == 1
             found[i] = ("decoder" if decoder_only and _causal_by_config(config) else "encoder", path, layer)
+    if len({name for name, _, _ in found}) < len(found):  # side-by-side towers (CLIP): named by their holders
+        found = [(path.split(".")[0].removesuffix("_model"), path, layer) for _, path, layer in found]
     return found
 
 

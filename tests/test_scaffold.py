@@ -26,6 +26,13 @@ def test_tiny_config_shrinks_by_attribute_name_and_alias():
     assert kwargs["n_embd"] == 32 and config.eos_token_id < config.vocab_size
 
 
+def test_side_by_side_towers_are_named_by_their_holders():
+    # both of CLIP's towers are encoders: named alike, the draft's layout would be refused (stack names are unique)
+    matched, _, mismatches = compare(architectures.get("clip"))
+    assert not [m for m in mismatches if m.startswith(("text.path", "vision."))], mismatches
+    assert matched >= 25
+
+
 def test_draft_module_compiles_and_marks_what_it_could_not_decide():
     result = draft("gptj")  # GPT-J runs attention and FFN in parallel off one norm: no ffn_norm to find
     text = render(result)
