@@ -2,8 +2,9 @@
 
 from .bert import BERT_LAYOUT
 from .registry import register
-from .roberta import roberta_heads
+from .roberta import poolerless_multiple_choice, roberta_heads
 from .spec import ArchitectureSpec
+from .versions import transformers_in
 
 
 def tiny_config():
@@ -15,6 +16,16 @@ def tiny_config():
     )  # fmt: skip
 
 
+# transformers 5.0 to 5.3: CamembertConfig lost tie_word_embeddings, so the LM classes tie nothing
+UNTIED_LM = (
+    "transformers 5.0 to 5.3's CamembertConfig has no tie_word_embeddings, so this class leaves its decoder untied "
+    "from the word embeddings and lm_head.bias unused: it is not the head of any CamemBERT checkpoint (fixed in 5.4)"
+)
+BROKEN = {
+    **({"ForMaskedLM": UNTIED_LM, "ForCausalLM": UNTIED_LM} if transformers_in("5.0", "5.4") else {}),
+    **poolerless_multiple_choice("Camembert"),
+}
+
 SPEC = register(
     ArchitectureSpec(
         name="camembert",
@@ -22,7 +33,7 @@ SPEC = register(
         make_config=tiny_config,
         base_class="CamembertModel",
         layouts=(BERT_LAYOUT,),
-        **roberta_heads("Camembert"),
+        **roberta_heads("Camembert", BROKEN),
     ),
     module=__name__,
 )

@@ -9,9 +9,11 @@ from .spec import ArchitectureSpec, AttentionSpec, LayerStackSpec, ModuleLayout
 def tiny_config():
     from transformers import GPTNeoXConfig
 
+    # rotary_pct 0.25, as in every Pythia checkpoint: transformers 5.0 to 5.4 reload any other value as 0.25 (a plain
+    # model's save_pretrained round trip changes its outputs; fixed in 5.5), which is no adapter's doing
     return GPTNeoXConfig(
         vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-        max_position_embeddings=64, rotary_pct=0.5, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        max_position_embeddings=64, rotary_pct=0.25, bos_token_id=1, eos_token_id=2, pad_token_id=0,
     )  # fmt: skip
 
 

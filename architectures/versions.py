@@ -29,6 +29,12 @@ def transformers_at_least(minimum: str) -> bool:
     return found is not None and _release(found) >= _release(minimum)
 
 
+def transformers_in(first: str, fixed_in: str) -> bool:
+    """The installed transformers is at least ``first`` and older than ``fixed_in``: where an upstream defect is."""
+    found = installed("transformers")
+    return found is not None and _release(first) <= _release(found) < _release(fixed_in)
+
+
 SUPPORTED_TRANSFORMERS = ">=4.57,<6"
 
 

@@ -2,7 +2,7 @@
 
 from .bert import BERT_LAYOUT
 from .registry import register
-from .roberta import roberta_heads
+from .roberta import poolerless_multiple_choice, roberta_heads
 from .spec import ArchitectureSpec
 
 
@@ -23,7 +23,7 @@ SPEC = register(
         base_class="XLMRobertaModel",
         layouts=(BERT_LAYOUT,),
         model_type="xlm-roberta",
-        **roberta_heads("XLMRoberta"),
+        **roberta_heads("XLMRoberta", poolerless_multiple_choice("XLMRoberta")),
     ),
     module=__name__,
 )
