@@ -132,6 +132,18 @@ class ModuleLayout:
         if len(set(names)) != len(names):
             raise ValueError(f"layout {self.name!r}: layer stack names must be unique, got {names}")
 
+    @property
+    def embedding_module(self) -> str | None:
+        """The module that holds ``embeddings`` when it is one of its own before the layers (BERT's ``embeddings``:
+        token, position and type embeddings, layer norm, dropout), whose output the first layer takes; None where the
+        token embeddings sit in a module that holds layers too (GPT-2's ``wte`` in the base model, OPT's decoder)."""
+        if "." not in self.embeddings:
+            return None
+        parent = self.embeddings.rsplit(".", 1)[0]
+        if any(s.path == parent or s.path.startswith(parent + ".") for s in self.stacks):
+            return None
+        return parent
+
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: the registry keeps one per name
 class ArchitectureSpec:
@@ -201,6 +213,11 @@ class ArchitectureSpec:
     @property
     def has_token_inputs(self) -> bool:
         return self.modality.token_inputs
+
+    @property
+    def has_embedding_module(self) -> bool:
+        """Every layout embeds the inputs in a module of its own before the layers (``ModuleLayout.embedding_module``)."""
+        return all(layout.embedding_module is not None for layout in self.layouts)
 
     @property
     def has_lm_head(self) -> bool:

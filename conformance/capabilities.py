@@ -61,6 +61,10 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "has_lm_head": ("has a language-model head class", "has no language-model head class"),
     "has_flexible_heads": ("has an adapter model with flexible heads", "has no adapter model with flexible heads"),
     "has_attention_mask": ("takes an attention mask", "takes no attention mask"),
+    "has_embedding_module": (
+        "embeds its inputs in a module of its own before the layers",
+        "embeds its tokens in a module that holds layers too (positions are added in the model's forward)",
+    ),
     "shrinks_to_one_token": (
         "can be fed a single token in every layer stack",
         "cannot be fed a single token in every layer stack (patches or frames do not shrink)",

@@ -124,6 +124,7 @@ def test_prompt_placements():
             {"config": "prompt_tuning", "prompt_length": 4, "position": 1},
             r"does not define the field\(s\) \['position'\]",
         ),
+        ({"config": "prompt_tuning", "prompt_length": 4, "placement": "layer_0"}, "placement='layer_0'"),
     ],
 )
 def test_prompt_oracle_refuses(config, message):
@@ -136,3 +137,30 @@ def test_prefix_oracle_is_registered():
 
     assert isinstance(oracle_for("prefix_tuning"), PrefixTuningOracle)
     assert isinstance(oracle_for("prompt_tuning"), PromptTuningOracle)
+
+
+@torch.no_grad()
+def test_embeddings_output_placement_by_hand():
+    """BERT's embedding module on the input, the raw prompt in front of its output, the encoder on that with the
+    mask extended, the prompt positions cut: what the oracle gives for placement='embeddings_output'."""
+    from conformance.oracles.run import expected_output
+
+    spec = registry.get("bert")
+    plain = plain_model(spec).eval()
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, 100, (2, 7), generator=generator)
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[0, -3:] = 0
+    types = torch.randint(0, 2, (2, 7), generator=generator)
+    prompt = torch.randn(4, 32, generator=generator)
+    config = {"config": "prompt_tuning", "prompt_length": 4, "placement": "embeddings_output"}
+    inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    got = expected_output(plain, spec, config, {EMBEDDING: prompt}, inputs)
+
+    hidden = torch.cat([prompt.expand(2, -1, -1), plain.embeddings(input_ids=ids, token_type_ids=types)], 1)
+    extended = torch.cat([torch.ones(2, 4, dtype=torch.long), mask], 1)
+    additive = (1.0 - extended[:, None, None, :].float()) * torch.finfo(torch.float32).min
+    want = plain.encoder(hidden, attention_mask=additive)[0][:, 4:]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    default = expected_output(plain, spec, {**config, "placement": "inputs_embeds"}, {EMBEDDING: prompt}, inputs)
+    assert not torch.allclose(default, want, atol=1e-3), "the two placements must differ on BERT (positions, norm)"

@@ -1,8 +1,9 @@
 """Prompt tuning: the model runs as if the prompt vectors were part of the input, padding stays masked, the outputs
 line up with the input, and a prompt can start from token embeddings.
 
-Each placement (``combine``) is compared with the suite's oracle (``conformance.oracles.prompt_tuning``); stacked
-prompts with the plain model run on ``inputs_embeds`` with the prompts inserted by hand.
+Each place (``combine``), and each with ``placement="embeddings_output"`` (after the module that embeds the input,
+AdapterHub's placement), is compared with the suite's oracle (``conformance.oracles.prompt_tuning``); stacked prompts
+with the plain model run on ``inputs_embeds`` with the prompts inserted by hand.
 """
 
 from __future__ import annotations
@@ -63,20 +64,31 @@ def _combines(spec) -> list[str]:
     return ["prefix", "prefix_after_bos"] + ([] if spec.modality.causal else ["suffix"])
 
 
+def _every_combine_matches_oracle(spec, seed: int, **options) -> None:
+    """Each ``combine`` on padded inputs (padding in front for decoders, behind otherwise) against the oracle."""
+    inputs = make_inputs(spec, seed)
+    if spec.has_attention_mask:
+        inputs["attention_mask"] = inputs["attention_mask"].clone()
+        inputs["attention_mask"][0, : 3 if spec.modality == "decoder" else -3 :] = 0
+    for combine in _combines(spec):
+        config = {"config": "prompt_tuning", "prompt_length": LENGTH, "combine": combine, **options}
+        model = _prompted(spec, seed, combine=combine, **options)
+        model.set_active_adapters("a")
+        expected = expected_output(plain_model(spec), spec, config, impl.adapter_weights(model, "a"), inputs)
+        torch.testing.assert_close(run(model, inputs), expected, atol=1e-5, rtol=1e-5, msg=combine)
+
+
 @pytest.mark.feature("prompt_tuning")
 class PromptTuningChecks:
     def test_every_placement_matches_oracle(self, spec, check_seed):
         """Each ``combine`` on padded inputs (padding in front for decoders, behind otherwise) against the oracle."""
-        inputs = make_inputs(spec, check_seed)
-        if spec.has_attention_mask:
-            inputs["attention_mask"] = inputs["attention_mask"].clone()
-            inputs["attention_mask"][0, : 3 if spec.modality == "decoder" else -3 :] = 0
-        for combine in _combines(spec):
-            config = {"config": "prompt_tuning", "prompt_length": LENGTH, "combine": combine}
-            model = _prompted(spec, check_seed, combine=combine)
-            model.set_active_adapters("a")
-            expected = expected_output(plain_model(spec), spec, config, impl.adapter_weights(model, "a"), inputs)
-            torch.testing.assert_close(run(model, inputs), expected, atol=1e-5, rtol=1e-5, msg=combine)
+        _every_combine_matches_oracle(spec, check_seed)
+
+    @requires("has_embedding_module")
+    def test_embeddings_output_placement_matches_the_definition(self, spec, check_seed):
+        """``placement="embeddings_output"`` (AdapterHub's): the prompt goes into the output of the module that embeds
+        the input (no position, type or layer norm; the tokens keep theirs), each ``combine`` against the oracle."""
+        _every_combine_matches_oracle(spec, check_seed, placement="embeddings_output")
 
     @requires("has_attention_mask")
     def test_stacked_prompts_are_inserted_in_order(self, spec, check_seed):
@@ -153,6 +165,8 @@ class PromptTuningChecks:
             refused.append({"config": "prompt_tuning", "combine": "suffix"})
         if not spec.modality.token_inputs:
             refused.append({"config": "prompt_tuning", "prompt_init": "from_string", "prompt_init_ids": [1]})
+        elif not spec.has_embedding_module:  # no module embeds the input (with positions) before the layers
+            refused.append({"config": "prompt_tuning", "placement": "embeddings_output"})
         for config in refused:
             with pytest.raises(ValueError):
                 model.add_adapter("a", impl.make_config(config))

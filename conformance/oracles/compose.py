@@ -280,6 +280,8 @@ def composed_output(
         edits[name] = {}
         for config, weights in _parts(*adapters[name]):
             if config["config"] in INPUT_FAMILIES:
+                if config.get("placement", "inputs_embeds") != "inputs_embeds":  # a run of its own (prompt_tuning)
+                    raise NotImplementedError("the composition oracle places prompts as inputs_embeds only")
                 members.setdefault(config["config"], []).append((weights, config))
                 continue
             found, captured = _edits(model, spec, config, weights)

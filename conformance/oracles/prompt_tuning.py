@@ -9,6 +9,11 @@ Definition, as the reference documents it (``PromptTuningConfig.combine``):
   the last real token (``"suffix"``); the attention mask attends to it. The model then embeds the longer sequence, so
   the prompt gets the positions (and token type 0) of the places it takes, and the tokens after it shift.
   Encoder-decoder models put it into the encoder's input; the decoder attends to it.
+- ``placement="embeddings_output"`` (text models; AdapterHub's placement): the module that embeds the input (the
+  layout's ``embedding_module``, BERT's ``embeddings``: token, position and type embeddings, layer norm, dropout) gives
+  what it gives the plain model for the input, and the prompt goes into that output at the same places: it gets no
+  position, type or layer norm, and the tokens keep theirs; the attention mask attends to it as above. Models without
+  such a module before their layers do not define it. The composition oracle does not define it either.
 - vision models: the prompt goes into the output of the module holding the patch embeddings (class token and
   position embeddings added already: the prompt has no position, as in visual prompt tuning), at the same places
   counted over that sequence (``"prefix"``: before the class token; ``"prefix_after_bos"``: right after it).
@@ -18,9 +23,10 @@ Definition, as the reference documents it (``PromptTuningConfig.combine``):
   encoder-only, decoder-only and vision models, so that the outputs line up with the input; encoder-decoder outputs
   are the decoder's and keep their length. A pooler inside the base model reads the uncut sequence.
 
-AdapterHub ``adapters`` 1.3 differs: it appends the prompt to the *output* of the embedding module (the prompt gets no
-position embeddings and the tokens keep theirs), uses only the first adapter of the setup, has no ``"suffix"``, and
-keeps the prompt positions in the outputs.
+AdapterHub ``adapters`` 1.3 differs: it appends the prompt to the *output* of the embedding module (the
+``"embeddings_output"`` placement above), uses only the first adapter of the setup, has no ``"suffix"``, puts the
+prompt at fixed positions (0, or 1 with ``"prefix_after_bos"``) whatever the padding, and keeps the prompt positions
+in the outputs.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ from .registry import defines
 
 
 EMBEDDING = key(None, "prompt", "embedding")
-DEFAULTS = {"prompt_length": 10, "combine": "prefix"}  # AdapterHub's published defaults
+DEFAULTS = {"prompt_length": 10, "combine": "prefix", "placement": "inputs_embeds"}  # AdapterHub's, and the placement
+PLACEMENTS = ("inputs_embeds", "embeddings_output")
 # Fields that shape only how the prompt starts, not where it goes
 INIT_FIELDS = (
     "config",
@@ -87,12 +94,25 @@ def prompt_of(weights: dict[str, torch.Tensor], config: dict[str, Any]) -> torch
         raise ValueError(f"the prompt-tuning oracle does not define the field(s) {unknown}")
     if _option(config, "combine") not in ("prefix", "prefix_after_bos", "suffix"):
         raise ValueError(f"combine={_option(config, 'combine')!r}: the oracle knows prefix, prefix_after_bos, suffix")
+    if _option(config, "placement") not in PLACEMENTS:
+        raise ValueError(f"placement={_option(config, 'placement')!r}: the oracle knows {PLACEMENTS}")
     prompt = weights[EMBEDDING]
     if prompt.shape[0] != _option(config, "prompt_length"):
         raise ValueError(
             f"{EMBEDDING} has {prompt.shape[0]} rows; the config asks for prompt_length={_option(config, 'prompt_length')}"
         )
     return prompt
+
+
+def placement_of(members: list[Member]) -> str:
+    found = {_option(config, "placement") for _, config in members}
+    if len(found) != 1:
+        raise ValueError(f"the prompt-tuning oracle places the prompts of one setup alike, got {sorted(found)}")
+    return found.pop()
+
+
+def _after_embedding_module(spec: Any, members: list[Member]) -> bool:
+    return spec.modality != "vision" and placement_of(members) == "embeddings_output"
 
 
 def steps(spec: Any, members: list[Member], inputs: dict[str, Any], length: int) -> Steps:
@@ -124,9 +144,11 @@ def prepare_inputs(model: Any, spec: Any, members: list[Member], inputs: dict[st
     mask = torch.ones(ids.shape, dtype=torch.long) if mask is None else mask
     # what the (encoder) stack embeds its ids with: transformers 5.0.0's UMT5 keeps it apart from `shared`
     embeds, types = embedding_modules(model, spec)[0](ids), inputs.get("token_type_ids")
+    after = _after_embedding_module(spec, members)  # then the embedding module's output replaces this (hooks)
     for prompt, points in steps(spec, members, {**inputs, "attention_mask": mask}, ids.shape[1]):
         count = prompt.shape[0]
-        embeds, mask = insert(embeds, prompt, points), insert(mask, mask.new_ones(count), points)
+        embeds = insert(embeds, torch.zeros_like(prompt) if after else prompt, points)
+        mask = insert(mask, mask.new_ones(count), points)
         types = None if types is None else insert(types, types.new_zeros(count), points)
     inputs["inputs_embeds"], inputs["attention_mask"] = embeds, mask
     if types is not None:
@@ -142,6 +164,8 @@ def hooks(model: Any, spec: Any, members: list[Member], inputs: dict[str, Any]) 
     try:
         if spec.modality == "vision":
             handles.append(_vision_insert(model, spec, members, inputs))
+        elif _after_embedding_module(spec, members):
+            handles.append(_embedding_output_insert(model, spec, members, inputs))
         if not spec.is_encoder_decoder:
             handles.append(_cut_outputs(model, spec, members, inputs, total))
         yield
@@ -160,6 +184,38 @@ def _vision_insert(model, spec, members, inputs):
         return put(output)
 
     return get_path(base_model(model), holder).register_forward_hook(put_in)
+
+
+def _embedding_output_insert(model, spec, members, inputs):
+    """The embedding module's output for ``inputs`` in the plain model (a run of its own), with the prompts inserted,
+    in place of whatever it computes from the extended input."""
+    path = resolve_layout(spec, model).embedding_module
+    if path is None:
+        raise ValueError(
+            f"{spec.name}: placement='embeddings_output' needs a module that embeds the input before the layers"
+        )
+    module, seen = get_path(base_model(model), path), []
+
+    def record(module, args, output):
+        seen.append(main_tensor(output)[0])
+
+    handle = module.register_forward_hook(record)
+    try:
+        with torch.no_grad():
+            model(**inputs)
+    finally:
+        handle.remove()
+    embedded = seen[0]
+    for prompt, points in steps(spec, members, inputs, embedded.shape[1]):
+        embedded = insert(embedded, prompt, points)
+
+    def replace(module, args, output):
+        found, put = main_tensor(output)
+        if found.shape != embedded.shape:
+            raise ValueError(f"the embedding module gave {tuple(found.shape)}, expected {tuple(embedded.shape)}")
+        return put(embedded)
+
+    return module.register_forward_hook(replace)
 
 
 def _cut_outputs(model, spec, members, inputs, total: int):

@@ -9,6 +9,10 @@ decoding steps nothing is inserted; the mask and positions are extended to cover
 Encoder-decoder models keep the prompt in the encoder output (the decoder attends to it); a pre-hook on the decoder
 extends its ``encoder_attention_mask``.
 
+``placement="embeddings_output"`` (AdapterHub's placement) keeps that route for the mask and token types, but the
+module that embeds the input (BERT's ``embeddings``) runs on the input as given, so the tokens keep their positions,
+and its output gets the raw prompt vectors inserted (``EmbeddingOutputInserter``): no position, type or layer norm.
+
 Vision models: the prompt is inserted into the output of the module holding the patch embeddings (after the class
 token and position embeddings are added: prompt vectors have no position, as in visual prompt tuning).
 
@@ -20,6 +24,7 @@ generation work unchanged. Attention maps and the key/value cache keep them. A p
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +60,7 @@ class SoftPrompt(SiteAdapter):
     def __init__(self, config: PromptTuningConfig, hidden_size: int, init: torch.Tensor | None, generator: Any):
         super().__init__()
         self.combine = config.combine
+        self.placement = config.placement
         self.prompt = nn.Parameter(torch.empty(config.prompt_length, hidden_size))
         with torch.no_grad():
             if init is None:
@@ -186,9 +192,10 @@ class PromptInserter(_PromptHook):
         self.embeddings = embeddings  # None for vision models: see VisionInserter
         self.strip = strip
         self.pending: tuple[torch.Tensor, int] | None = None  # (kept positions, extended length) to cut afterwards
+        self.embedding_call: EmbeddingCall | None = None  # for EmbeddingOutputInserter, in this forward
 
     def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        self.pending = None
+        self.pending = self.embedding_call = None
         prompts = self.prompts()
         if not prompts:
             return None
@@ -213,6 +220,7 @@ class PromptInserter(_PromptHook):
         return (), kwargs
 
     def _insert(self, kwargs: dict[str, Any], prompts: list[SoftPrompt]) -> None:
+        originals = {key: kwargs.get(key) for key in ORIGINALS.values()}
         embeds = kwargs.get("inputs_embeds")
         if embeds is None:
             if kwargs.get("input_ids") is None:
@@ -235,6 +243,9 @@ class PromptInserter(_PromptHook):
         if isinstance(kwargs.get("seq_len"), int):  # a length passed beside the inputs (ModernBERT's heads, 4.x)
             kwargs["seq_len"] = embeds.shape[1]
         self.record(steps, batch, length, embeds.device)
+        if _placement(prompts) == "embeddings_output":
+            keep = kept_positions(steps, batch, length, embeds.device)
+            self.embedding_call = EmbeddingCall(originals, steps, keep, embeds.shape[1])
 
     def record(self, steps: Plan, batch: int, length: int, device: Any) -> None:
         if self.strip:
@@ -242,7 +253,85 @@ class PromptInserter(_PromptHook):
 
     def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         pending, self.pending = self.pending, None
+        if self.embedding_call is not None:
+            self.embedding_call = None
+            raise RuntimeError(
+                "prompt tuning with placement='embeddings_output': the module that embeds the input did not run in "
+                "this forward pass, so the prompt was never placed"
+            )
         return None if pending is None else cut(output, *pending)
+
+
+def _placement(prompts: list[SoftPrompt]) -> str:
+    found = {prompt.placement for prompt in prompts}
+    if len(found) > 1:
+        raise ValueError(f"the prompts of one adapter setup must share a placement, got {sorted(found)}")
+    return found.pop()
+
+
+# The embedding module's arguments that are given back as the host got them (its name -> the host's name); DistilBERT
+# names its embedded input input_embeds
+ORIGINALS = {
+    "input_ids": "input_ids",
+    "inputs_embeds": "inputs_embeds",
+    "input_embeds": "inputs_embeds",
+    "token_type_ids": "token_type_ids",
+    "position_ids": "position_ids",
+}
+
+
+class EmbeddingCall:
+    """What the host's pre-hook leaves for the embedding module's: the host's input as given, where the prompts go,
+    the positions that hold the input and the extended length."""
+
+    def __init__(self, originals: dict[str, Any], steps: Plan, keep: torch.Tensor, full: int):
+        self.originals, self.steps, self.keep, self.full = originals, steps, keep, full
+
+    def drop_prompts(self, value: torch.Tensor) -> torch.Tensor:
+        """A tensor of the extended length (batch, full, ...) at the input's positions only."""
+        value = value.expand(self.keep.shape[0], *value.shape[1:])
+        index = self.keep.to(value.device).view(*self.keep.shape, *(1,) * (value.dim() - 2))
+        return value.gather(1, index.expand(-1, -1, *value.shape[2:]))
+
+
+class EmbeddingOutputInserter(_PromptHook):
+    """On the module that embeds a text model's input (``placement="embeddings_output"``): it runs on the input as
+    given (its extended arguments cut back: DeBERTa's mask), and the prompts go into its output."""
+
+    attribute = "_adapter_prompt_embedding_output"
+
+    def __init__(self, holder: nn.Module, state: AdapterState, host_hook: PromptInserter):
+        super().__init__(holder, state)
+        self.host_hook = host_hook
+        self.pending: EmbeddingCall | None = None
+
+    def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call, self.host_hook.embedding_call = self.host_hook.embedding_call, None
+        self.pending = call
+        if call is None:
+            return None
+        kwargs = keyword_arguments(module, args, kwargs)
+        parameters = inspect.signature(module.forward).parameters
+        for key, value in kwargs.items():
+            if key not in ORIGINALS and isinstance(value, torch.Tensor) and value.dim() >= 2:
+                if value.shape[1] == call.full:
+                    kwargs[key] = call.drop_prompts(value)
+        for key, source in ORIGINALS.items():
+            if key in parameters:
+                kwargs[key] = call.originals[source]
+        return (), kwargs
+
+    def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        call, self.pending = self.pending, None
+        if call is None:
+            return None
+        rest = ()
+        if isinstance(output, tuple) and output:
+            output, rest = output[0], output[1:]
+        batch = output.shape[0]
+        for prompt, at in call.steps:
+            output = insert(output, prompt.prompt.to(output.dtype).expand(batch, -1, -1), at)
+        return (output, *rest) if rest else output
 
 
 def _new_length(kwargs: dict[str, Any]) -> int:
@@ -312,6 +401,8 @@ def _hooked_modules(model: Any, state: AdapterState) -> Iterator[tuple[nn.Module
         return
     for host, is_decoder in stack_hosts(model, state):
         yield host, CrossAttentionMask if is_decoder else PromptInserter
+    if state.layout.embedding_module is not None:  # placement="embeddings_output"
+        yield get_path(base_model(model), state.layout.embedding_module), EmbeddingOutputInserter
 
 
 def _token_embeddings(model: Any, state: AdapterState) -> nn.Module:
@@ -328,6 +419,13 @@ class PromptTuningFamily(MethodFamily):
             raise ValueError(
                 f"{config.name}: combine='suffix' puts the prompt after the input, where no position of a causal "
                 "decoder can attend to it; use 'prefix' or 'prefix_after_bos'"
+            )
+        if config.placement == "embeddings_output" and modality.token_inputs and state.layout.embedding_module is None:
+            raise ValueError(
+                f"{config.name}: placement='embeddings_output' puts the prompt into the output of a module that "
+                f"embeds the input before the layers; {type(base_model(model)).__name__} has none (its token "
+                f"embeddings {state.layout.embeddings!r} sit in a module that holds layers too, which adds any "
+                "positions in its own forward): use placement='inputs_embeds'"
             )
         if config.prompt_init == "from_string":
             if not modality.token_inputs:
@@ -364,8 +462,8 @@ class PromptTuningFamily(MethodFamily):
                 embeddings = None if not state.spec.modality.token_inputs else input_embeddings(module, model, state)
                 strip = not state.spec.is_encoder_decoder
                 host_hook = install_hook(module, PromptInserter(holder, state, embeddings, strip))
-            elif kind is VisionInserter:
-                install_hook(module, VisionInserter(holder, state, host_hook))
+            elif kind in (VisionInserter, EmbeddingOutputInserter):
+                install_hook(module, kind(holder, state, host_hook))
             else:
                 install_hook(module, kind(holder, state))
 

@@ -277,6 +277,16 @@ MUTANTS: tuple[Mutant, ...] = (
         "the prompt vectors are inserted in reverse order",
     ),
     Mutant(
+        "prompt_placement_option_ignored",
+        "reference_impl/methods/prompt_tuning.py",
+        "        self.placement = config.placement",
+        '        self.placement = "inputs_embeds"',
+        "bert",
+        "embeddings_output",
+        ("prompt_tuning",),
+        "placement='embeddings_output' is ignored: the prompt goes into inputs_embeds and gets positions",
+    ),
+    Mutant(
         "compacter_forward_uses_flipped_weight",
         "reference_impl/methods/phm.py",
         "        out = x @ self.weight().to(x.dtype)",

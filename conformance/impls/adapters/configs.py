@@ -44,6 +44,11 @@ def to_adapters_config(data: dict[str, Any]) -> Any:
         raise NotImplementedError(
             f"AdapterHub places the invertible adapter at the first layer's input only, not {placement!r}"
         )
+    # AdapterHub puts a prompt into the embedding module's output only: the reference's placement="embeddings_output"
+    if name == "prompt_tuning" and fields.pop("placement", "embeddings_output") != "embeddings_output":
+        raise NotImplementedError(
+            "AdapterHub puts the prompt into the embedding module's output only, not inputs_embeds"
+        )
     if name not in adapters.ADAPTER_CONFIG_MAP:
         raise ValueError(f"AdapterHub has no adapter config named {name!r}")
     return adapters.AdapterConfig.load(name, **fields)
