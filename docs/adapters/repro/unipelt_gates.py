@@ -33,3 +33,20 @@ for alpha in (2, 8):  # UniPELTConfig's own default is LoRAConfig(r=8, alpha=2),
     print("  equals W x + mean_t(g) * B A x (no alpha / r):", torch.allclose(outputs[alpha], mean_unscaled, atol=1e-6))
     print("  equals W x + g_t * (alpha / r) * B A x:", torch.allclose(outputs[alpha], per_token_scaled, atol=1e-6))
 print("alpha=2 and alpha=8 give the same output:", torch.equal(outputs[2], outputs[8]))
+
+# Parallel of two UniPELTs crashes: the gated prefix's gate reads a slice of the unreplicated batch (empty for branch b)
+from adapters import composition as ac  # noqa: E402
+
+
+m = BertModel(cfg).eval()
+adapters.init(m)
+for name in ("a", "b"):
+    m.add_adapter(name, adapters.UniPELTConfig())
+m.eval()
+m.set_active_adapters(ac.Parallel("a", "b"))
+try:
+    with torch.no_grad():
+        m(input_ids=ids)
+    print("UniPELT Parallel(a, b): ran")
+except Exception as e:
+    print("UniPELT Parallel(a, b) crashes:", type(e).__name__, str(e)[:100])
