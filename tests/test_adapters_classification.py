@@ -33,11 +33,15 @@ def rows() -> list[tuple[str, list[str]]]:
         if not line.startswith("| ") or len(cells) != 3 or cells[0] in ("script", "---"):
             continue
         patterns: list[str] = []
+        check = None  # the check a bare [param] continues: the last item named, if a suite check
         for item in re.findall(r"`([^`]+)`", cells[2]):
-            if _SUITE_ITEM.match(item):
+            if _CONTINUATION.match(item):
+                if check:
+                    patterns.append(check + item)
+                continue
+            check = item.partition("[")[0] if _SUITE_ITEM.match(item) else None
+            if check:
                 patterns.append(item)
-            elif _CONTINUATION.match(item) and patterns:
-                patterns.append(patterns[-1].partition("[")[0] + item)
         table.append((cells[0], patterns))
     return table
 
