@@ -27,6 +27,9 @@ def train(
     spec, method, seed: int, checkpointing: bool
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
     """Initial and trained adapter weights after ``STEPS`` SGD steps, and how often the first attentions ran."""
+    # Both runs start from the same global RNG state: writing an orthogonal parametrisation (AdapterHub's LoReFT R)
+    # completes it to a square matrix from torch's global RNG, and training moves the completion too
+    torch.manual_seed(seed)
     model = adapter_model(spec)
     model.add_adapter("a", impl.make_config(method.config))
     randomize_adapter(model, "a", seed)

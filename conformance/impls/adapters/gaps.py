@@ -22,6 +22,10 @@ _INVERTIBLE_PLACEMENT = (
     "after the layer norm: its post_embedding_forward hook), the suite's oracle the token embeddings (its placement by "
     "design; on Llama the two coincide; docs/adapters/repro/invertible.py)"
 )
+_NO_BLOCKS_ON_GPT2 = (
+    "AdapterHub's composition table gives {} Stack, Parallel, BatchSplit and Average 'except for Deberta and GPT-2' "
+    "(docs: adapter_composition): on GPT-2's fused c_attn every block is refused ('Invalid adapter setup')"
+)
 _REFT_LAYERS = "AdapterHub's ReFT chooses its layers with `layers` and has no leave_out (an unknown field it ignores)"
 _NO_REFT_IDENTITY = "AdapterHub's ReFT configs have no identity initialisation (init_weights): R, W and b start random"
 
@@ -160,6 +164,15 @@ GAPS: dict[str, str] = {
         "adapters.init adds prompt tuning's copy of the input embeddings (prompt_tuning.base_model_embeddings) to "
         "the state dict, whether or not a prompt is ever added"
     ),
+    "labels_without_a_head": (  # the last part of TestHeadTypes::test_only_offered_head_types_can_be_added
+        "AdapterHub's adapter model without a head returns the base model's outputs and ignores labels (its "
+        "forward_head allows models without heads: 'No prediction head is used'); the suite expects a ValueError"
+    ),
+    **{
+        f"gpt2/{feature}:{method}": _NO_BLOCKS_ON_GPT2.format(title)
+        for feature in ("stack", "parallel", "batch_split", "average")
+        for method, title in (("lora", "LoRA"), ("ia3", "(IA)³"), ("unipelt", "UniPELT's LoRA part"))
+    },
     "TestClassConversion::test_static_to_flex_to_static": (
         "AdapterHub converts a static head into an adapter model's head when loading, but has no conversion back"
     ),

@@ -70,3 +70,19 @@ with tempfile.TemporaryDirectory() as d:
         print("compacter load_model: loaded")
     except Exception as e:
         print("compacter load_model crashes:", type(e).__name__, e)
+
+# an in_features that phm_dim does not divide is refused by an assert: AssertionError, and nothing at all under python -O
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+attempt = (
+    "import adapters; from transformers import BertConfig, BertModel\n"
+    "m = BertModel(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, "
+    "intermediate_size=37)); adapters.init(m)\n"
+    "try:\n    m.add_adapter('a', adapters.CompacterConfig(phm_dim=3)); print('accepted')\n"
+    "except Exception as e:\n    print('refused with', type(e).__name__)"
+)
+for flags in ([], ["-O"]):
+    result = subprocess.run([sys.executable, *flags, "-c", attempt], capture_output=True, text=True)
+    print(f"phm_dim=3 on hidden size 32, python {' '.join(flags) or '(no -O)'}:", result.stdout.strip())
