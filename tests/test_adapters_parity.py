@@ -24,10 +24,12 @@ from conformance import impl  # noqa: E402
 from conformance.interface import implementation_gap  # noqa: E402
 from conformance.methods import METHODS  # noqa: E402
 from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
+from reports.claims import ROW_ARCHES  # noqa: E402
 
 
 ATOL = 1e-5
-ARCHS = ("bert", "roberta", "gpt2", "t5", "llama")
+# every registered architecture AdapterHub's published table names (docs/adapters/claims.md reads the same rows)
+ARCHS = sorted({arch for archs in ROW_ARCHES.values() for arch in archs})
 _FLAT_PREFIX = {"flat": True}  # the reparametrisation MLP's output is derived in both views: write a flat prefix
 # Config changes so that the weights drawn on the reference can be written into AdapterHub:
 ADJUST = {
