@@ -2,7 +2,7 @@
 
 AdapterHub saves an adapter with random weights; the reference loads the folder into the same base model and its
 outputs equal AdapterHub's within 1e-5. And back: the reference saves with ``format="adapters"``, AdapterHub loads
-it, same outputs. Runs only where ``adapters`` is installed (the ``ah`` venv: adapters 1.3.0, transformers 4.57.6);
+it, same outputs. Heads too: an adapter with its prediction head, each way, the same logits. Runs only where ``adapters`` is installed (the ``ah`` venv: adapters 1.3.0, transformers 4.57.6);
 the file-level rules (the pickle, refusals) are in tests/test_interop_files.py, which runs everywhere.
 """
 
@@ -15,6 +15,7 @@ import torch
 adapters = pytest.importorskip("adapters")
 
 import reference_impl  # noqa: E402
+from architectures.heads import head_types  # noqa: E402
 from architectures.registry import get  # noqa: E402
 from conformance import impl  # noqa: E402
 from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
@@ -141,18 +142,112 @@ def test_round_trip_through_adapterhub_keeps_the_weights(arch, implementations, 
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_an_adapter_saved_beside_an_adapterhub_head_loads_without_it(tmp_path):
-    """AdapterHub's adapter model saves its head beside the adapter and keys under ``bert.``: the head is refused
-    unless with_head=False, the adapter then loads whole."""
-    spec = get("bert")
-    hub = adapters.AutoAdapterModel.from_config(spec.make_config())
+# head type -> (AdapterHub's add_*_head, its keyword arguments); the reference's add_*_head have the same names
+HEADS = {
+    "classification": ("add_classification_head", {"num_labels": 3, "layers": 2}),
+    "multilabel_classification": ("add_classification_head", {"num_labels": 3, "multilabel": True}),
+    "tagging": ("add_tagging_head", {"num_labels": 4}),
+    "multiple_choice": ("add_multiple_choice_head", {"num_choices": 2, "layers": 1}),
+    "question_answering": ("add_qa_head", {}),
+}
+HEAD_PAIRS = [(arch, head) for arch in ARCHS for head in sorted(HEADS) if head in head_types(get(arch))]
+
+
+def _adapter_models(spec, tmp_path):
+    """AdapterHub's and the reference's adapter model over the same base weights (one saved plain model)."""
+    plain_model(spec).save_pretrained(tmp_path / "base")
+    hub = adapters.AutoAdapterModel.from_pretrained(str(tmp_path / "base"))
+    return hub, reference_impl.AutoAdapterModel.from_pretrained(tmp_path / "base")
+
+
+def _head_inputs(spec, head):
+    inputs = make_inputs(spec, 0)
+    if head == "multiple_choice":  # (batch, choices, length)
+        inputs = {key: value.unsqueeze(1).expand(-1, 2, -1).contiguous() for key, value in inputs.items()}
+    return inputs
+
+
+def _head_logits(view, model, inputs):
+    impl.use(view)
+    with torch.no_grad():
+        out = model.eval()(**inputs)
+    return torch.cat([out.start_logits, out.end_logits], -1) if "start_logits" in out else out.logits
+
+
+def _add_head(model, head, name, **extra):
+    method, kwargs = HEADS[head]
+    if head == "multiple_choice" and isinstance(model, reference_impl.AdapterModel):
+        kwargs = {k: v for k, v in kwargs.items() if k != "num_choices"}  # the reference's reads the input's shape
+    getattr(model, method)(name, **kwargs, **extra)
+    randomize_head(model, name)
+
+
+@torch.no_grad()
+def randomize_head(model, name):
+    generator = torch.Generator().manual_seed(3)
+    for param in model.heads[name].parameters():
+        param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+
+
+@pytest.mark.parametrize(("arch", "head"), HEAD_PAIRS)
+def test_reference_loads_the_adapter_and_head_adapterhub_saved(arch, head, implementations, tmp_path):
+    reference_view, adapters_impl = implementations
+    spec = get(arch)
+    hub, reference = _adapter_models(spec, tmp_path)
     hub.add_adapter("a", "seq_bn")
-    hub.add_classification_head("a", num_labels=2)
-    hub.save_adapter(str(tmp_path), "a", use_safetensors=True)
-    assert (tmp_path / "head_config.json").is_file()
-    reference = reference_impl.AutoAdapterModel.from_config(spec.make_config())
-    with pytest.raises(ValueError, match="AdapterHub prediction head"):
-        reference.load_adapter(tmp_path)
-    loaded = reference.load_adapter(tmp_path, with_head=False)
+    impl.use(adapters_impl)
+    randomize_adapter(hub, "a", 1)
+    _add_head(hub, head, "a")
+    hub.set_active_adapters("a")
+    hub.save_adapter(str(tmp_path / "saved"), "a", use_safetensors=True)
+    assert (tmp_path / "saved" / "model_head.safetensors").is_file()
+
+    loaded = reference.load_adapter(tmp_path / "saved", set_active=True)
     assert (loaded.name, loaded.missing_keys, loaded.unexpected_keys) == ("a", [], [])
-    assert not reference.heads
+    assert reference.active_head == "a"
+    inputs = _head_inputs(spec, head)
+    expected = _head_logits(adapters_impl, hub, inputs)
+    torch.testing.assert_close(_head_logits(reference_view, reference, inputs), expected, atol=ATOL, rtol=0)
+    if head in ("classification", "tagging"):  # the labels come over too
+        assert reference.heads_config["a"].label2id == hub.heads["a"].config["label2id"]
+
+
+@pytest.mark.parametrize(("arch", "head"), HEAD_PAIRS)
+def test_adapterhub_loads_the_adapter_and_head_the_reference_saved(arch, head, implementations, tmp_path):
+    reference_view, adapters_impl = implementations
+    spec = get(arch)
+    hub, reference = _adapter_models(spec, tmp_path)
+    reference.add_adapter("a", "seq_bn")
+    impl.use(reference_view)
+    randomize_adapter(reference, "a", 1)
+    _add_head(reference, head, "a")
+    reference.set_active_adapters("a")
+    reference.save_adapter(tmp_path / "saved", "a", format="adapters")
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == [
+        "adapter.safetensors",
+        "adapter_config.json",
+        "head_config.json",
+        "model_head.safetensors",
+    ]
+
+    info: dict = {}
+    name = hub.load_adapter(str(tmp_path / "saved"), set_active=True, loading_info=info, use_safetensors=True)
+    assert (name, info["missing_keys"], info["unexpected_keys"]) == ("a", [], [])
+    assert hub.active_head == "a"
+    inputs = _head_inputs(spec, head)
+    expected = _head_logits(reference_view, reference, inputs)
+    torch.testing.assert_close(_head_logits(adapters_impl, hub, inputs), expected, atol=ATOL, rtol=0)
+
+
+def test_a_head_name_that_prefixes_another_loads_only_its_own_weights(tmp_path):
+    """AdapterHub 1.3's save_head("m") also writes head "ml"'s tensors (it selects keys by prefix): the reference
+    reads only head m's and reports the rest as unexpected."""
+    spec = get("bert")
+    hub, reference = _adapter_models(spec, tmp_path)
+    hub.add_classification_head("m", num_labels=2)
+    hub.add_classification_head("ml", num_labels=3)
+    hub.save_head(str(tmp_path / "saved"), "m", use_safetensors=True)
+    loaded = reference.load_head(tmp_path / "saved")
+    assert loaded.name == "m" and loaded.missing_keys == []
+    assert loaded.unexpected_keys and all(key.startswith("heads.ml.") for key in loaded.unexpected_keys)
+    assert torch.equal(reference.heads["m"].output.weight, hub.heads["m"][4].weight)

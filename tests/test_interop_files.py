@@ -213,19 +213,64 @@ def test_a_save_in_one_layout_replaces_the_other(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter.safetensors", "adapter_config.json"]
 
 
-def test_heads_are_not_converted(tmp_path):
+def _model_with_head(head: str = "classification", **options):
     model = reference_impl.AutoAdapterModel.from_config(BERT.make_config())
     model.add_adapter("a", "lora")
-    model.add_classification_head("a", num_labels=2)
-    with pytest.raises(ValueError, match="with_head=False"):
-        model.save_adapter(tmp_path, "a", format="adapters")
-    model.save_adapter(tmp_path, "a", format="adapters", with_head=False)
-    (tmp_path / adapterhub.HEAD_CONFIG_NAME).write_text("{}")  # as AdapterHub writes a head beside its adapter
+    getattr(model, {"classification": "add_classification_head", "tagging": "add_tagging_head"}.get(head, head))(
+        "a", **options
+    )
+    with torch.no_grad():
+        for param in model.heads["a"].parameters():
+            param.normal_(0.0, 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize(("head", "options"), [("classification", {"num_labels": 3, "layers": 3}), ("tagging", {})])
+def test_a_head_round_trips_through_adapterhubs_layout(head, options, tmp_path):
+    """AdapterHub's head files (head_config.json, model_head.safetensors keyed heads.<name>.<index>) beside the
+    adapter; read back, the same logits and labels (tests/test_adapters_interop.py checks them against AdapterHub)."""
+    model = _model_with_head(head, **options)
+    model.save_adapter(tmp_path, "a", format="adapters")
+    saved = json.loads((tmp_path / "head_config.json").read_text())
+    assert saved["config"]["head_type"] == head and saved["name"] == "a"
+    assert all(key.startswith("heads.a.") for key in load_file(tmp_path / "model_head.safetensors"))
     other = reference_impl.AutoAdapterModel.from_config(BERT.make_config())
-    with pytest.raises(ValueError, match="AdapterHub prediction head"):
+    other.load_state_dict(model.state_dict(), strict=False)  # the same base weights
+    loaded = other.load_adapter(tmp_path, set_active=True)
+    assert (loaded.missing_keys, loaded.unexpected_keys) == ([], [])
+    assert other.heads_config["a"] == model.heads_config["a"]
+    inputs = {"input_ids": torch.randint(0, 99, (2, 7), generator=torch.Generator().manual_seed(0))}
+    model.set_active_adapters("a")
+    torch.testing.assert_close(other.eval()(**inputs).logits, model(**inputs).logits)
+
+
+def test_a_head_adapterhub_cannot_hold_is_refused_before_anything_is_written(tmp_path):
+    model = _model_with_head("add_masked_lm_head")
+    with pytest.raises(ValueError, match="masked_lm head is not written in AdapterHub's layout"):
+        model.save_adapter(tmp_path / "out", "a", format="adapters")
+    with pytest.raises(ValueError, match="masked_lm head is not written in AdapterHub's layout"):
+        model.save_head(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+    normed = _model_with_head("classification", layers=2)
+    normed.heads["a"].config.__dict__["layer_norm"] = True  # as a head of a layer-normed family would have it
+    with pytest.raises(ValueError, match="layer_norm"):
+        normed.save_head(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+    model.save_adapter(tmp_path / "out", "a", format="adapters", with_head=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["adapter.safetensors", "adapter_config.json"]
+
+
+def test_an_adapterhub_head_the_reference_does_not_convert_is_refused_and_changes_nothing(tmp_path):
+    _model_with_head("classification").save_adapter(tmp_path, "a", format="adapters")
+    payload = json.loads((tmp_path / "head_config.json").read_text())
+    payload["config"]["head_type"] = "causal_lm"  # AdapterHub's LM heads have layer norms and tied decoders
+    (tmp_path / "head_config.json").write_text(json.dumps(payload))
+    other = reference_impl.AutoAdapterModel.from_config(BERT.make_config())
+    with pytest.raises(ValueError, match="head type 'causal_lm' is not converted.*with_head=False"):
         other.load_adapter(tmp_path)
-    assert not other.adapters_config
+    assert not other.adapters_config and not other.heads
     assert other.load_adapter(tmp_path, with_head=False).name == "a"
+    assert not other.heads
 
 
 def test_a_model_type_not_mapped_is_refused(tmp_path):

@@ -20,9 +20,9 @@ from safetensors.torch import load_file
 
 from .. import full_model
 from ..composition import CompositionBlock, Fuse
-from ..folders import check_hashes, missing_folder_message, replacing, write_json
-from ..interop import adapterhub
-from ..persistence import ADAPTER_FILES, check_format_version, write_adapter, write_folder
+from ..folders import check_hashes, missing_folder_message, replacing, write_json, write_tensors
+from ..interop import adapterhub, adapterhub_heads
+from ..persistence import ADAPTER_FILES, check_format_version, write_adapter, write_folder, write_hub_adapter
 from ..persistence import CONFIG_NAME as ADAPTER_CONFIG_NAME
 from ..persistence import WEIGHTS_NAME as ADAPTER_WEIGHTS_NAME
 from .config import HeadConfig
@@ -57,8 +57,13 @@ class ReadHead:
     result: LoadedHead
 
 
-def save_head(model: AdapterModel, directory: Path, name: str) -> None:
-    with replacing(directory, replaces=HEAD_FILES) as folder:
+def save_head(model: AdapterModel, directory: Path, name: str, format: str = "reference") -> None:
+    if format == "adapters":
+        adapterhub_heads.to_hub(model.heads[name].config, name, model, {})  # refuses before anything is written
+        with replacing(directory, replaces=(*HEAD_FILES, *adapterhub_heads.HEAD_FILES)) as folder:
+            write_adapterhub_head(model, folder, name)
+        return
+    with replacing(directory, replaces=(*HEAD_FILES, *adapterhub_heads.HEAD_FILES)) as folder:
         write_head(model, folder, name)
 
 
@@ -75,12 +80,23 @@ def write_head(model: AdapterModel, folder: Path, name: str) -> None:
     write_folder(folder, {HEAD_WEIGHTS_NAME: tensors, HEAD_CONFIG_NAME: payload})
 
 
-def save_adapter_with_head(model: AdapterModel, directory: Path, name: str, with_head: bool) -> None:
+def save_adapter_with_head(
+    model: AdapterModel, directory: Path, name: str, with_head: bool, format: str = "reference"
+) -> None:
     """Adapter and head in one save: a folder never holds the adapter of one save and the head of another."""
-    with replacing(directory, replaces=(*ADAPTER_FILES, *HEAD_FILES)) as folder:
-        write_adapter(model, folder, name)
-        if with_head and name in model.heads:
-            write_head(model, folder, name)
+    head = with_head and name in model.heads
+    if head and format == "adapters":
+        adapterhub_heads.to_hub(model.heads[name].config, name, model, {})  # refuses before anything is written
+    replaces = (*ADAPTER_FILES, *adapterhub.FILES, *HEAD_FILES, *adapterhub_heads.HEAD_FILES)
+    with replacing(directory, replaces=replaces) as folder:
+        if format == "adapters":
+            write_hub_adapter(model, folder, name)
+            if head:
+                write_adapterhub_head(model, folder, name)
+        else:
+            write_adapter(model, folder, name)
+            if head:
+                write_head(model, folder, name)
 
 
 def has_head(directory: Path) -> bool:
@@ -101,10 +117,13 @@ def saved_adapter_name(directory: Path) -> str | None:
 
 
 def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> ReadHead:
-    """Read, check and build the head saved in ``directory``; raises ValueError saying what is wrong."""
+    """Read, check and build the head saved in ``directory`` (the reference's layout or AdapterHub's); raises
+    ValueError saying what is wrong."""
     config_path, weights_path = directory / HEAD_CONFIG_NAME, directory / HEAD_WEIGHTS_NAME
     if not directory.is_dir():
         raise ValueError(f"cannot load a head from {directory}: {missing_folder_message(directory)}")
+    if not weights_path.is_file() and adapterhub_heads.is_adapterhub_head(directory):
+        return _read_adapterhub_head(model, directory, load_as)
     for path in (config_path, weights_path):
         if not path.is_file():
             raise ValueError(f"cannot load a head from {directory}: {path.name} is missing (save it with save_head)")
@@ -123,6 +142,38 @@ def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> Read
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:
         raise ValueError(f"{weights_path} is not a readable safetensors file: {err}") from None
+    head = _built_with(model, config, weights, directory)
+    check_hashes(config_path, payload.get("sha256"))
+    own = head.own_parameters()
+    with torch.no_grad():
+        for key in set(own) & set(weights):
+            own[key].copy_(weights[key])
+    result = LoadedHead(load_as or payload["name"], sorted(set(own) - set(weights)), sorted(set(weights) - set(own)))
+    return ReadHead(result.name, head, result)
+
+
+def _read_adapterhub_head(model: AdapterModel, directory: Path, load_as: str | None) -> ReadHead:
+    hub = adapterhub_heads.read_head_folder(directory, model.adapter_state.spec)
+    if hub.model_type and hub.model_type != model.config.model_type:
+        raise ValueError(
+            f"the head in {directory} was saved from a {hub.model_type!r} model; this model is "
+            f"{model.config.model_type!r}"
+        )
+    try:
+        config = HeadConfig(**hub.config)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{directory / HEAD_CONFIG_NAME}: {err}") from None
+    head = _built_with(model, config, hub.tensors, directory)
+    own = head.own_parameters()
+    with torch.no_grad():
+        for key in set(own) & set(hub.tensors):
+            own[key].copy_(hub.tensors[key])
+    result = LoadedHead(load_as or hub.name, sorted(set(own) - set(hub.tensors)), hub.unexpected)
+    return ReadHead(result.name, head, result)
+
+
+def _built_with(model: AdapterModel, config: HeadConfig, weights: dict[str, torch.Tensor], directory: Path):
+    """A new head of ``config``, after checking that ``weights`` fit it (ValueError naming the first that does not)."""
     head = model._build_head(config)
     own = head.own_parameters()
     for key in sorted(set(own) & set(weights)):
@@ -131,12 +182,16 @@ def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> Read
                 f"head weight {key} in {directory} has shape {tuple(weights[key].shape)}, this model expects "
                 f"{tuple(own[key].shape)} (a model of another size?)"
             )
-    check_hashes(config_path, payload.get("sha256"))
-    with torch.no_grad():
-        for key in set(own) & set(weights):
-            own[key].copy_(weights[key])
-    result = LoadedHead(load_as or payload["name"], sorted(set(own) - set(weights)), sorted(set(weights) - set(own)))
-    return ReadHead(result.name, head, result)
+    return head
+
+
+def write_adapterhub_head(model: AdapterModel, folder: Path, name: str) -> None:
+    """Head ``name`` in AdapterHub's layout (``head_config.json``, ``model_head.safetensors``), into ``folder``."""
+    head = model.heads[name]
+    tensors = {key: param.detach().cpu().contiguous() for key, param in head.own_parameters().items()}
+    payload, weights = adapterhub_heads.to_hub(head.config, name, model, tensors)
+    write_tensors(folder / adapterhub_heads.HEAD_WEIGHTS_NAME, weights)
+    write_json(folder / HEAD_CONFIG_NAME, payload)
 
 
 # ----- the whole model -----

@@ -18,7 +18,7 @@ from architectures.spec import ArchitectureSpec
 from ..composition import CompositionBlock, Parallel, Stack
 from ..context import AdapterSetup, context_setup, parse_setup
 from ..model import ModelAdaptersMixin, init
-from ..persistence import LoadedAdapter
+from ..persistence import LoadedAdapter, check_format
 from . import files
 from .config import HeadConfig
 from .modules import PredictionHead, head_output, shift_right
@@ -353,9 +353,13 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         return self.base_model(**inputs)
 
     # ----- saving and loading -----
-    def save_head(self, save_directory: str | Path, head_name: str) -> None:
-        """Write head ``head_name`` (config as JSON, weights as safetensors; tied weights are not duplicated)."""
-        files.save_head(self, Path(save_directory), self._require_head(head_name))
+    def save_head(self, save_directory: str | Path, head_name: str, format: str = "reference") -> None:
+        """Write head ``head_name`` (config as JSON, weights as safetensors; tied weights are not duplicated).
+
+        ``format="adapters"``: AdapterHub's layout (``head_config.json``, ``model_head.safetensors``), for the head
+        types both have (classification, tagging, multiple choice, question answering)."""
+        check_format(format)
+        files.save_head(self, Path(save_directory), self._require_head(head_name), format)
 
     def load_head(
         self,
@@ -364,7 +368,7 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         overwrite_ok: bool = False,
         set_active: bool = True,
     ) -> files.LoadedHead:
-        """Load a head saved by ``save_head``. Nothing changes when loading fails."""
+        """Load a head saved by ``save_head``, or by AdapterHub. Nothing changes when loading fails."""
         loaded = files.read_head(self, Path(load_directory), load_as)
         self._check_new_head(loaded.name, loaded.module.config, overwrite_ok)
         self._install_head(loaded.name, loaded.module, set_active)
@@ -375,17 +379,10 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
     ) -> None:
         """Write adapter ``adapter_name``, and with ``with_head`` its head of the same name, if there is one.
 
-        ``format="adapters"``: AdapterHub's layout, for the adapter alone (heads are not converted)."""
+        ``format="adapters"``: AdapterHub's layout, the head too where AdapterHub has its type (see ``save_head``)."""
         self._require(adapter_name)
-        if format != "reference":
-            if with_head and adapter_name in self.heads:
-                raise ValueError(
-                    f"save_adapter(format={format!r}) writes no head: AdapterHub's head layout is not supported; pass "
-                    "with_head=False to save the adapter alone"
-                )
-            super().save_adapter(save_directory, adapter_name, format)
-            return
-        files.save_adapter_with_head(self, Path(save_directory), adapter_name, with_head)
+        check_format(format)
+        files.save_adapter_with_head(self, Path(save_directory), adapter_name, with_head, format)
 
     def load_adapter(
         self,
@@ -398,11 +395,6 @@ class AdapterModel(ModelAdaptersMixin, PreTrainedModel, GenerationMixin):
         """Load an adapter and, with ``with_head``, the head saved next to it (under the adapter's name)."""
         directory = Path(load_directory)
         head = None
-        if with_head and files.has_head(directory) and files.is_adapterhub_folder(directory):
-            raise ValueError(
-                f"{directory} holds an AdapterHub prediction head, which is not converted: pass with_head=False to "
-                "load the adapter alone"
-            )
         if with_head and files.has_head(directory):
             head = files.read_head(self, directory, load_as or files.saved_adapter_name(directory))
             self._check_new_head(head.name, head.module.config, overwrite_ok)

@@ -119,11 +119,14 @@ def read_folder(directory: Path) -> HubAdapter:
         config = to_reference(as_written(payload))
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
-    return HubAdapter(payload["name"], config, payload.get("model_type"), _read_tensors(directory))
+    return HubAdapter(payload["name"], config, payload.get("model_type"), read_tensors(directory))
 
 
-def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
-    safe, pickled = directory / WEIGHTS_NAME, directory / PICKLE_NAME
+def read_tensors(
+    directory: Path, safe_name: str = WEIGHTS_NAME, pickle_name: str = PICKLE_NAME
+) -> dict[str, torch.Tensor]:
+    """The tensors of an AdapterHub weights file: safetensors, else its pickle through the weights-only unpickler."""
+    safe, pickled = directory / safe_name, directory / pickle_name
     if safe.is_file():
         try:
             return load_file(str(safe))
@@ -136,8 +139,8 @@ def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
         raise ValueError(
             f"{pickled} is a pickle that torch's weights-only loader refuses ({first}); it is never unpickled "
             "otherwise, as a pickle can run code. Convert it where you trust its source: load it with AdapterHub and "
-            f"save_adapter(..., use_safetensors=True), or save_file(torch.load(path, weights_only=False), "
-            f"'{WEIGHTS_NAME}') with safetensors.torch, into {directory}"
+            f"save it again with use_safetensors=True, or save_file(torch.load(path, weights_only=False), "
+            f"'{safe_name}') with safetensors.torch, into {directory}"
         ) from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
