@@ -251,3 +251,19 @@ def test_a_head_name_that_prefixes_another_loads_only_its_own_weights(tmp_path):
     assert loaded.name == "m" and loaded.missing_keys == []
     assert loaded.unexpected_keys and all(key.startswith("heads.ml.") for key in loaded.unexpected_keys)
     assert torch.equal(reference.heads["m"].output.weight, hub.heads["m"][4].weight)
+
+
+def test_reference_loads_an_image_classification_head_adapterhub_saved(implementations, tmp_path):
+    """A head alone (load_head), on ViT: AdapterHub's image classification head reads the first token, as the
+    reference's vision heads do."""
+    reference_view, adapters_impl = implementations
+    spec = get("vit")
+    hub, reference = _adapter_models(spec, tmp_path)
+    hub.add_image_classification_head("c", num_labels=3, layers=2)
+    randomize_head(hub, "c")
+    hub.save_head(str(tmp_path / "saved"), "c", use_safetensors=True)
+    loaded = reference.load_head(tmp_path / "saved")
+    assert (loaded.name, loaded.missing_keys, loaded.unexpected_keys) == ("c", [], [])
+    inputs = make_inputs(spec, 0)
+    expected = _head_logits(adapters_impl, hub, inputs)
+    torch.testing.assert_close(_head_logits(reference_view, reference, inputs), expected, atol=ATOL, rtol=0)
