@@ -222,6 +222,16 @@ GAPS.update(
             'set_active_adapters refuses: "Models of type beit don\'t support adapter composition using Parallel")'
         ),
         "clip/prompt_tuning": _NO_PROMPT_TUNING.format("CLIP"),
+        "clip/parallel": (
+            "AdapterHub does not implement the Parallel block for CLIP (a blank cell of its model table; "
+            'set_active_adapters refuses: "Models of type clip don\'t support adapter composition using Parallel")'
+        ),
+        # the feature of a checkpointing check is the method's: the check's key covers every method
+        "clip/TestGradientCheckpointing::test_checkpointing_trains_the_same": (
+            "AdapterHub refuses gradient checkpointing on CLIPModel by design: its gradient_checkpointing_enable "
+            "needs the input embeddings, which CLIPModel does not have ('This model therefore doesn't support "
+            "gradient checkpointing with Adapters', NotImplementedError)"
+        ),
         # AdapterHub's outputs equal the check's insertion at every position (measured on ViT for prefix and
         # prefix_after_bos: max diff 0), but keep the prompt positions; it has no combine='suffix'
         "TestPromptTuning::test_prompt_is_inserted_after_the_embeddings": _PROMPT_PLACEMENT,
