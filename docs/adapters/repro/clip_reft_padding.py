@@ -1,6 +1,7 @@
-# AdapterHub 1.3.0: ReFT on CLIP with padded text: AdapterHub takes the prefix / suffix positions of every tower from
-# the forward pass's attention mask (the text's), so the padding of the text moves where ReFT edits the image tower,
-# which has no padding: the image embeddings change with the text's attention mask
+# AdapterHub 1.3.0: ReFT on CLIP's image tower. The definition edits each tower at its own first / last positions (the
+# image tower has no padding); AdapterHub's image tower (run before the text tower) (1) with suffix positions depends on
+# the text's attention mask: right-padding the text, or passing an all-ones mask instead of none, changes the image
+# tower's output; (2) with prefix positions only is not edited at all (its output equals the plain model's)
 import sys
 
 import adapters
@@ -8,32 +9,38 @@ import torch
 from transformers import CLIPConfig, CLIPModel
 
 
-torch.manual_seed(0)
 tower = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}
 cfg = CLIPConfig(
     text_config={**tower, "vocab_size": 99},
     vision_config={**tower, "image_size": 32, "patch_size": 8},
     projection_dim=16,
 )
-m = CLIPModel(cfg).eval()
-adapters.init(m)
-m.add_adapter("a", adapters.LoReftConfig(prefix_positions=3, suffix_positions=3), set_active=True)
-m.eval()
-with torch.no_grad():
-    for name, p in m.named_parameters():
-        if ".a." in name:
-            p.add_(torch.randn_like(p) * 0.3)
-    ids = torch.randint(3, 99, (2, 8))
-    pixels = torch.randn(2, 3, 32, 32)
-    full = torch.ones(2, 8, dtype=torch.long)
-    padded = full.clone()
-    padded[0, -3:] = 0  # right padding in the first text
-    image_full = m(input_ids=ids, pixel_values=pixels, attention_mask=full).image_embeds
-    image_padded = m(input_ids=ids, pixel_values=pixels, attention_mask=padded).image_embeds
-    m.set_active_adapters(None)
-    plain_full = m(input_ids=ids, pixel_values=pixels, attention_mask=full).image_embeds
-    plain_padded = m(input_ids=ids, pixel_values=pixels, attention_mask=padded).image_embeds
-diff = (image_full - image_padded).abs().max().item()
-print(f"plain model: image embeddings change with the text's mask by {(plain_full - plain_padded).abs().max():.2e}")
-print(f"with LoReFT: image embeddings change with the text's mask by {diff:.2e}")
-sys.exit(1 if diff > 1e-6 else 0)
+ids = torch.randint(3, 99, (2, 8), generator=torch.Generator().manual_seed(0))
+pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+full = torch.ones(2, 8, dtype=torch.long)
+right_padded = full.clone()
+right_padded[0, -3:] = 0
+wrong = False
+for positions in ({"suffix_positions": 2}, {"prefix_positions": 2}):
+    torch.manual_seed(0)
+    m = CLIPModel(cfg).eval()
+    adapters.init(m)
+    m.add_adapter("a", adapters.LoReftConfig(**positions), set_active=True)
+    m.eval()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if ".a." in name:
+                p.add_(torch.randn_like(p) * 0.3)
+        image = {
+            label: m(input_ids=ids, pixel_values=pixels, attention_mask=mask).vision_model_output.last_hidden_state
+            for label, mask in (("full", full), ("right-padded", right_padded), ("no mask", None))
+        }
+        m.set_active_adapters(None)
+        plain = m(input_ids=ids, pixel_values=pixels, attention_mask=full).vision_model_output.last_hidden_state
+    by_mask = max((image["full"] - image[k]).abs().max().item() for k in ("right-padded", "no mask"))
+    edit = (image["full"] - plain).abs().max().item()
+    print(
+        f"LoReFT {positions}: image tower vs the plain model {edit:.2e}; changes with the text's mask by {by_mask:.2e}"
+    )
+    wrong |= by_mask > 1e-6 or edit < 1e-6
+sys.exit(1 if wrong else 0)
