@@ -1,7 +1,7 @@
 # AdapterHub 1.3.0: ReFT on CLIP's image tower. The definition edits each tower at its own first / last positions (the
-# image tower has no padding); AdapterHub's image tower (run before the text tower) (1) with suffix positions depends on
-# the text's attention mask: right-padding the text, or passing an all-ones mask instead of none, changes the image
-# tower's output; (2) with prefix positions only is not edited at all (its output equals the plain model's)
+# image tower has no padding). With suffix positions AdapterHub's image tower depends on the text's attention mask
+# (right-padding the text, or an all-ones mask instead of none, changes its output); with prefix positions only the
+# image tower is not edited at all (its output equals the plain model's; the text tower's is edited)
 import sys
 
 import adapters
