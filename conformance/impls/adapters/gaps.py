@@ -177,3 +177,97 @@ GAPS: dict[str, str] = {
         "AdapterHub converts a static head into an adapter model's head when loading, but has no conversion back"
     ),
 }
+
+# vision: ViT, BEiT, CLIP, BERT-Generation (measured with adapters 1.3.0, transformers 4.57.6)
+_BEIT_LAYER_SCALE = (
+    "AdapterHub's BEiT layer feeds its bottleneck the branch after the layer scale (lambda_1 / lambda_2 times the "
+    "attention or FFN output, right before the residual is added); the suite's oracle (and the reference) place it "
+    "on the output projection, inside the layer scale. With the layer scale set to 1 the two agree (these checks pass "
+    "under --impl=adapters; tests/test_adapters_parity.py::test_bottleneck_agrees_with_unit_layer_scale)"
+)
+_BEIT_LAYER_SCALE_METHODS = ("seq_bn", "double_seq_bn", "par_bn", "compacter", "compacter++")
+GAPS.update(
+    {
+        # the checks that fail with BEiT's layer scale (0.1) and pass with it set to 1 (the rest fail for a defect)
+        **{
+            f"beit/{check}[{method}]": _BEIT_LAYER_SCALE
+            for method in _BEIT_LAYER_SCALE_METHODS
+            for check in (
+                "TestDefinition::test_output_matches_oracle",
+                "TestSplit::test_split_matches_oracle",
+                "TestBatchSplit::test_batch_split_matches_oracle",
+            )
+        },
+        **{
+            f"beit/{check}[{method}]": _BEIT_LAYER_SCALE
+            for method in ("seq_bn", "double_seq_bn", "compacter", "compacter++")  # par_bn's: composition_blocks.py
+            for check in (
+                "TestStack::test_stack_matches_oracle_in_both_orders",
+                "TestFusion::test_fusion_matches_oracle",
+            )
+        },
+        "beit/TestDefinition::test_output_matches_oracle[mam]": _BEIT_LAYER_SCALE,
+        # every option is compared with the oracle (post_add also crashes: docs/adapters/repro/vision_post_add.py)
+        "beit/TestBottleneckPlacement::test_placement_option_matches_oracle": _BEIT_LAYER_SCALE,
+        "beit/TestCompacter::test_phm_weight_is_a_sum_of_kronecker_products": _BEIT_LAYER_SCALE,
+        **{f"beit/parity:{method}": _BEIT_LAYER_SCALE for method in (*_BEIT_LAYER_SCALE_METHODS, "mam")},
+        # blank cells of AdapterHub's table, refused
+        **{
+            f"beit/{key}": "AdapterHub does not implement invertible adapters for BEiT (a blank cell of its model "
+            "table; add_adapter refuses: 'not supported by this model')"
+            for key in ("seq_bn_inv", "double_seq_bn_inv", "invertible")  # the methods, and TestInvertible's checks
+        },
+        "beit/parallel": (
+            "AdapterHub does not implement the Parallel block for BEiT (a blank cell of its model table; "
+            'set_active_adapters refuses: "Models of type beit don\'t support adapter composition using Parallel")'
+        ),
+        "clip/prompt_tuning": _NO_PROMPT_TUNING.format("CLIP"),
+        "clip/parallel": (
+            "AdapterHub does not implement the Parallel block for CLIP (a blank cell of its model table; "
+            'set_active_adapters refuses: "Models of type clip don\'t support adapter composition using Parallel")'
+        ),
+        # the feature of a checkpointing check is the method's: the check's key covers every method
+        "clip/TestGradientCheckpointing::test_checkpointing_trains_the_same": (
+            "AdapterHub refuses gradient checkpointing on CLIPModel by design: its gradient_checkpointing_enable "
+            "needs the input embeddings, which CLIPModel does not have ('This model therefore doesn't support "
+            "gradient checkpointing with Adapters', NotImplementedError)"
+        ),
+        # AdapterHub's outputs equal the check's insertion at every position (measured on ViT for prefix and
+        # prefix_after_bos: max diff 0), but keep the prompt positions; it has no combine='suffix'
+        "TestPromptTuning::test_prompt_is_inserted_after_the_embeddings": _PROMPT_PLACEMENT,
+        **{
+            f"{arch}/TestHeadTypes::test_only_offered_head_types_can_be_added": (
+                "AdapterHub's multi-label head is add_classification_head(multilabel=True): on a model without "
+                "classification heads it is refused, with a message naming the head type 'classification', not "
+                "'multilabel_classification' (every other head type is refused naming itself, none is added)"
+            )
+            for arch in ("vit", "beit")
+        },
+        # AdapterHub's BertGenerationAdapterModel offers masked_lm and causal_lm heads only (its head_types): these
+        # checks add a classification head (the only error: "does not support head type 'classification'")
+        **{
+            f"bert_generation/{check}": (
+                "AdapterHub's BertGenerationAdapterModel offers masked_lm and causal_lm heads only; the suite's checks "
+                "add a classification head (or another it refuses) here"
+            )
+            for check in (
+                "TestHeadTypes::test_only_offered_head_types_can_be_added",
+                "TestParallel::test_parallel_branches_run_their_own_heads",
+                *(
+                    f"TestHeads::test_{name}"
+                    for name in (
+                        "add_head_builds_and_activates",
+                        "delete_head_leaves_nothing",
+                        "forward_shape_and_loss",
+                        "full_model_save_load",
+                        "head_follows_adapter_setup",
+                        "new_head_names_default_labels",
+                        "save_adapter_with_head",
+                        "save_load_head",
+                        "several_heads_and_switching",
+                    )
+                ),
+            )
+        },
+    }
+)
