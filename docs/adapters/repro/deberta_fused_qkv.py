@@ -32,7 +32,7 @@ with torch.no_grad():
     model(ids)
 changed = (outputs[0] - outputs[1]).abs().amax(dim=(0, 1)) > 0
 kinds = ["qkv"[(row // head_dim) % 3] + str(row // (3 * head_dim)) for row in range(3 * heads * head_dim)]
-touched = sorted({kind for kind, hit in zip(kinds, changed.tolist()) if hit})
+touched = sorted({kind for kind, hit in zip(kinds, changed.tolist(), strict=True) if hit})
 print(f"a LoRA on 'q' changes in_proj's rows of (projection + head): {touched}")
 print(f"expected: {['q' + str(h) for h in range(heads)]}")
 sys.exit(1 if touched != ["q" + str(h) for h in range(heads)] else 0)
