@@ -27,6 +27,8 @@ with torch.no_grad():
         if "adapter_modules" in name and "dense2" in name:
             param.zero_()  # the language modules add nothing
     silenced = (hub(ids).last_hidden_state - model(ids).last_hidden_state).abs().max().item()
+
+
 def count(m):
     return sum("adapter_modules" in name for name, _ in m.named_parameters())
 
