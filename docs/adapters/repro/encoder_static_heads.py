@@ -1,4 +1,5 @@
-# AdapterHub 1.3.0 on the encoders beyond BERT and RoBERTa (static_heads.py, invertible_static_head.py show BERT's):
+# AdapterHub 1.3.0 on the encoders beyond BERT and RoBERTa (XLM-R, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2;
+# static_heads.py, invertible_static_head.py show BERT's):
 # 1. a static masked-LM (or causal-LM) checkpoint loaded as an adapter model drops the trained output bias: the
 #    logits differ;
 # 2. a static LM head model given adapters with adapters.init transforms the embeddings with the invertible adapter
@@ -19,10 +20,11 @@ CONFIGS = {
     "Electra": lambda: transformers.ElectraConfig(embedding_size=32, **SMALL),
     "DistilBert": lambda: transformers.DistilBertConfig(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37),
     "Albert": lambda: transformers.AlbertConfig(embedding_size=16, **SMALL),
+    "DebertaV2": lambda: transformers.DebertaV2Config(relative_attention=True, pos_att_type=["p2c", "c2p"], **SMALL),
 }
 CLASSES = sys.argv[1:] or [
     "XLMRobertaForMaskedLM", "XLMRobertaForCausalLM", "ElectraForMaskedLM", "ElectraForCausalLM",
-    "DistilBertForMaskedLM", "AlbertForMaskedLM",
+    "DistilBertForMaskedLM", "AlbertForMaskedLM", "DebertaV2ForMaskedLM",
 ]  # fmt: skip
 defects = 0
 torch.manual_seed(0)
