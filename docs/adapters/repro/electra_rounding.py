@@ -1,7 +1,9 @@
 # AdapterHub 1.3.0: adapters.init changes a plain ELECTRA's outputs by float rounding (2e-7 on a tiny
 # model, for some inputs and not others): the suite's exact checks (init, deactivate, delete must give the plain
-# outputs bit for bit) fail. Where: the query, key and value projections agree exactly, the attention probabilities
-# already differ (about 1.5e-8); the exact cause inside AdapterHub's copied ElectraSelfAttention forward is not located
+# outputs bit for bit) fail. Where: AdapterHub's copied ElectraSelfAttention forward hands the score matmul
+# query and key tensors laid out otherwise in memory (the query contiguous; transformers: transposed views), so
+# another kernel path rounds differently
+# (1e-8 in the attention probabilities; the q, k, v projections agree exactly)
 import copy
 import sys
 
