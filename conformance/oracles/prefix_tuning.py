@@ -530,6 +530,17 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
     ]
 
 
+def _asking_for_attentions(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``output_attentions=True`` where the call passes it, by keyword or by position (4.x BEiT passes it positionally)."""
+    if "output_attentions" in kwargs:
+        return args, {**kwargs, "output_attentions": True}
+    names = list(inspect.signature(module.forward).parameters)
+    if "output_attentions" in names and names.index("output_attentions") < len(args):
+        index = names.index("output_attentions")
+        return (*args[:index], True, *args[index + 1 :]), kwargs
+    return args, kwargs
+
+
 def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
     """Hooks that read the plain attention's scaled queries and scores, and mix its output with the prefix's."""
     if getattr(target.attention, "head_logits_proj", None) is not None:
@@ -541,10 +552,10 @@ def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
         seen["hidden"] = args[0] if args else next(iter(kwargs.values()))  # the attention's input, for gates
         matmul, softmax = torch.matmul, torch.nn.functional.softmax
         originals.update(matmul=matmul, softmax=softmax)
-        if "Sdpa" in type(module).__name__ and "output_attentions" in kwargs:
-            # an SDPA attention class (transformers 4.x BERT family) computes no scores we can read; asking for the
-            # attention probabilities sends it down its eager path, the same attention written out
-            kwargs = {**kwargs, "output_attentions": True}
+        if "Sdpa" in type(module).__name__:
+            # an SDPA attention class (transformers 4.x BERT family, BEiT) computes no scores we can read; asking for
+            # the attention probabilities sends it down its eager path, the same attention written out
+            args, kwargs = _asking_for_attentions(module, args, kwargs)
 
         def first_matmul(a, b, *rest, **kw):
             seen.setdefault("queries", a)  # the first product is the scores: scaled queries times keys
