@@ -177,3 +177,19 @@ GAPS: dict[str, str] = {
         "AdapterHub converts a static head into an adapter model's head when loading, but has no conversion back"
     ),
 }
+
+# seq2seq: AdapterHub's mixins set support_prompt_tuning = False and add_adapter refuses the config ("not supported by
+# this model"); its table leaves these cells blank
+GAPS.update(
+    {
+        f"{arch}/prompt_tuning": _NO_PROMPT_TUNING.format(title)
+        for arch, title in (
+            ("bart", "BART"),
+            ("mbart", "MBart"),
+            ("plbart", "PLBart"),
+            ("mt5", "MT5"),
+            ("whisper", "Whisper"),
+            ("encoder_decoder", "Encoder Decoder"),
+        )
+    }
+)

@@ -1,0 +1,56 @@
+# AdapterHub 1.3.0 on a BERT2BERT EncoderDecoderModel (its table: supported where encoder and decoder are):
+# 1. a bottleneck adapter after the attention (mh_adapter: DoubleSeqBnConfig, Compacter) is added after the decoder's
+#    cross-attention too, though BnConfig's cross_adapter (documented: "add adapter modules after the cross attention
+#    block of each decoder layer in an encoder-decoder model. Defaults to False") is False; on BART it is not
+# 2. the invertible adapter transforms the encoder's embeddings, and the inverse AdapterHub wires for the decoder
+#    ("only the reverse pass in the LM head should be active") is never run: the decoder is a static BertLMHeadModel
+#    (as invertible_static_head.py)
+import sys
+
+import adapters
+import torch
+from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel
+
+
+def bert2bert():
+    torch.manual_seed(0)
+    bert = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)
+    decoder = BertConfig(**{**bert.to_dict(), "is_decoder": True, "add_cross_attention": True})
+    model = EncoderDecoderModel(EncoderDecoderConfig.from_encoder_decoder_configs(bert, decoder)).eval()
+    adapters.init(model)
+    return model
+
+
+kw = {"input_ids": torch.randint(3, 99, (2, 7)), "decoder_input_ids": torch.randint(3, 99, (2, 5))}
+wrong = False
+
+model = bert2bert()
+config = adapters.DoubleSeqBnConfig()
+model.add_adapter("a", config, set_active=True)
+cross = [name for name, _ in model.named_parameters() if "crossattention" in name and ".adapters.a." in name]
+with torch.no_grad():  # only the cross-attention's adapter adds anything
+    for name, p in model.named_parameters():
+        if ".adapters.a." in name:
+            p.copy_(torch.randn_like(p) * 0.3 if "crossattention" in name else torch.zeros_like(p))
+    adapted = model(**kw).logits
+    model.set_active_adapters(None)
+    plain = model(**kw).logits
+print(f"DoubleSeqBnConfig cross_adapter={config.cross_adapter}: parameters after the cross-attention: {len(cross)}")
+print(f"  the cross-attention's adapter alone changes the output by {(adapted - plain).abs().max():.3f}")
+wrong |= bool(cross) and not config.cross_adapter
+
+model = bert2bert()
+model.add_adapter("a", adapters.SeqBnInvConfig(), set_active=True)
+calls = []
+decoder_base = model.decoder.base_model
+inverse = decoder_base.invertible_adapters_forward
+decoder_base.invertible_adapters_forward = lambda h, rev=False: calls.append(rev) or inverse(h, rev=rev)
+with torch.no_grad():
+    for p in model.encoder.invertible_adapters["a"].parameters():
+        p.normal_(0, 0.5)
+    model(**kw)
+print(f"invertible adapter: the decoder's reverse pass ran {calls.count(True)} times (the inverse is never applied)")
+wrong |= True not in calls
+
+print("DEFECT" if wrong else "fixed")
+sys.exit(1 if wrong else 0)
