@@ -1,6 +1,7 @@
 # AdapterHub 1.3.0: ReFT on T5 (an encoder-decoder) counts the decoder's positions with the encoder's attention mask:
 # with suffix positions the decoder layers index past the end of a shorter decoder sequence (RuntimeError); a left-padded
-# encoder row shifts the decoder's prefix positions by the encoder's padding (the decoder's own rows are not padded)
+# encoder row shifts the decoder's prefix positions by the encoder's padding (the decoder's own rows are not padded);
+# under a KV cache a decoding step is edited as position 0
 import sys
 
 import adapters
@@ -39,5 +40,18 @@ with torch.no_grad():
 edited = ((seen[1] - seen[0]).abs().amax(-1) > 0).int().tolist()
 print("decoder positions a prefix of 2 edits (padded encoder row, full row):", edited)
 wrong |= edited[0] != [1, 1, 0, 0, 0, 0]
+
+# a cached decoding step (one new decoder token at position 5) is edited as prefix position 0 (reft_cache.py on T5)
+model = t5(prefix_positions=1)
+seen = []
+block = model.decoder.block[0]
+block.layer[-1].register_forward_hook(lambda module, args, output: seen.append(output))
+block.register_forward_hook(lambda module, args, output: seen.append(output[0]))
+with torch.no_grad():
+    cache = model(input_ids=ids, decoder_input_ids=decoder_ids[:, :5], use_cache=True).past_key_values
+    model(input_ids=ids, decoder_input_ids=decoder_ids[:, 5:], past_key_values=cache, use_cache=True)
+step_edited = bool((seen[3] - seen[2]).abs().amax() > 0)
+print("a cached step at decoder position 5 is edited by a prefix of 1:", step_edited)
+wrong |= step_edited
 print("DEFECT" if wrong else "fixed")
 sys.exit(1 if wrong else 0)
