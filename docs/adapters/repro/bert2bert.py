@@ -5,7 +5,11 @@
 # 2. the invertible adapter transforms the encoder's embeddings, and the inverse AdapterHub wires for the decoder
 #    ("only the reverse pass in the LM head should be active") is never run: the decoder is a static BertLMHeadModel
 #    (as invertible_static_head.py)
+# 3. the decoder shares the encoder's invertible adapter under other names: save_pretrained (safetensors) refuses the
+#    shared tensors
+# 4. generate() with a prefix-tuning adapter crashes ('ForwardContext' object has no attribute 'prefix_states')
 import sys
+import tempfile
 
 import adapters
 import torch
@@ -21,6 +25,7 @@ def bert2bert():
     return model
 
 
+torch.manual_seed(1)
 kw = {"input_ids": torch.randint(3, 99, (2, 7)), "decoder_input_ids": torch.randint(3, 99, (2, 5))}
 wrong = False
 
@@ -51,6 +56,25 @@ with torch.no_grad():
     model(**kw)
 print(f"invertible adapter: the decoder's reverse pass ran {calls.count(True)} times (the inverse is never applied)")
 wrong |= True not in calls
+
+with tempfile.TemporaryDirectory() as folder:
+    try:
+        model.save_pretrained(folder)
+        print("invertible adapter: save_pretrained saves")
+    except RuntimeError as error:
+        print(f"invertible adapter: save_pretrained: RuntimeError: {str(error).splitlines()[0][:150]}")
+        wrong = True
+
+model = bert2bert()
+model.generation_config.decoder_start_token_id, model.generation_config.pad_token_id = 1, 0
+model.add_adapter("p", adapters.PrefixTuningConfig(prefix_length=5), set_active=True)
+try:
+    with torch.no_grad():
+        model.generate(input_ids=kw["input_ids"], max_new_tokens=3)
+    print("prefix tuning: generate runs")
+except AttributeError as error:
+    print(f"prefix tuning: generate: AttributeError: {error}")
+    wrong = True
 
 print("DEFECT" if wrong else "fixed")
 sys.exit(1 if wrong else 0)
