@@ -8,11 +8,13 @@
 # 3. the decoder shares the encoder's invertible adapter under other names: save_pretrained (safetensors) refuses the
 #    shared tensors
 # 4. generate() with a prefix-tuning adapter crashes ('ForwardContext' object has no attribute 'prefix_states')
+# 5. output_adapter_fusion_attentions=True / output_adapter_gating_scores=True return nothing (no such output key)
 import sys
 import tempfile
 
 import adapters
 import torch
+from adapters.composition import Fuse
 from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel
 
 
@@ -75,6 +77,20 @@ try:
 except AttributeError as error:
     print(f"prefix tuning: generate: AttributeError: {error}")
     wrong = True
+
+model = bert2bert()
+model.add_adapter("a", adapters.SeqBnConfig())
+model.add_adapter("b", adapters.SeqBnConfig())
+model.add_adapter_fusion(Fuse("a", "b"))
+model.set_active_adapters(Fuse("a", "b"))
+model.add_adapter("u", adapters.UniPELTConfig())
+with torch.no_grad():
+    fused = model(**kw, output_adapter_fusion_attentions=True)
+    model.set_active_adapters("u")
+    gated = model(**kw, output_adapter_gating_scores=True)
+print("outputs with fusion attentions asked for:", list(fused.keys()))
+print("outputs with gating scores asked for:", list(gated.keys()))
+wrong |= "adapter_fusion_attentions" not in fused or "adapter_gating_scores" not in gated
 
 print("DEFECT" if wrong else "fixed")
 sys.exit(1 if wrong else 0)
