@@ -9,6 +9,8 @@
 #    shared tensors
 # 4. generate() with a prefix-tuning adapter crashes ('ForwardContext' object has no attribute 'prefix_states')
 # 5. output_adapter_fusion_attentions=True / output_adapter_gating_scores=True return nothing (no such output key)
+# 6. leave_out numbers the encoder's and the decoder's layers each from 0: leave_out=[1] leaves out layer 1 of both
+#    (BART numbers the decoder's layers after the encoder's: leave_out=[1] is the encoder's layer 1 only)
 import sys
 import tempfile
 
@@ -91,6 +93,12 @@ with torch.no_grad():
 print("outputs with fusion attentions asked for:", list(fused.keys()))
 print("outputs with gating scores asked for:", list(gated.keys()))
 wrong |= "adapter_fusion_attentions" not in fused or "adapter_gating_scores" not in gated
+
+model = bert2bert()  # one layer per side: leave_out=[0] should leave out the encoder's layer only
+model.add_adapter("a", adapters.SeqBnConfig(leave_out=[0]))
+adapted = sorted({n.split(".adapters.a.")[0] for n, _ in model.named_parameters() if ".adapters.a." in n})
+print("leave_out=[0] (the encoder's one layer): layers with the adapter:", adapted)
+wrong |= not any(name.startswith("decoder.") for name in adapted)
 
 print("DEFECT" if wrong else "fixed")
 sys.exit(1 if wrong else 0)
