@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from architectures.live import get_path
 from conformance.weights import key
 
 from .places import layers, modules_of_type
@@ -21,13 +22,18 @@ from .slots import Slot, derived, stored
 
 
 LOCATION_SITES = {"mh_adapter": "attention_adapter", "output_adapter": "ffn_adapter"}
+# BERT's cross-attention output is a BertSelfOutput too, so AdapterHub gives it an mh_adapter layer of its own
+# (docs/adapters/repro/bert2bert.py): a site apart, else its tensors and the self-attention's share one name
+CROSS_SITE = "cross_attention_adapter"
 
 
 def bottleneck_layers(model: Any) -> Iterator[tuple[int, str, Any]]:
-    for index, _, layer in layers(model):
+    for index, stack, layer in layers(model):
+        cross = get_path(layer, stack.cross_attention.output) if stack.cross_attention is not None else None
         for module in modules_of_type(layer, "BottleneckLayer"):
             if module.location_key in LOCATION_SITES:
-                yield index, LOCATION_SITES[module.location_key], module
+                holds_cross = cross is not None and any(part is cross for part in module.modules())
+                yield index, CROSS_SITE if holds_cross else LOCATION_SITES[module.location_key], module
 
 
 def _projection(sequential_or_layer: Any) -> Any:

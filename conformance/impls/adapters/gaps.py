@@ -285,3 +285,24 @@ GAPS |= {
         "does not describe it here"
     ),
 }
+
+# seq2seq: AdapterHub's mixins set support_prompt_tuning = False and add_adapter refuses the config ("not supported by
+# this model"); its table leaves these cells blank
+GAPS.update(
+    {
+        f"{arch}/prompt_tuning": _NO_PROMPT_TUNING.format(title)
+        for arch, title in (
+            ("bart", "BART"),
+            ("mbart", "MBart"),
+            ("plbart", "PLBart"),
+            ("mt5", "MT5"),
+            ("whisper", "Whisper"),
+            ("encoder_decoder", "Encoder Decoder"),
+        )
+    }
+)
+# its table leaves the Parallel block blank for Encoder Decoder, and set_active_adapters refuses it
+GAPS["encoder_decoder/parallel"] = (
+    "AdapterHub does not implement the Parallel block for EncoderDecoderModel (a blank cell of its model table; "
+    '"Models of type encoder-decoder don\'t support adapter composition using Parallel")'
+)
