@@ -72,6 +72,7 @@ _UNIPELT_GATES = (
     "gate per token, as the paper writes it) and multiplies a gated LoRA's update by the gate instead of alpha / r, "
     "so alpha has no effect (2 in its own UniPELT default: an AdapterHub defect, docs/adapters/repro/unipelt_gates.py)"
 )
+_MISTRAL_PREFIX = _PREFIX_SDPA.format(arch="mistral") + " (Mistral: docs/adapters/repro/mistral_prefix.py)"
 # (method, arch or "*") -> what the reference would need, or the AdapterHub defect behind the difference;
 # measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {
@@ -98,6 +99,13 @@ KNOWN: dict[tuple[str, str], str] = {
         "docs/adapters/repro/llama_ffn_lora.py); the reference adapts the FFN output projection (down_proj), as the "
         "suite's oracle does at the spec's ffn_out"
     ),
+    # decoders:
+    ("lora", "mistral"): (
+        "LoRA output_lora on Mistral: AdapterHub's Mistral mixin wraps up_proj (an FFN input projection) as 'output' "
+        "and down_proj as 'intermediate', as on Llama (an AdapterHub defect: docs/adapters/repro/llama_ffn_lora.py)"
+    ),
+    **{(method, "mistral"): _MISTRAL_PREFIX for method in ("prefix_tuning", "mam")},
+    ("unipelt", "mistral"): f"{_UNIPELT_GATES}; besides, {_MISTRAL_PREFIX}",
 }
 
 
@@ -196,7 +204,7 @@ def _without_position_bias(model):
 # Where AdapterHub's prefix has a defect on the default path (KNOWN: _PREFIX_SDPA, _T5_BIAS), the rest of prefix
 # tuning is compared on a base model that avoids it, so that a difference elsewhere still shows: eager attention on
 # the decoders, T5 without its relative position bias. UniPELT is left out: its gates differ (_UNIPELT_GATES).
-AROUND = {"gpt2": _eager, "llama": _eager, "t5": _without_position_bias}
+AROUND = {"gpt2": _eager, "llama": _eager, "mistral": _eager, "t5": _without_position_bias}
 
 
 @pytest.mark.parametrize("pad", (False, True), ids=("full", "padded"))
