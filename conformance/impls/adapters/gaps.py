@@ -297,9 +297,10 @@ GAPS.update(
 
 # decoders: AdapterHub's dynamic fusion initialises its value projection to I + 1e-6 off the diagonal
 # (value_initialized), not the identity: Fuse(a, copy of a) mixes the hidden features and differs from a by about
-# 1e-5, here just over the check's 1e-5 (1.06e-5 on Qwen2's double_seq_bn; on the other archs and methods within it)
-GAPS["qwen2/TestFusion::test_fusion_of_equal_adapters_equals_one[double_seq_bn]"] = (
-    "AdapterHub's dynamic AdapterFusion initialises the value projection to the identity plus 1e-6 everywhere off the "
-    "diagonal (value_initialized=True): a fusion of two equal adapters mixes the hidden features, 1.06e-5 from one "
-    "adapter here (over the check's 1e-5)"
-)
+# 1e-5, just over the check's 1e-5 on Qwen2's double_seq_bn and Gemma 3's seq_bn (within it elsewhere)
+for _key in ("qwen2/{}[double_seq_bn]", "gemma3_text/{}[seq_bn]"):
+    GAPS[_key.format("TestFusion::test_fusion_of_equal_adapters_equals_one")] = (
+        "AdapterHub's dynamic AdapterFusion initialises the value projection to the identity plus 1e-6 everywhere off "
+        "the diagonal (value_initialized=True): a fusion of two equal adapters mixes the hidden features and lands "
+        "about 1e-5 from one adapter, here just over the check's 1e-5 (with the value set to the identity: equal)"
+    )
