@@ -93,6 +93,7 @@ _ALBERT_MH = (
     "after the attention transforms the attention's input, not its output (an AdapterHub defect, "
     "docs/adapters/repro/albert_mh_adapter.py)"
 )
+_MISTRAL_PREFIX = _PREFIX_SDPA.format(arch="mistral") + " (Mistral: docs/adapters/repro/mistral_prefix.py)"
 # (method, arch or "*") -> what the reference would need, or the AdapterHub defect behind the difference;
 # measured with adapters 1.3.0, transformers 4.57.6
 KNOWN: dict[tuple[str, str], str] = {
@@ -136,6 +137,26 @@ KNOWN: dict[tuple[str, str], str] = {
     **{(method, "deberta"): f"{_DEBERTA_BIAS}; besides, {_DEBERTA_QKV}" for method in ("lora", "ia3", "unipelt")},
     **{(method, "xmod"): _XMOD_LANGUAGES for method in METHODS},
     **{(method, "albert"): _ALBERT_MH for method in ("double_seq_bn", "compacter")},
+    # decoders:
+    ("lora", "mistral"): (
+        "LoRA output_lora on Mistral: AdapterHub's Mistral mixin wraps up_proj (an FFN input projection) as 'output' "
+        "and down_proj as 'intermediate', as on Llama (an AdapterHub defect: docs/adapters/repro/llama_ffn_lora.py)"
+    ),
+    **{(method, "mistral"): _MISTRAL_PREFIX for method in ("prefix_tuning", "mam")},
+    ("unipelt", "mistral"): f"{_UNIPELT_GATES}; besides, {_MISTRAL_PREFIX}",
+    ("par_bn", "phi"): (
+        "AdapterHub's Phi interface gives the FFN's adapter no residual input, so par_bn crashes (linear() of None): "
+        "an AdapterHub defect, docs/adapters/repro/phi.py"
+    ),
+    **{
+        (method, "modernbert"): (
+            "adapters.init on ModernBERT adds an uninitialised bias to the fused Wqkv (LoRAMergedLinear.wrap): every "
+            "output differs, adapter or not (an AdapterHub defect, docs/adapters/repro/modernbert_init.py)"
+        )
+        for method in METHODS
+        if method
+        not in ("prefix_tuning", "mam", "unipelt", "prompt_tuning", "dora", "compacter++", "double_seq_bn_inv")
+    },
 }
 # seq2seq: measured with adapters 1.3.0, transformers 4.57.6
 _S2S_PREFIX_SDPA = (
@@ -278,7 +299,7 @@ def _without_position_bias(model):
 # Where AdapterHub's prefix has a defect on the default path (KNOWN: _PREFIX_SDPA, _T5_BIAS), the rest of prefix
 # tuning is compared on a base model that avoids it, so that a difference elsewhere still shows: eager attention on
 # the decoders, T5 without its relative position bias. UniPELT is left out: its gates differ (_UNIPELT_GATES).
-AROUND = {"gpt2": _eager, "llama": _eager, "t5": _without_position_bias}
+AROUND = {"gpt2": _eager, "llama": _eager, "mistral": _eager, "t5": _without_position_bias}
 
 
 def _rebuilt_eager_encoder_decoder(model):

@@ -306,3 +306,130 @@ GAPS["encoder_decoder/parallel"] = (
     "AdapterHub does not implement the Parallel block for EncoderDecoderModel (a blank cell of its model table; "
     '"Models of type encoder-decoder don\'t support adapter composition using Parallel")'
 )
+
+# decoders: the architectures AdapterHub supports through its plugin interface (AdapterModelInterface, "◊" in its
+# table) and GPT-J, where its published table leaves the cell blank and adapters 1.3.0 refuses the method
+# ("Adapter config or type ... is not supported by this model")
+_PLUGIN = {
+    "gemma2": "Gemma 2",
+    "gemma3_text": "Gemma 3 (Text)",
+    "modernbert": "ModernBERT",
+    "phi": "Phi",
+    "qwen2": "Qwen2",
+    "qwen3": "Qwen3",
+}
+_NO_PREFIX_TUNING = "AdapterHub does not implement prefix tuning for {} (a blank cell of its model table)"
+_NO_PREFIX_PART = (
+    "AdapterHub does not implement prefix tuning for {} (a blank cell of its model table), which {} holds: it refuses "
+    "the config"
+)
+_NO_ADAPTER_MODEL = (
+    "AdapterHub supports {} through its plugin interface only: adapters.init on the transformers model, with no "
+    "XAdapterModel class and no flexible heads (AutoAdapterModel refuses the config: 'Unrecognized configuration "
+    "class'); the suite's check builds its adapter model with heads"
+)
+_NO_PARALLEL = (
+    "AdapterHub does not implement the Parallel block for {} (a blank cell of its model table; it refuses: 'Models "
+    "of type ... don't support adapter composition using Parallel')"
+)
+_ADAPTER_MODEL_FEATURES = ("adapter_model", "heads", "accelerate", "torch_compile", "bfloat16", "trainer")
+GAPS.update(
+    {
+        **{
+            f"{arch}/{key}": _NO_ADAPTER_MODEL.format(title)
+            for arch, title in _PLUGIN.items()
+            for key in (*_ADAPTER_MODEL_FEATURES, "TestClassConversion::test_static_checkpoint_loads_as_adapter_model")
+        },
+        **{f"{arch}/parallel": _NO_PARALLEL.format(title) for arch, title in _PLUGIN.items()},
+        **{f"{arch}/prompt_tuning": _NO_PROMPT_TUNING.format(title) for arch, title in _PLUGIN.items()},
+        "gptj/prompt_tuning": _NO_PROMPT_TUNING.format("GPT-J"),
+        **{f"{arch}/prefix_tuning": _NO_PREFIX_TUNING.format(title) for arch, title in _PLUGIN.items()},
+        **{f"{arch}/mam": _NO_PREFIX_PART.format(title, "MAM") for arch, title in _PLUGIN.items()},
+        **{f"{arch}/unipelt": _NO_PREFIX_PART.format(title, "UniPELT") for arch, title in _PLUGIN.items()},
+    }
+)
+
+# decoders: where AdapterHub puts a bottleneck adapter on these architectures, against the suite's definition
+# (conformance/oracles/bottleneck.py: a sequential adapter reads h + r, h the sub-layer's output, r its residual input;
+# a parallel one reads r). Measured in docs/adapters/repro/plugin_bottleneck_norm.py and gptj_placement.py.
+_GEMMA_PLACEMENT = (
+    "AdapterHub's plugin interface for {} names the post-sublayer norms (post_attention_layernorm, "
+    "post_feedforward_layernorm) as the layer norms after the sub-layers (layer_ln_1 / layer_ln_2), so a sequential "
+    "adapter with original_ln_before reads N(h + r) and the layer outputs r + N(h + f(N(h + r))) (its placement by "
+    "design for post-norm models); the suite's definition treats the model as pre-norm with the post norm inside the "
+    "sub-layer and reads h + r"
+)
+_GPTJ_PLACEMENT = (
+    "AdapterHub's GPT-J block runs its parallel sub-layers' adapters one after the other: the FFN's adapter takes as "
+    "residual input the block input plus the attention output (and its adapter's), so a sequential adapter reads "
+    "ffn + attn + r and a parallel one r + attn; the suite's definition follows transformers' GPT-J, where both "
+    "sub-layers read the block input r (a placement AdapterHub's own modeling code chooses)"
+)
+_PHI_PLACEMENT = (
+    "AdapterHub's plugin interface for Phi (attention and FFN in parallel on one normed input) gives the FFN's adapter "
+    "no residual input (layer_pre_ffn=None, as its interface's comment explains), so a sequential FFN adapter reads "
+    "the FFN output h alone; the suite's definition reads h + r"
+)
+_SEQUENTIAL_ORACLE_CHECKS = (
+    "TestDefinition::test_output_matches_oracle",
+    "TestStack::test_stack_matches_oracle_in_both_orders",
+    "TestSplit::test_split_matches_oracle",
+    "TestBatchSplit::test_batch_split_matches_oracle",
+    "TestFusion::test_fusion_matches_oracle",
+    "TestParallel::test_parallel_matches_oracle",
+    "TestParallel::test_parallel_after_shared_adapter_matches_oracle",
+)
+# the placement options' check has one id per (method, option): declared for the architecture as a whole (the options
+# without original_ln_before that agree are skipped with it)
+_OPTIONS_CHECK = "TestBottleneckPlacement::test_placement_option_matches_oracle"
+GAPS.update(
+    {
+        **{
+            f"{arch}/{check}[{method}]": _GEMMA_PLACEMENT.format(title)
+            for arch, title in (("gemma2", "Gemma 2"), ("gemma3_text", "Gemma 3"))
+            for method in ("seq_bn", "double_seq_bn", "compacter++")
+            for check in _SEQUENTIAL_ORACLE_CHECKS
+        },
+        **{
+            f"{arch}/{key}": _GEMMA_PLACEMENT.format(title)
+            for arch, title in (("gemma2", "Gemma 2"), ("gemma3_text", "Gemma 3"))
+            for key in (
+                "TestInvertible::test_stack_input_placement_matches_the_definition",
+                _OPTIONS_CHECK,
+                "parity:seq_bn",
+                "parity:seq_bn_inv",
+            )
+        },
+        **{
+            f"gptj/{check}[{method}]": _GPTJ_PLACEMENT
+            for method in ("seq_bn", "par_bn", "double_seq_bn", "compacter++", "mam")
+            for check in _SEQUENTIAL_ORACLE_CHECKS
+        },
+        **{f"gptj/parity:{method}": _GPTJ_PLACEMENT for method in ("seq_bn", "par_bn", "seq_bn_inv", "mam")},
+        f"gptj/{_OPTIONS_CHECK}": _GPTJ_PLACEMENT,
+        **{
+            f"phi/{check}[{method}]": _PHI_PLACEMENT
+            for method in ("seq_bn", "double_seq_bn", "compacter++")
+            for check in _SEQUENTIAL_ORACLE_CHECKS
+        },
+        **{
+            f"phi/{key}": _PHI_PLACEMENT
+            for key in (
+                "TestInvertible::test_stack_input_placement_matches_the_definition",
+                _OPTIONS_CHECK,
+                "parity:seq_bn",
+                "parity:seq_bn_inv",
+            )
+        },
+    }
+)
+
+# decoders: AdapterHub's dynamic fusion initialises its value projection to I + 1e-6 off the diagonal
+# (value_initialized), not the identity: Fuse(a, copy of a) mixes the hidden features and differs from a by about
+# 1e-5, just over the check's 1e-5 on Qwen2's double_seq_bn and Gemma 3's seq_bn (within it elsewhere)
+for _key in ("qwen2/{}[double_seq_bn]", "gemma3_text/{}[seq_bn]"):
+    GAPS[_key.format("TestFusion::test_fusion_of_equal_adapters_equals_one")] = (
+        "AdapterHub's dynamic AdapterFusion initialises the value projection to the identity plus 1e-6 everywhere off "
+        "the diagonal (value_initialized=True): a fusion of two equal adapters mixes the hidden features and lands "
+        "about 1e-5 from one adapter, here just over the check's 1e-5 (with the value set to the identity: equal)"
+    )
