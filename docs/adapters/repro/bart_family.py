@@ -1,9 +1,10 @@
 # AdapterHub 1.3.0 on BART, MBart and PLBart (one set of mixins): (1) generate()'s cached decoding steps differ from
 # the uncached ones with a prefix under sdpa (the decoder prefix's misalignment, prefix_sdpa_seq2seq.py; eager agrees);
-# (3) a closed gated prefix (UniPELT's) differs between sdpa and eager (the same misalignment); (4) XForConditionalGeneration transforms the embeddings with the
-# invertible adapter and never runs its inverse before the static LM head (t5_invertible_head.py); (5) save_pretrained
-# of a model with an invertible adapter writes it under encoder.invertible_adapters too, which adapters.load_model
-# reports as unexpected keys
+# (2) with ReFT too: a cached decoding step (one new token) is edited as prefix position 0 (reft_cache.py); (3) a
+# closed gated prefix (UniPELT's) differs between sdpa and eager (the same misalignment); (4) XForConditionalGeneration
+# transforms the embeddings with the invertible adapter and never runs its inverse before the static LM head
+# (t5_invertible_head.py); (5) save_pretrained of a model with an invertible adapter writes it under
+# encoder.invertible_adapters too, which adapters.load_model reports as unexpected keys
 import copy
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def build(name, config, attn="sdpa", close_gates=False):
     m.eval()
     with torch.no_grad():
         for key, p in m.named_parameters():
-            if ".a." in key:
+            if ".a." in key and "parametrizations" not in key:  # LoReFT's orthogonal R: noise would make it 0
                 p.copy_(torch.randn_like(p) * 0.3)
             if close_gates and "gate" in key:  # sigmoid(-40): closed
                 p.fill_(-40.0 if key.endswith("bias") else 0.0)
@@ -68,6 +69,8 @@ for name in FAMILY:
     print(
         f"{name} (1) prefix, generate() scores cached vs uncached: sdpa max diff {d['sdpa']:.3g}, eager {d['eager']:.2g}"
     )
+    reft = cached_vs_uncached(build(name, adapters.LoReftConfig(r=2, dropout=0.0)), ids)
+    print(f"{name} (2) LoReFT (prefix positions 0-2), generate() scores cached vs uncached: max diff {reft:.3g}")
     gated = adapters.PrefixTuningConfig(prefix_length=5, use_gating=True)
     with torch.no_grad():
         closed = [build(name, gated, attn, close_gates=True)(input_ids=ids, decoder_input_ids=dec).logits
@@ -87,7 +90,7 @@ for name in FAMILY:
         loaded, info = adapters.load_model(tmp, FAMILY[name][1], output_loading_info=True)
     print(f"{name} (5) save_pretrained + adapters.load_model: {len(info['unexpected_keys'])} unexpected keys, e.g. "
           f"{sorted(info['unexpected_keys'])[:1]}")  # fmt: skip
-    wrong |= d["sdpa"] > 1e-4 >= d["eager"] or gate > 1e-4 or True not in calls
+    wrong |= d["sdpa"] > 1e-4 >= d["eager"] or reft > 1e-4 or gate > 1e-4 or True not in calls
     wrong |= bool(info["unexpected_keys"])
 print("DEFECT: see the lines above" if wrong else "fixed")
 sys.exit(1 if wrong else 0)
