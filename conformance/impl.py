@@ -152,6 +152,17 @@ def skip_if_declared_gap(request: Any, key: str) -> None:
         pytest.skip(reason)
 
 
+def head_gap_key(spec: Any, kind: str) -> str:
+    """The run-time gap key by which an implementation declares it does not offer head type ``kind`` on ``spec``'s
+    architecture though transformers has a class for it (AdapterHub's T5 has no tagging head)."""
+    return f"{spec.name}/{kind}_head"
+
+
+def offers_head(spec: Any, kind: str) -> bool:
+    """False where the implementation declares head type ``kind`` absent on this architecture (``head_gap_key``)."""
+    return head_gap_key(spec, kind) not in current().gaps
+
+
 def claimed_identity_at_init(config: Any) -> bool | None:
     """The implementation's claim that an adapter of ``config`` starts as the identity (None: no claim)."""
     return current().claimed_identity_at_init(config)

@@ -145,7 +145,7 @@ class AdapterModelChecks:
         """Each example alone gives what it gives inside a padded batch (decoders pad on the left)."""
         kind = head_kind(spec)
         if kind not in ("causal_lm", "tagging", "masked_lm"):
-            kind = "tagging" if "tagging" in head_types(spec) else kind
+            kind = "tagging" if "tagging" in head_types(spec) and impl.offers_head(spec, "tagging") else kind
         model = adapted(spec, check_seed, kind)
         config = spec.make_config()
         pad = config.pad_token_id if config.pad_token_id is not None else 0

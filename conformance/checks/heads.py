@@ -161,6 +161,11 @@ def other_head(spec: Any) -> HeadUnderTest:
 
 @pytest.mark.feature("heads")
 class HeadChecks:
+    @pytest.fixture(autouse=True)
+    def _head_offered(self, spec, head, request):
+        # a head type transformers has but the implementation declares it does not offer here: a gap, not a failure
+        impl.skip_if_declared_gap(request, impl.head_gap_key(spec, head.name))
+
     def test_add_head_builds_and_activates(self, spec, head):
         model = flex_model(spec)
         add_head(model, head, "h")
@@ -380,7 +385,8 @@ class HeadChecks:
 class HeadTypeChecks:
     def test_only_offered_head_types_can_be_added(self, spec, check_seed, request):
         model = flex_model(spec)
-        offered = head_types(spec)
+        # a type the implementation declares absent here (a run-time gap key) must be refused like one not offered
+        offered = [kind for kind in head_types(spec) if impl.offers_head(spec, kind)]
         assert offered, f"{spec.name} offers no head type"
         for kind in HEAD_TYPES:
             head = HEADS[kind]

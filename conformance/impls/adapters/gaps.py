@@ -433,3 +433,16 @@ for _key in ("qwen2/{}[double_seq_bn]", "gemma3_text/{}[seq_bn]"):
         "the diagonal (value_initialized=True): a fusion of two equal adapters mixes the hidden features and lands "
         "about 1e-5 from one adapter, here just over the check's 1e-5 (with the value set to the identity: equal)"
     )
+
+# seq2seq (2): head types transformers has a class for that AdapterHub's adapter model does not offer (its head_types
+# list; add_tagging_head raises "does not support head type"): run-time keys conformance.impl.head_gap_key reads
+GAPS.update(
+    {
+        f"{arch}/tagging_head": (
+            f"AdapterHub's {title}AdapterModel offers no tagging head (its head_types: classification, "
+            "multilabel_classification, question_answering, seq2seq_lm), though transformers has "
+            f"{title}ForTokenClassification"
+        )
+        for arch, title in (("t5", "T5"), ("mt5", "MT5"))
+    }
+)
