@@ -182,6 +182,15 @@ def _add_head(model, head, name, **extra):
     randomize_head(model, name)
 
 
+def _with_adapter_and_head(view, model, head):
+    """A random bottleneck adapter "a" and a random head "a" of type ``head``, both active."""
+    model.add_adapter("a", "seq_bn")
+    impl.use(view)
+    randomize_adapter(model, "a", 1)
+    _add_head(model, head, "a")
+    model.set_active_adapters("a")
+
+
 @torch.no_grad()
 def randomize_head(model, name):
     generator = torch.Generator().manual_seed(3)
@@ -194,11 +203,7 @@ def test_reference_loads_the_adapter_and_head_adapterhub_saved(arch, head, imple
     reference_view, adapters_impl = implementations
     spec = get(arch)
     hub, reference = _adapter_models(spec, tmp_path)
-    hub.add_adapter("a", "seq_bn")
-    impl.use(adapters_impl)
-    randomize_adapter(hub, "a", 1)
-    _add_head(hub, head, "a")
-    hub.set_active_adapters("a")
+    _with_adapter_and_head(adapters_impl, hub, head)
     hub.save_adapter(str(tmp_path / "saved"), "a", use_safetensors=True)
     assert (tmp_path / "saved" / "model_head.safetensors").is_file()
 
@@ -217,11 +222,7 @@ def test_adapterhub_loads_the_adapter_and_head_the_reference_saved(arch, head, i
     reference_view, adapters_impl = implementations
     spec = get(arch)
     hub, reference = _adapter_models(spec, tmp_path)
-    reference.add_adapter("a", "seq_bn")
-    impl.use(reference_view)
-    randomize_adapter(reference, "a", 1)
-    _add_head(reference, head, "a")
-    reference.set_active_adapters("a")
+    _with_adapter_and_head(reference_view, reference, head)
     reference.save_adapter(tmp_path / "saved", "a", format="adapters")
     assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == [
         "adapter.safetensors",

@@ -104,17 +104,23 @@ class HubAdapter:
     tensors: dict[str, torch.Tensor]
 
 
-def read_folder(directory: Path) -> HubAdapter:
-    """The adapter AdapterHub saved in ``directory``, its config translated; ValueError saying what is wrong."""
-    path = directory / CONFIG_NAME
+def read_payload(path: Path, what: str) -> dict[str, Any]:
+    """AdapterHub's JSON beside its weights (an object with 'name' and 'config'); ValueError saying what is wrong."""
     if not path.is_file():
-        raise ValueError(f"cannot load an AdapterHub adapter from {directory}: {CONFIG_NAME} is missing")
+        raise ValueError(f"cannot load an AdapterHub {what} from {path.parent}: {path.name} is missing")
     try:
         payload = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("name"), str) or "config" not in payload:
-        raise ValueError(f"{path} is not AdapterHub's adapter config (an object with 'name' and 'config')")
+        raise ValueError(f"{path} is not AdapterHub's {what} config (an object with 'name' and 'config')")
+    return payload
+
+
+def read_folder(directory: Path) -> HubAdapter:
+    """The adapter AdapterHub saved in ``directory``, its config translated; ValueError saying what is wrong."""
+    path = directory / CONFIG_NAME
+    payload = read_payload(path, "adapter")
     try:
         config = to_reference(as_written(payload))
     except ValueError as err:

@@ -9,7 +9,6 @@ only that Sequential; LM heads (their own layer norms, a tied decoder) are refus
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import torch
 
 from architectures.heads import default_pooling
 
-from .adapterhub import VERSION, read_tensors
+from .adapterhub import VERSION, read_payload, read_tensors
 
 
 HEAD_CONFIG_NAME = "head_config.json"
@@ -57,15 +56,10 @@ def read_head_folder(directory: Path, spec: Any) -> HubHead:
     """The head AdapterHub saved in ``directory``, as the reference's config and weights; ValueError saying what is
     wrong (nothing of the model is touched here)."""
     path = directory / HEAD_CONFIG_NAME
-    if not path.is_file():
-        raise ValueError(f"cannot load an AdapterHub head from {directory}: {HEAD_CONFIG_NAME} is missing")
-    try:
-        payload = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
-    hub = payload.get("config") if isinstance(payload, dict) else None
-    if not isinstance(hub, dict) or not isinstance(payload.get("name"), str):
-        raise ValueError(f"{path} is not AdapterHub's head config (an object with 'name' and 'config')")
+    payload = read_payload(path, "head")
+    hub = payload["config"]
+    if not isinstance(hub, dict):
+        raise ValueError(f"{path}: 'config' is not an object")
     try:
         config = to_reference(hub, spec)
     except ValueError as err:
