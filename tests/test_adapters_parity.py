@@ -302,11 +302,13 @@ def _without_position_bias(model):
 AROUND = {"gpt2": _eager, "llama": _eager, "mistral": _eager, "t5": _without_position_bias}
 
 
-def _rebuilt_eager_encoder_decoder(model):
-    """BERT2BERT with eager attention on both sides (4.x BERT picks its attention class when built)."""
+def _rebuilt_eager(model):
+    """The same weights in a model built with eager attention (4.x BERT picks its attention class when built), on
+    both sides of an encoder-decoder."""
     config = copy.deepcopy(model.config)
-    for part in (config, config.encoder, config.decoder):
-        part._attn_implementation = "eager"
+    for part in (config, getattr(config, "encoder", None), getattr(config, "decoder", None)):
+        if part is not None:
+            part._attn_implementation = "eager"
     eager = type(model)(config)
     eager.load_state_dict(model.state_dict())
     return eager.eval()
@@ -316,7 +318,7 @@ def _rebuilt_eager_encoder_decoder(model):
 AROUND.update(
     {
         **{arch: _eager for arch in ("bart", "mbart", "plbart", "whisper")},
-        "encoder_decoder": _rebuilt_eager_encoder_decoder,
+        "encoder_decoder": _rebuilt_eager,
         "mt5": _without_position_bias,
     }
 )
@@ -334,15 +336,6 @@ _PROMPT_SDPA_PADDING = (
     "'attend': the prompt positions attend to padding, and through them padding reaches the real tokens (an "
     "AdapterHub defect, docs/adapters/repro/prompt_padding.py; under eager attention the two agree)"
 )
-
-
-def _rebuilt_eager(model):
-    """The same weights in a model built with eager attention (4.x BERT picks its attention class when built)."""
-    config = copy.deepcopy(model.config)
-    config._attn_implementation = "eager"
-    eager = type(model)(config)
-    eager.load_state_dict(model.state_dict())
-    return eager.eval()
 
 
 @pytest.mark.parametrize("attention", ("sdpa", "eager"))

@@ -24,7 +24,6 @@ from ..folders import check_hashes, missing_folder_message, replacing, write_jso
 from ..interop import adapterhub, adapterhub_heads
 from ..persistence import ADAPTER_FILES, check_format_version, write_adapter, write_folder, write_hub_adapter
 from ..persistence import CONFIG_NAME as ADAPTER_CONFIG_NAME
-from ..persistence import WEIGHTS_NAME as ADAPTER_WEIGHTS_NAME
 from .config import HeadConfig
 from .modules import PredictionHead
 
@@ -59,12 +58,10 @@ class ReadHead:
 
 def save_head(model: AdapterModel, directory: Path, name: str, format: str = "reference") -> None:
     if format == "adapters":
-        adapterhub_heads.to_hub(model.heads[name].config, name, model, {})  # refuses before anything is written
-        with replacing(directory, replaces=(*HEAD_FILES, *adapterhub_heads.HEAD_FILES)) as folder:
-            write_adapterhub_head(model, folder, name)
-        return
+        adapterhub_heads.check_writable(model.heads[name].config, name, model.adapter_state.spec)
+    write = write_adapterhub_head if format == "adapters" else write_head
     with replacing(directory, replaces=(*HEAD_FILES, *adapterhub_heads.HEAD_FILES)) as folder:
-        write_head(model, folder, name)
+        write(model, folder, name)
 
 
 def write_head(model: AdapterModel, folder: Path, name: str) -> None:
@@ -86,25 +83,17 @@ def save_adapter_with_head(
     """Adapter and head in one save: a folder never holds the adapter of one save and the head of another."""
     head = with_head and name in model.heads
     if head and format == "adapters":
-        adapterhub_heads.to_hub(model.heads[name].config, name, model, {})  # refuses before anything is written
+        adapterhub_heads.check_writable(model.heads[name].config, name, model.adapter_state.spec)
+    hub = format == "adapters"
     replaces = (*ADAPTER_FILES, *adapterhub.FILES, *HEAD_FILES, *adapterhub_heads.HEAD_FILES)
     with replacing(directory, replaces=replaces) as folder:
-        if format == "adapters":
-            write_hub_adapter(model, folder, name)
-            if head:
-                write_adapterhub_head(model, folder, name)
-        else:
-            write_adapter(model, folder, name)
-            if head:
-                write_head(model, folder, name)
+        (write_hub_adapter if hub else write_adapter)(model, folder, name)
+        if head:
+            (write_adapterhub_head if hub else write_head)(model, folder, name)
 
 
 def has_head(directory: Path) -> bool:
     return (directory / HEAD_CONFIG_NAME).is_file()
-
-
-def is_adapterhub_folder(directory: Path) -> bool:
-    return adapterhub.is_adapterhub_folder(directory, ADAPTER_WEIGHTS_NAME)
 
 
 def saved_adapter_name(directory: Path) -> str | None:
@@ -142,13 +131,9 @@ def read_head(model: AdapterModel, directory: Path, load_as: str | None) -> Read
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:
         raise ValueError(f"{weights_path} is not a readable safetensors file: {err}") from None
-    head = _built_with(model, config, weights, directory)
+    head, missing = _built_with(model, config, weights, directory)
     check_hashes(config_path, payload.get("sha256"))
-    own = head.own_parameters()
-    with torch.no_grad():
-        for key in set(own) & set(weights):
-            own[key].copy_(weights[key])
-    result = LoadedHead(load_as or payload["name"], sorted(set(own) - set(weights)), sorted(set(weights) - set(own)))
+    result = LoadedHead(load_as or payload["name"], missing, sorted(set(weights) - set(head.own_parameters())))
     return ReadHead(result.name, head, result)
 
 
@@ -163,17 +148,16 @@ def _read_adapterhub_head(model: AdapterModel, directory: Path, load_as: str | N
         config = HeadConfig(**hub.config)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{directory / HEAD_CONFIG_NAME}: {err}") from None
-    head = _built_with(model, config, hub.tensors, directory)
-    own = head.own_parameters()
-    with torch.no_grad():
-        for key in set(own) & set(hub.tensors):
-            own[key].copy_(hub.tensors[key])
-    result = LoadedHead(load_as or hub.name, sorted(set(own) - set(hub.tensors)), hub.unexpected)
+    head, missing = _built_with(model, config, hub.tensors, directory)
+    result = LoadedHead(load_as or hub.name, missing, hub.unexpected)
     return ReadHead(result.name, head, result)
 
 
-def _built_with(model: AdapterModel, config: HeadConfig, weights: dict[str, torch.Tensor], directory: Path):
-    """A new head of ``config``, after checking that ``weights`` fit it (ValueError naming the first that does not)."""
+def _built_with(
+    model: AdapterModel, config: HeadConfig, weights: dict[str, torch.Tensor], directory: Path
+) -> tuple[PredictionHead, list[str]]:
+    """A new head of ``config`` holding ``weights`` (ValueError naming the first that does not fit), and the names of
+    its tensors ``weights`` lacks. The model itself is not touched."""
     head = model._build_head(config)
     own = head.own_parameters()
     for key in sorted(set(own) & set(weights)):
@@ -182,7 +166,10 @@ def _built_with(model: AdapterModel, config: HeadConfig, weights: dict[str, torc
                 f"head weight {key} in {directory} has shape {tuple(weights[key].shape)}, this model expects "
                 f"{tuple(own[key].shape)} (a model of another size?)"
             )
-    return head
+    with torch.no_grad():
+        for key in set(own) & set(weights):
+            own[key].copy_(weights[key])
+    return head, sorted(set(own) - set(weights))
 
 
 def write_adapterhub_head(model: AdapterModel, folder: Path, name: str) -> None:

@@ -101,7 +101,7 @@ def to_reference(hub: dict[str, Any], spec: Any) -> dict[str, Any]:
         "layers": layers,
         "activation": (activation or "linear").lower() if layers > 1 else None,
         "use_pooler": use_pooler,
-        "pooling": None if use_pooler or head_type in ("tagging", "question_answering") else default_pooling(spec),
+        "pooling": _pooling(head_type, use_pooler, spec),
         "bias": bool(hub.get("bias", True)),
         "dropout": hub.get("dropout_prob"),
     }
@@ -117,6 +117,12 @@ def to_reference(hub: dict[str, Any], spec: Any) -> dict[str, Any]:
     return config
 
 
+def _pooling(head_type: str, use_pooler: bool, spec: Any) -> str | None:
+    """The position AdapterHub's head reads, in the reference's terms: the family's pooling for a sequence head that
+    does not read the pooler (token heads read every position)."""
+    return None if use_pooler or head_type in ("tagging", "question_answering") else default_pooling(spec)
+
+
 def own_keys(layers: int, activation: str | None) -> dict[str, str]:
     """AdapterHub's Sequential index of each Linear -> the reference's module name."""
     keys, index = {}, 0
@@ -127,22 +133,17 @@ def own_keys(layers: int, activation: str | None) -> dict[str, str]:
     return keys
 
 
-def to_hub(config: Any, name: str, model: Any, tensors: dict[str, torch.Tensor]) -> tuple[dict, dict]:
-    """(head_config.json's payload, the weights under AdapterHub's keys) for a reference head; ValueError for a head
-    AdapterHub's layout cannot hold."""
-    spec = model.adapter_state.spec
+def check_writable(config: Any, name: str, spec: Any) -> None:
+    """ValueError for a reference head AdapterHub's layout cannot hold (before anything is written)."""
     if config.head_type not in CONVERTED or config.head_type == "image_classification":
         converted = ", ".join(t for t in CONVERTED if t != "image_classification")
         raise ValueError(f"a {config.head_type} head is not written in AdapterHub's layout (written: {converted})")
-    pooling = (
-        None if config.use_pooler or config.head_type in ("tagging", "question_answering") else default_pooling(spec)
-    )
     unsupported = {
         "layer_norm": config.layer_norm,
         "hidden_bias": not config.hidden_bias,
         "tie_output": config.tie_output,
         "scale_hidden": config.scale_hidden,
-        "pooling": config.pooling != pooling,
+        "pooling": config.pooling != _pooling(config.head_type, config.use_pooler, spec),
         "bias": not config.bias and config.head_type not in ("classification", "multilabel_classification"),
     }
     if any(unsupported.values()):
@@ -150,6 +151,12 @@ def to_hub(config: Any, name: str, model: Any, tensors: dict[str, torch.Tensor])
             f"head {name!r} uses {[k for k, v in unsupported.items() if v]}, which AdapterHub's heads do not have: "
             "save it in the reference's layout"
         )
+
+
+def to_hub(config: Any, name: str, model: Any, tensors: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+    """(head_config.json's payload, the weights under AdapterHub's keys) for a reference head; ValueError for a head
+    AdapterHub's layout cannot hold."""
+    check_writable(config, name, model.adapter_state.spec)
     activation = config.activation if config.layers > 1 else "tanh"  # AdapterHub's default, unused with one layer
     hub: dict[str, Any] = {
         "head_type": config.head_type,
