@@ -32,16 +32,21 @@ def _parity(arch: str = "bert") -> dict:
     }
 
 
+def _conversion(class_name: str, outcome: str, reason: str = "") -> dict:
+    return {
+        **check("bert", "class_conversion", "test_static_to_flex_to_static", outcome, reason),
+        "nodeid": f"conformance/suite/test_conformance.py::T::test_static_to_flex_to_static[bert-{class_name}]",
+    }
+
+
 def _project(root: Path) -> None:
     gap = "no cross-attention here by design"
     checks = [
         check("bert", "lora", "a", "passed"),
         check("bert", "bottleneck", "a", "failed", "outputs differ by 0.5"),
         check("bert", "fusion", "a", "gap", gap),
-        {
-            **check("bert", "class_conversion", "test_static_to_flex_to_static", "passed"),
-            "nodeid": "conformance/suite/test_conformance.py::T::test_static_to_flex_to_static[bert-BertForMaskedLM]",
-        },
+        _conversion("BertForMaskedLM", "passed"),
+        _conversion("BertForPreTraining", "gap", "no flexible head for pre-training"),
     ]
     dump(root / "results" / "r.json", results_dict(checks, gaps={"bert": {"fusion": gap}}))
     parity = root / "docs" / "parity"
@@ -67,6 +72,8 @@ def test_render_writes_a_page_per_architecture_linked_from_the_table(tmp_path: P
     assert "| self-attention q/k/v | `attention.self.query`, `attention.self.key`, `attention.self.value` |" in page
     assert "| `BertForMaskedLM` | `masked_lm`, activation config:hidden_act | ✅ |" in page
     assert "| `BertForPreTraining` | none: " in page  # a head-class gap of the spec, with its reason
+    # only the classes the results checked: the installed transformers may have others (BertForNextSentence...)
+    assert "BertForNextSentencePrediction" not in page
     # the training-parity report beside it
     assert "## Training parity" in page and "| lora | 0.600 | 0.75 | 15.00% | 2.00x | 0.100 |" in page
     assert "| ia3 | error: RuntimeError: boom |" in page
