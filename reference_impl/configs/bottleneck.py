@@ -11,6 +11,7 @@ from .base import AdapterConfig, check, check_choice, register_config
 NonLinearity = Literal["relu", "gelu", "tanh", "swish", "silu", "identity"]
 BottleneckInit = Literal["bert", "mam"]
 ResidualBeforeLn = Literal[True, False, "post_add"]
+BottleneckPlacement = Literal["definition", "adapterhub"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class BnConfig(AdapterConfig):
     - ``is_parallel``: the adapter reads ``r`` and adds ``scaling`` times its output to ``h`` (He et al., 2021);
     - ``ln_before`` / ``ln_after``: a layer norm of the adapter's own before its down-projection / after its
       up-projection; ``adapter_residual_before_ln``: add the adapter's residual before ``ln_after``, not after.
+
+    ``placement="adapterhub"`` places the adapters as AdapterHub ``adapters`` 1.3 does where its modeling code departs
+    from the definition above (the suite's): on BEiT, Gemma 2 / 3, GPT-J and Phi (docs/adapters/placement.md);
+    elsewhere the two are the same. Adapters loaded from AdapterHub's files get it.
 
     ``reduction_factor`` divides the hidden size to give the bottleneck size. ``init_weights='mam'`` zero-initialises
     the up-projection, so the adapter starts as the identity; ``'bert'`` draws both projections from N(0, 0.02).
@@ -50,6 +55,7 @@ class BnConfig(AdapterConfig):
     scaling: float = 1.0
     init_weights: BottleneckInit = "bert"
     init_weights_seed: int | None = None
+    placement: BottleneckPlacement = "definition"
 
     def __post_init__(self) -> None:
         if self.init_weights == "mam_adapter":  # AdapterHub's name of the scheme
@@ -74,6 +80,7 @@ class BnConfig(AdapterConfig):
         )
         check_choice(self, "non_linearity", NonLinearity)
         check_choice(self, "init_weights", BottleneckInit)
+        check_choice(self, "placement", BottleneckPlacement)
 
     @property
     def identity_at_init(self) -> bool:

@@ -160,7 +160,8 @@ def _bottleneck(data: dict[str, Any]) -> AdapterConfig:
         cls = DoubleSeqBnConfig
     else:
         cls = SeqBnConfig
-    return cls(**fields)  # every field given: the class only names it
+    # placed where AdapterHub places it (the same as the definition but on BEiT, Gemma 2 / 3, GPT-J and Phi)
+    return cls(**fields, placement="adapterhub")  # every field given: the class only names it
 
 
 def _lora(data: dict[str, Any]) -> AdapterConfig:
@@ -190,7 +191,7 @@ def _lora(data: dict[str, Any]) -> AdapterConfig:
 def from_reference(config: AdapterConfig) -> dict[str, Any]:
     """AdapterHub's config dict for ``config``; ValueError for a config AdapterHub would not run the same way."""
     if type(config) in BN_CLASSES:
-        data = {k: getattr(config, k) for k in BN_SHARED}
+        data = {k: getattr(config, k) for k in BN_SHARED}  # not placement: AdapterHub has its own, one per model
         if data["non_linearity"] not in ACTIVATIONS:
             raise _refuse(f"non_linearity {data['non_linearity']!r} (supported: {', '.join(ACTIVATIONS)})")
         if data["init_weights"] == "mam":
