@@ -216,8 +216,24 @@ def implementations():
     impl.use(before)
 
 
+# configs that hold a bottleneck adapter, directly or as a union's "adapter" part
+_BOTTLENECKS = ("seq_bn", "double_seq_bn", "par_bn", "compacter", "compacter++", "seq_bn_inv", "double_seq_bn_inv")
+
+
+def _placed_as_adapterhub(config: dict) -> dict:
+    """The reference's config with its bottleneck placed as AdapterHub places it (``placement="adapterhub"``: the
+    same as the definition but on BEiT, Gemma 2 / 3, GPT-J and Phi, docs/adapters/placement.md)."""
+    if config["config"] in _BOTTLENECKS:
+        return {**config, "placement": "adapterhub"}
+    if isinstance(config.get("adapter"), dict):
+        return {**config, "adapter": _placed_as_adapterhub(config["adapter"])}
+    return config
+
+
 def _model(implementation, spec, config, adjust=None):
     impl.use(implementation)
+    if implementation.name == "reference":
+        config = _placed_as_adapterhub(config)
     plain = plain_model(spec)
     if adjust is not None:
         plain = adjust(plain) or plain  # in place, or a new model
