@@ -158,6 +158,12 @@ KNOWN: dict[tuple[str, str], str] = {
         not in ("prefix_tuning", "mam", "unipelt", "prompt_tuning", "dora", "compacter++", "double_seq_bn_inv")
     },
 }
+_GEMMA2_INVERTIBLE = (
+    "AdapterHub's plugin interface hooks Gemma 2's invertible adapter on embed_tokens, whose output Gemma2Model then "
+    "scales by sqrt(hidden_size): it transforms the unscaled token embeddings, not the first layer's input (its "
+    "placement elsewhere, the reference's stack_input): an AdapterHub defect (docs/adapters/repro/gemma2_invertible.py; "
+    "test_invertible_agrees_at_token_embeddings_on_gemma2 compares with the reference's token_embeddings)"
+)
 # seq2seq: measured with adapters 1.3.0, transformers 4.57.6
 _S2S_PREFIX_SDPA = (
     "AdapterHub's {arch} prefix under sdpa (the default attention): the decoder's self-attention gets no mask and "
@@ -189,6 +195,7 @@ KNOWN.update(
             "inverse it wires for the decoder's LM head (the decoder is a static BertLMHeadModel): an AdapterHub defect "
             "(docs/adapters/repro/bert2bert.py); without the reference's inverse the two agree"
         ),
+        ("seq_bn_inv", "gemma2"): _GEMMA2_INVERTIBLE,
         ("seq_bn_inv", "whisper"): (
             "AdapterHub hooks Whisper's invertible adapter on encoder.layer_norm, the encoder's final layer norm: it "
             "transforms the encoder's output, not the input of its layers (its placement on every other model, and "
@@ -230,10 +237,10 @@ def _placed_as_adapterhub(config: dict) -> dict:
     return config
 
 
-def _model(implementation, spec, config, adjust=None):
+def _model(implementation, spec, config, adjust=None, reference_changes=None):
     impl.use(implementation)
     if implementation.name == "reference":
-        config = _placed_as_adapterhub(config)
+        config = {**_placed_as_adapterhub(config), **(reference_changes or {})}
     plain = plain_model(spec)
     if adjust is not None:
         plain = adjust(plain) or plain  # in place, or a new model
@@ -244,9 +251,10 @@ def _model(implementation, spec, config, adjust=None):
     return model.eval()  # after add_adapter: new adapter modules start in training mode (dropout)
 
 
-def _compare(arch, method, implementations, adjust=None, pad=False, feature="parity"):
+def _compare(arch, method, implementations, adjust=None, pad=False, feature="parity", reference_changes=None):
     """Both implementations on the same base model (changed by ``adjust``) with the same weights: equal outputs.
-    ``feature``: the gap key the comparison is declared under (``"<arch>/<feature>:<method>"``)."""
+    ``feature``: the gap key the comparison is declared under (``"<arch>/<feature>:<method>"``);
+    ``reference_changes``: changes to the reference's config only (an option placing it where AdapterHub does)."""
     reference_impl, adapters_impl = implementations
     spec = get(arch)
     gap = implementation_gap(reference_impl.gaps_on(spec), feature, method, None, arch)
@@ -259,7 +267,7 @@ def _compare(arch, method, implementations, adjust=None, pad=False, feature="par
     if gap is not None:  # e.g. AdapterHub's prompt tuning on decoders: parity needs both to implement it
         pytest.skip(f"implementation gap of AdapterHub: {gap}")
     config = _config(method)
-    reference = _model(reference_impl, spec, config, adjust)
+    reference = _model(reference_impl, spec, config, adjust, reference_changes)
     randomize_adapter(reference, "a", 1)
     weights = reference_impl.adapter_weights(reference, "a")
     hub = _model(adapters_impl, spec, config, adjust)
@@ -362,6 +370,13 @@ def test_prompt_agrees_on_padded_inputs(arch, attention, implementations, reques
     if attention == "sdpa":
         request.applymarker(pytest.mark.xfail(reason=_PROMPT_SDPA_PADDING, strict=True))
     _compare(arch, "prompt_tuning", implementations, _rebuilt_eager if attention == "eager" else None, pad=True)
+
+
+def test_invertible_agrees_at_token_embeddings_on_gemma2(implementations):
+    """Around _GEMMA2_INVERTIBLE: with the reference's invertible adapter on the token embeddings (before Gemma 2's
+    scaling), as AdapterHub hooks it there, the rest of seq_bn_inv (its bottlenecks placed as AdapterHub places them)
+    is compared."""
+    _compare("gemma2", "seq_bn_inv", implementations, reference_changes={"inv_adapter_placement": "token_embeddings"})
 
 
 # vision: BEiT scales each branch by its layer scale (lambda_1, lambda_2) before the residual is added. AdapterHub feeds

@@ -11,6 +11,7 @@ from torch import nn
 from ..configs import BnConfig
 from ..state import AdapterState, iter_layers
 from .base import MethodFamily, Placement, SiteAdapter, register_family
+from .hub_placement_gptj_gemma import HUB_PLACEMENTS, remove_gptj_hooks
 
 
 _ACTIVATIONS = {
@@ -128,6 +129,13 @@ class BottleneckFamily(MethodFamily):
     supported_blocks = frozenset({"Stack", "Fuse", "Parallel", "Split", "BatchSplit", "Average"})
 
     def placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
+        found = self.defined_placements(state, model, config)
+        # an architecture where AdapterHub places them elsewhere: its placer follows config.placement
+        placer = HUB_PLACEMENTS.get(state.spec.name)
+        return found if placer is None else placer(state, model, config, found)
+
+    def defined_placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
+        """Where the definition places the adapters (the suite's oracle)."""
         if not config.original_ln_after and any(s.norm_position == "post" for s in state.layout.stacks):
             raise ValueError(
                 f"{type(config).__name__}: original_ln_after=False would skip the layer norm of a post-norm model "
@@ -161,6 +169,9 @@ class BottleneckFamily(MethodFamily):
                     feeder=layer.find(source),
                     norm=None if pre_norm or branch else layer.find(stack.ffn_norm),
                 )
+
+    def on_delete(self, model: Any, state: AdapterState) -> None:
+        remove_gptj_hooks(model, state)
 
     def build(self, config: BnConfig, placement: Placement, state: AdapterState, generator: Any) -> Bottleneck:
         projection = self.projection(config, state, generator)

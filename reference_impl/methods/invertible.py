@@ -299,6 +299,7 @@ class InvertibleFamily(BottleneckFamily):
             install_hook(module, hook(holder, state))
 
     def on_delete(self, model: Any, state: AdapterState) -> None:
+        super().on_delete(model, state)  # the bottleneck family's own hooks
         kept = {id(module) for module, _ in _hooked_modules(model, state, _placements(state, model))}
         for module, hook in _hooked_modules(model, state, {"token_embeddings", "stack_input"}):
             if id(module) not in kept:

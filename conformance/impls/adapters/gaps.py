@@ -396,8 +396,6 @@ GAPS.update(
             for key in (
                 "TestInvertible::test_stack_input_placement_matches_the_definition",
                 _OPTIONS_CHECK,
-                "parity:seq_bn",
-                "parity:seq_bn_inv",
             )
         },
         **{
@@ -405,7 +403,6 @@ GAPS.update(
             for method in ("seq_bn", "par_bn", "double_seq_bn", "compacter++", "mam")
             for check in _SEQUENTIAL_ORACLE_CHECKS
         },
-        **{f"gptj/parity:{method}": _GPTJ_PLACEMENT for method in ("seq_bn", "par_bn", "seq_bn_inv", "mam")},
         f"gptj/{_OPTIONS_CHECK}": _GPTJ_PLACEMENT,
         **{
             f"phi/{check}[{method}]": _PHI_PLACEMENT
