@@ -1,0 +1,75 @@
+"""Composition blocks with the bottlenecks placed as AdapterHub places them on GPT-J and Gemma 2 / 3
+(``placement="adapterhub"``): the reference agrees with AdapterHub ``adapters`` on two adapters with the same weights.
+Runs only where ``adapters`` is installed (the ``ah`` venv). Single adapters: tests/test_adapters_parity.py.
+
+Left out: Average (AdapterHub averages normalised weights, docs/adapters/repro/composition_blocks.py #2), Stack and
+Parallel of par_bn (#1), Parallel on Gemma (AdapterHub refuses it there).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+pytest.importorskip("adapters")
+
+from architectures.registry import get  # noqa: E402
+from conformance import impl  # noqa: E402
+from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
+
+
+SEQ_BN = {"config": "seq_bn", "reduction_factor": 4, "mh_adapter": True}
+PAR_BN = {"config": "par_bn", "reduction_factor": 4}
+
+
+def _block(composition, block, rows, length):
+    return {
+        "Stack": lambda: composition.Stack("a", "b"),
+        "Parallel": lambda: composition.Parallel("a", "b"),
+        "BatchSplit": lambda: composition.BatchSplit("a", "b", batch_sizes=[1, rows - 1]),
+        "Split": lambda: composition.Split("a", "b", splits=[3, length - 3]),
+    }[block]()
+
+
+def _output(implementation, spec, config, weights, block, inputs):
+    impl.use(implementation)
+    model = implementation.init(plain_model(spec), spec)
+    model.conformance_spec = spec
+    for name in ("a", "b"):
+        model.add_adapter(name, implementation.make_config(config))
+        if weights is None:
+            randomize_adapter(model, name, {"a": 1, "b": 2}[name])
+        else:
+            implementation.set_adapter_weights(model, name, weights[name])
+    rows, length = inputs["input_ids"].shape
+    model.set_active_adapters(_block(implementation.composition(), block, rows, length))
+    drawn = {name: implementation.adapter_weights(model, name) for name in ("a", "b")}
+    return run(model.eval(), inputs), drawn
+
+
+CASES = [
+    *[("gptj", "seq_bn", block) for block in ("Stack", "Parallel", "BatchSplit", "Split")],
+    *[("gptj", "par_bn", block) for block in ("BatchSplit", "Split")],
+    *[(arch, "seq_bn", block) for arch in ("gemma2", "gemma3_text") for block in ("Stack", "BatchSplit", "Split")],
+]
+
+
+@pytest.mark.parametrize(("arch", "method", "block"), CASES)
+def test_blocks_agree_with_adapterhub(arch, method, block):
+    from conformance.impls.adapters import IMPLEMENTATION as adapters_impl
+    from conformance.impls.reference import IMPLEMENTATION as reference_impl
+
+    before = impl.current()
+    try:
+        spec = get(arch)
+        config = SEQ_BN if method == "seq_bn" else PAR_BN
+        inputs = make_inputs(spec, 0)
+        hub_placed = {**config, "placement": "adapterhub"}
+        expected, weights = _output(reference_impl, spec, hub_placed, None, block, inputs)
+        got, _ = _output(adapters_impl, spec, config, weights, block, inputs)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+        definition, _ = _output(reference_impl, spec, config, weights, block, inputs)
+        assert (definition - expected).abs().max() > 1e-2, "the placements agree here: the case checks nothing new"
+    finally:
+        impl.use(before)
