@@ -60,7 +60,7 @@ class AttentionIntoFfnResidual(ModelHook):
 
     def post(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         site = site_of(self.ffn_out)
-        # inert once no AdapterHub-placed FFN adapter is left (a family whose on_delete does not remove it)
+        # inert while the model holds no AdapterHub-placed FFN adapter (an add that failed before on_delete ran)
         if site is None or site.residual_input is None or not _hub_ffn_placed(self.state):
             return
         attention = output[0] if isinstance(output, tuple) else output
