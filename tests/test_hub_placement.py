@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch.nn import functional
 
-from architectures.live import build_model
+from architectures.live import build_model, get_path, resolve_layout
 from architectures.registry import get
 from conformance.models import main_output, make_inputs
 from reference_impl import init
@@ -84,8 +84,11 @@ def _hooked_beit(weights: dict[str, dict], formula: Callable, placement: str) ->
     for the definition, on the scaled branch (drop_path's output, before the residual) for AdapterHub."""
     model = build_model(BEIT)
     _layer_scales(model)
-    for index, layer in enumerate(model.layers):
+    stack = resolve_layout(BEIT, model).stacks[0]  # 4.x nests BEiT's modules, 5.x flattens them
+    for index, layer in enumerate(get_path(model, stack.path)):
         seen: dict[str, Any] = {}
+        paths = {sub: f"{stack.path}.{index}.{end}" for sub, end in (("attention", stack.self_attention.output),
+                                                                      ("ffn", stack.ffn_out))}  # fmt: skip
 
         def residual(sub_layer: str, seen: dict = seen) -> Callable:
             def record(module: Any, args: tuple) -> None:
@@ -93,20 +96,20 @@ def _hooked_beit(weights: dict[str, dict], formula: Callable, placement: str) ->
 
             return record
 
-        def adapt(path: str, seen: dict = seen) -> Callable:
+        def adapt(path: str | None, seen: dict = seen) -> Callable:
             def hook(module: Any, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
                 where = path or seen["sub_layer"]
                 return formula(output, seen["r"], weights[where]) if where in weights else None
 
             return hook
 
-        layer.layernorm_before.register_forward_pre_hook(residual(f"layers.{index}.attention.o_proj"))
-        layer.layernorm_after.register_forward_pre_hook(residual(f"layers.{index}.mlp.fc2"))
+        layer.layernorm_before.register_forward_pre_hook(residual(paths["attention"]))
+        layer.layernorm_after.register_forward_pre_hook(residual(paths["ffn"]))
         if placement == "definition":
-            layer.attention.o_proj.register_forward_hook(adapt(f"layers.{index}.attention.o_proj"))
-            layer.mlp.fc2.register_forward_hook(adapt(f"layers.{index}.mlp.fc2"))
+            for path in paths.values():
+                model.get_submodule(path).register_forward_hook(adapt(path))
         else:  # drop_path runs once per branch, on lambda * h, right before the residual is added
-            layer.drop_path.register_forward_hook(adapt(""))
+            layer.drop_path.register_forward_hook(adapt(None))
     return _output(model, BEIT)
 
 
