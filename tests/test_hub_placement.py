@@ -198,3 +198,12 @@ def test_adapterhub_placement_is_the_definition_elsewhere(arch):
         _output(_reference(spec, {"a": config.replace(placement=p)}), spec) for p in ("definition", "adapterhub")
     ]
     assert torch.equal(*outputs)
+
+
+def test_beit_adapterhub_placement_refuses_a_zero_layer_scale():
+    """A zero entry of lambda discards the projection's output there: the adapter's result cannot be placed."""
+    model = _reference(BEIT, {"a": SeqBnConfig(placement="adapterhub")})
+    with torch.no_grad():
+        next(p for n, p in sorted(model.named_parameters()) if n.endswith("lambda_2"))[5] = 0.0
+    with pytest.raises(RuntimeError, match="lambda_2 has a zero entry"):
+        _output(model, BEIT)
