@@ -152,7 +152,7 @@ class AdapterSite(nn.ModuleDict):
                 last = self._fusable(child)
                 query, residual, up = last.parts(output, self)
             else:  # a Stack child: its bottleneck output is what it adds to the residual
-                up = self._compose(child, x, output, stage) - residual if residual is not None else None
+                up = last.branch(self._compose(child, x, output, stage)) - residual if residual is not None else None
                 if up is None:
                     raise ValueError(f"{block!r}: put an adapter before the Stack {child!r} in the fusion")
             ups.append(up)

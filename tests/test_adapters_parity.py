@@ -146,7 +146,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("unipelt", "mistral"): f"{_UNIPELT_GATES}; besides, {_MISTRAL_PREFIX}",
     ("par_bn", "phi"): (
         "AdapterHub's Phi interface gives the FFN's adapter no residual input, so par_bn crashes (linear() of None): "
-        "an AdapterHub defect, docs/adapters/repro/phi.py"
+        "an AdapterHub defect, docs/adapters/repro/phi.py; the reference placed as AdapterHub places it refuses it "
+        "(nothing to read)"
     ),
     **{
         (method, "modernbert"): (
@@ -380,9 +381,9 @@ def test_invertible_agrees_at_token_embeddings_on_gemma2(implementations):
 
 
 # vision: BEiT scales each branch by its layer scale (lambda_1, lambda_2) before the residual is added. AdapterHub feeds
-# its bottleneck the scaled branch, the reference (as the suite's oracle) the output projection inside the scale: a
-# declared gap ("beit/parity:<method>", conformance/impls/adapters/gaps.py). With the layer scale 1 the two placements
-# coincide, so the rest of each method is compared there.
+# its bottleneck the scaled branch, the suite's oracle (and the reference's default placement) the output projection
+# inside the scale; the parity test builds the reference with placement="adapterhub". With the layer scale 1 the two
+# placements coincide, and so do AdapterHub's outputs and the suite's oracle's (the checks under --impl=adapters).
 @torch.no_grad()
 def _unit_layer_scale(model):
     for name, param in model.named_parameters():

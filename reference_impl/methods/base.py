@@ -31,6 +31,7 @@ class Placement:
     fused_outputs: Mapping[str, torch.Tensor] | None = None
     feeder: nn.Module | None = None  # bottleneck: the module whose input is the sub-layer's residual input
     norm: nn.Module | None = None  # bottleneck in a post-norm model: the sub-layer's layer norm
+    hub_placement: Any = None  # bottleneck, placement="adapterhub": how AdapterHub departs from the definition here
     hooked: bool = True  # False: a model-level module on a holder site (no hook); its family runs it (attach)
     size: int | None = None  # the vector size the adapter transforms, where it is not the hidden size
 

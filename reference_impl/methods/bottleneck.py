@@ -11,7 +11,7 @@ from torch import nn
 from ..configs import BnConfig
 from ..state import AdapterState, iter_layers
 from .base import MethodFamily, Placement, SiteAdapter, register_family
-from .hub_placement_gptj_gemma import HUB_PLACEMENTS, remove_gptj_hooks
+from .hub_placement import DEFINITION, PLACERS, HubPlacement, remove_hooks
 
 
 _ACTIVATIONS = {
@@ -38,6 +38,7 @@ class Bottleneck(SiteAdapter):
     The site hands it the sub-layer's residual input ``r`` (``site.residual_input``); ``norm`` is the sub-layer's
     layer norm in post-norm models (applied after the residual, so ``original_ln_before`` needs it), None in pre-norm
     ones. ``projection`` builds ``down`` and ``up`` (nn.Linear by default; Compacter's PHM layers otherwise).
+    ``hub_placement``: where ``placement="adapterhub"`` departs from the definition at this site (None: nowhere).
     """
 
     stage = 1
@@ -49,6 +50,7 @@ class Bottleneck(SiteAdapter):
         generator: torch.Generator | None = None,
         projection: Projection | None = None,
         norm: nn.Module | None = None,
+        hub_placement: HubPlacement | None = None,
     ):
         super().__init__()
         size = bottleneck_size(config, hidden_size)
@@ -65,6 +67,7 @@ class Bottleneck(SiteAdapter):
         self.original_ln_after = config.original_ln_after
         self.residual_before_ln = config.residual_before_ln
         self.__dict__["_norm"] = norm  # the model's own module, not a submodule of the adapter
+        self.hub_placement = hub_placement or DEFINITION
         if projection is None:
             self.reset_parameters(config.init_weights, generator)
 
@@ -95,6 +98,7 @@ class Bottleneck(SiteAdapter):
 
     def parts(self, h: torch.Tensor, site: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(the adapter's input, its residual, its scaled bottleneck output) for the sub-layer output ``h``."""
+        h = self.branch(h)
         r = site.residual_input
         if r is None:
             raise RuntimeError(f"bottleneck adapter at {site.location} ran before its sub-layer's input was seen")
@@ -102,7 +106,7 @@ class Bottleneck(SiteAdapter):
             return r, h, self.bottleneck(r)
         x = residual = h
         if self.original_ln_before:
-            x = h + r
+            x = h + r if self.hub_placement.reads_residual_input else h
             if self.residual_before_ln == "post_add":
                 residual = x
             norm = self.__dict__["_norm"]
@@ -114,9 +118,14 @@ class Bottleneck(SiteAdapter):
 
     def finish(self, result: torch.Tensor, site: Any) -> torch.Tensor:
         """What the hooked projection outputs so that the sub-layer ends as ``original_ln_after`` says."""
-        if self.original_ln_after:
-            return result
-        return result - site.residual_input  # the pre-norm layer adds r back: its output is ``result``
+        if not self.original_ln_after:
+            result = result - site.residual_input  # the pre-norm layer adds r back: its output is ``result``
+        return self.hub_placement.output(result)
+
+    def branch(self, output: torch.Tensor) -> torch.Tensor:
+        """The sub-layer branch this adapter reads from the hooked module's output (``h`` but where
+        ``placement="adapterhub"`` departs from the definition)."""
+        return self.hub_placement.branch(output)
 
     def apply(self, x: Any, output: torch.Tensor, site: Any) -> torch.Tensor:
         _, residual, up = self.parts(output, site)
@@ -131,7 +140,7 @@ class BottleneckFamily(MethodFamily):
     def placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
         found = self.defined_placements(state, model, config)
         # an architecture where AdapterHub places them elsewhere: its placer follows config.placement
-        placer = HUB_PLACEMENTS.get(state.spec.name)
+        placer = PLACERS.get(state.spec.name)
         return found if placer is None else placer(state, model, config, found)
 
     def defined_placements(self, state: AdapterState, model: Any, config: BnConfig) -> Iterator[Placement]:
@@ -171,11 +180,11 @@ class BottleneckFamily(MethodFamily):
                 )
 
     def on_delete(self, model: Any, state: AdapterState) -> None:
-        remove_gptj_hooks(model, state)
+        remove_hooks(model, state)
 
     def build(self, config: BnConfig, placement: Placement, state: AdapterState, generator: Any) -> Bottleneck:
         projection = self.projection(config, state, generator)
-        return Bottleneck(config, state.hidden_size, generator, projection, placement.norm)
+        return Bottleneck(config, state.hidden_size, generator, projection, placement.norm, placement.hub_placement)
 
     def projection(self, config: BnConfig, state: AdapterState, generator: Any) -> Projection | None:
         """How subclasses build the down- and up-projections; None: nn.Linear."""

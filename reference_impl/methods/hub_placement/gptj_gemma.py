@@ -16,16 +16,16 @@ the rest is the definition's (the model still applies ``N`` to the adapted outpu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from torch import nn
 
-from ..configs import AdapterConfig, BnConfig
-from ..sites import site_of
-from ..state import AdapterState, iter_layers
-from .base import Placement
-from .model_level import ModelHook, install_hook, remove_hook
+from ...configs import AdapterConfig, BnConfig
+from ...sites import site_of
+from ...state import AdapterState, iter_layers
+from ..base import Placement
+from ..model_level import ModelHook, install_hook, remove_hook
 
 
 ATTENTION_LOCATION = ".self_attention.output"
@@ -124,6 +124,4 @@ def _gemma(state: AdapterState, model: Any, config: BnConfig, found: Iterator[Pl
         yield dataclasses.replace(place, norm=layers[place.layer_index].find(_GEMMA_POST_NORMS[suffix]))
 
 
-# each placer takes the definition's placements and returns them as config.placement says
-HubPlacer = Callable[[AdapterState, Any, BnConfig, Iterator[Placement]], Iterator[Placement]]
-HUB_PLACEMENTS: dict[str, HubPlacer] = {"gptj": _gptj, "gemma2": _gemma, "gemma3_text": _gemma}
+PLACERS = {"gptj": _gptj, "gemma2": _gemma, "gemma3_text": _gemma}
