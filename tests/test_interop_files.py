@@ -275,11 +275,56 @@ def test_an_adapterhub_head_the_reference_does_not_convert_is_refused_and_change
 
 def test_a_model_type_not_mapped_is_refused(tmp_path):
     """AdapterHub's module names differ per model type: only those checked against AdapterHub are mapped."""
-    model = reference_impl.init(plain_model(get("t5")))
+    model = reference_impl.init(plain_model(get("opt")))  # OPT: not in AdapterHub's model table
     model.add_adapter("a", "lora")
-    with pytest.raises(ValueError, match="maps bert, roberta, gpt2 models, not 't5'"):
+    with pytest.raises(ValueError, match=r"maps albert, bart, .* models, not 'opt'"):
         model.save_adapter(tmp_path / "out", "a", format="adapters")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("arch", "config", "why"),
+    [
+        ("gptj", "seq_bn", "places bottleneck adapters otherwise"),  # BnConfig.placement="adapterhub" to come
+        ("albert", "double_seq_bn", "passes the attention's input"),
+        ("encoder_decoder", {"config": "lora", "leave_out": [1]}, "numbers a BERT2BERT's encoder and decoder"),
+        ("deberta", "lora", r"rows as \[q \| k \| v\] blocks"),
+        ("qwen2", "prefix_tuning", "has no prefix tuning for this model"),
+    ],
+)
+def test_what_adapterhub_runs_otherwise_is_refused(arch, config, why, tmp_path):
+    """Where AdapterHub's own forward departs from what its file says, the map refuses, saying why, and writes
+    nothing."""
+    model = reference_impl.init(plain_model(get(arch)))
+    model.add_adapter("a", config)
+    with pytest.raises(ValueError, match=why):
+        model.save_adapter(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+
+
+def test_llama_ffn_lora_flags_are_swapped_as_adapterhub_names_them(tmp_path):
+    """AdapterHub's Llama calls up_proj (the reference's FFN input, intermediate_lora) 'output': the reference's
+    intermediate LoRA is written as its output_lora, on the same weights, and read back as it was."""
+    model = reference_impl.init(plain_model(get("llama")))
+    model.add_adapter("a", {"config": "lora", "selfattn_lora": False, "intermediate_lora": True})
+    model.save_adapter(tmp_path, "a", format="adapters")
+    config = json.loads((tmp_path / adapterhub.CONFIG_NAME).read_text())["config"]
+    assert (config["intermediate_lora"], config["output_lora"]) == (False, True)
+    assert {key.split(".loras.")[0] for key in load_file(str(tmp_path / adapterhub.WEIGHTS_NAME))} == {
+        f"layers.{i}.mlp.up_proj" for i in range(len(model.layers))
+    }
+    target = reference_impl.init(plain_model(get("llama")))
+    target.load_adapter(tmp_path)
+    assert target.adapters_config["a"] == model.adapters_config["a"]
+
+
+def test_adapterhubs_model_type_names_are_read(tmp_path):
+    """AdapterHub writes transformers' model type ("xlm-roberta"), the reference's spec says "xlm_roberta"."""
+    model = reference_impl.init(plain_model(get("xlm_roberta")))
+    model.add_adapter("a", "seq_bn")
+    model.save_adapter(tmp_path, "a", format="adapters")
+    assert json.loads((tmp_path / adapterhub.CONFIG_NAME).read_text())["model_type"] == "xlm-roberta"
+    reference_impl.init(plain_model(get("xlm_roberta"))).load_adapter(tmp_path)
 
 
 def test_a_file_whose_tensors_map_nowhere_is_refused(tmp_path):
