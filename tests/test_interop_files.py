@@ -15,6 +15,7 @@ import reference_impl
 from architectures.registry import get
 from conformance.models import plain_model
 from reference_impl.interop import adapterhub
+from reports.claims import ROW_ARCHES
 
 
 BERT = get("bert")
@@ -280,6 +281,12 @@ def test_a_model_type_not_mapped_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"maps albert, bart, .* models, not 'opt'"):
         model.save_adapter(tmp_path / "out", "a", format="adapters")
     assert not (tmp_path / "out").exists()
+
+
+def test_every_model_type_of_adapterhubs_table_is_mapped():
+    """The map covers every architecture of AdapterHub's published model table (a new row needs checking against
+    AdapterHub in tests/test_adapters_interop.py before it is added)."""
+    assert set(adapterhub.MODEL_TYPES) == {arch for archs in ROW_ARCHES.values() for arch in archs}
 
 
 @pytest.mark.parametrize(

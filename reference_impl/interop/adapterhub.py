@@ -2,19 +2,24 @@
 ``pytorch_adapter.bin``), read into and written from the reference's adapters.
 
 AdapterHub saves an adapter's entries of the model's ``state_dict``; their names follow its module tree. The map to
-the reference's weights is static (``_own_to_hub``), from a reference key ``<module>.adapter_site.<family>.{name}.<t>``:
+the reference's weights is static (``_own_to_hub``), from a reference key ``<module>.adapter_site.<family>.{name}.<t>``
+and the spec's module layout:
 
 - LoRA and IA3: AdapterHub wraps the same projection (``<module>``) and keeps ``loras.<name>.lora_A`` (r x in) and
   ``lora_B`` (out x r; IA3's vector as out x 1). A fused qkv projection (GPT-2's ``c_attn``) stacks the adapted
   matrices' rows in q, k, v order: A in blocks of r rows, B (or IA3's vector) in blocks of the matrix's rows.
-- Bottleneck adapters: AdapterHub's adapter layer is a module of its own per layer (``HOLDERS``), holding
+- Bottleneck adapters: AdapterHub's adapter layer is a module of its own per layer (``HOLDERS``, per layout), holding
   ``adapters.<name>.adapter_down.<i>`` (a Sequential: the layer norm ``ln_before`` first when there is one, also saved
   as ``adapter_norm_before``), ``adapter_up`` and ``adapter_norm_after``.
-- Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` (``wte`` and the
-  MLP ``control_trans.0`` / ``.2``, or a flat ``control_trans``), saved again under every layer's attention.
+- Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.<pool>`` (``wte`` and the MLP
+  ``control_trans.0`` / ``.2``, or a flat ``control_trans``; ``PREFIX_POOLS``: one per stack and attention kind),
+  saved again under every attention of every layer.
 
-A pickle is read only by torch's weights-only unpickler (tensors and containers, no code); one it refuses is refused
-with how to convert it.
+Mapped: every model type of AdapterHub 1.3's model table (``MODEL_TYPES``), each checked both ways against AdapterHub
+(tests/test_adapters_interop.py), but for ``REFUSED``: where what AdapterHub runs differs from what its file says
+(its bottleneck placement on BEiT, Gemma 2 / 3, GPT-J, Phi and ModernBERT; its ALBERT and BERT2BERT adapters after the
+attention; ...) or where it has no such adapter. A pickle is read only by torch's weights-only unpickler (tensors and
+containers, no code); one it refuses is refused with how to convert it.
 """
 
 from __future__ import annotations
