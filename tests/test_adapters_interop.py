@@ -3,12 +3,14 @@
 AdapterHub saves an adapter with random weights; the reference loads the folder into the same base model and its
 outputs equal AdapterHub's within 1e-5. And back: the reference saves with ``format="adapters"``, AdapterHub loads
 it, same outputs. Heads too: an adapter with its prediction head, each way, the same logits. On every model type the
-map covers (``adapterhub.MODEL_TYPES``, AdapterHub's model table); what it refuses (``adapterhub.REFUSED``) is shown
+map covers (``adapterhub_models.MODEL_TYPES``, AdapterHub's model table); what it refuses (``adapterhub_models.REFUSED``) is shown
 refused. Runs only where ``adapters`` is installed (the ``ah`` venv: adapters 1.3.0, transformers 4.57.6); the
 file-level rules (the pickle, refusals) are in tests/test_interop_files.py, which runs everywhere.
 """
 
 from __future__ import annotations
+
+import copy
 
 import pytest
 import torch
@@ -21,7 +23,7 @@ from architectures.heads import head_types  # noqa: E402
 from architectures.registry import get  # noqa: E402
 from conformance import impl  # noqa: E402
 from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
-from reference_impl.interop import adapterhub  # noqa: E402
+from reference_impl.interop import adapterhub_models  # noqa: E402
 
 
 ATOL = 1e-5
@@ -53,14 +55,14 @@ NEW_ARCH_CASES = (
 def _is_mapped(arch: str, case: str) -> bool:
     method, fields = CASES[case]
     try:
-        adapterhub.check_mapped(get(arch), reference_impl.resolve_config({"config": method, **fields}))
+        adapterhub_models.check_mapped(get(arch), reference_impl.resolve_config({"config": method, **fields}))
     except ValueError:
         return False
     return True
 
 
 ALL_PAIRS = [(arch, case) for arch in ARCHS for case in sorted(CASES)] + [
-    (arch, case) for arch in adapterhub.MODEL_TYPES if arch not in ARCHS for case in NEW_ARCH_CASES
+    (arch, case) for arch in adapterhub_models.MODEL_TYPES if arch not in ARCHS for case in NEW_ARCH_CASES
 ]
 PAIRS = [pair for pair in ALL_PAIRS if _is_mapped(*pair)]
 REFUSED_PAIRS = [pair for pair in ALL_PAIRS if not _is_mapped(*pair)]
@@ -69,7 +71,7 @@ PREFIX_CASES = ("prefix_tuning", "prefix_tuning_flat")
 # model_level.py, prefix_positions.py, prefix_sdpa_seq2seq.py): compared under eager attention, where it is right
 EAGER = {
     (arch, case)
-    for arch in ("gpt2", "llama", "mistral", "bart", "mbart", "plbart", "whisper")
+    for arch in ("gpt2", "llama", "mistral", "bart", "mbart", "plbart", "whisper", "encoder_decoder")
     for case in PREFIX_CASES
 }
 
@@ -142,8 +144,14 @@ def _plain(spec, eager: bool, adjust=None):
     model = plain_model(spec)
     if adjust is not None:
         adjust(model)
-    if eager:
-        model.config._attn_implementation = "eager"
+    if eager:  # the same weights in a model built with eager attention (4.x BERT picks its attention class when built)
+        config = copy.deepcopy(model.config)
+        for part in (config, getattr(config, "encoder", None), getattr(config, "decoder", None)):
+            if part is not None:  # an encoder-decoder's towers keep their own
+                part._attn_implementation = "eager"
+        rebuilt = type(model)(config)
+        rebuilt.load_state_dict(model.state_dict())
+        model = rebuilt.eval()
     return model
 
 
@@ -214,7 +222,9 @@ def test_adapterhub_loads_what_the_reference_saved(arch, case, implementations, 
     assert all(torch.equal(got[k], saved[k]) for k in saved)
 
 
-@pytest.mark.parametrize("arch", [arch for arch in adapterhub.MODEL_TYPES if _is_mapped(arch, "lora_everywhere")])
+@pytest.mark.parametrize(
+    "arch", [arch for arch in adapterhub_models.MODEL_TYPES if _is_mapped(arch, "lora_everywhere")]
+)
 def test_round_trip_through_adapterhub_keeps_the_weights(arch, implementations, tmp_path):
     """Reference -> AdapterHub layout -> reference: every tensor as it was."""
     reference_view, _ = implementations
@@ -251,7 +261,7 @@ def _adapterhub_head_types(arch: str) -> list[str]:
 
 HEAD_PAIRS = [
     (arch, head)
-    for arch in adapterhub.MODEL_TYPES
+    for arch in adapterhub_models.MODEL_TYPES
     for head in sorted(HEADS)
     if head in head_types(get(arch)) and head in _adapterhub_head_types(arch)
 ]
@@ -385,7 +395,7 @@ def test_reference_loads_an_image_classification_head_adapterhub_saved(implement
 
 @pytest.mark.parametrize(("arch", "case"), REFUSED_PAIRS)
 def test_an_unmapped_adapter_is_refused_and_nothing_written(arch, case, implementations, tmp_path):
-    """Where the map refuses (``adapterhub.REFUSED``: AdapterHub runs otherwise than its file says, or cannot run it):
+    """Where the map refuses (``adapterhub_models.REFUSED``: AdapterHub runs otherwise than its file says, or cannot run it):
     saving in AdapterHub's layout raises, naming why, and leaves no folder."""
     reference_view, _ = implementations
     method, fields = CASES[case]

@@ -13,12 +13,12 @@ and the spec's module layout:
   as ``adapter_norm_before``), ``adapter_up`` and ``adapter_norm_after``.
 - Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.<pool>`` (``wte`` and the MLP
   ``control_trans.0`` / ``.2``, or a flat ``control_trans``; ``PREFIX_POOLS``: one per stack and attention kind),
-  saved again under every attention of every layer.
+  saved again under every attention of every layer (of its tower, where towers keep their own: ``PREFIX_TOWERS``).
 
 Mapped: every model type of AdapterHub 1.3's model table (``MODEL_TYPES``), each checked both ways against AdapterHub
 (tests/test_adapters_interop.py), but for ``REFUSED``: where what AdapterHub runs differs from what its file says
 (its bottleneck placement on BEiT, Gemma 2 / 3, GPT-J, Phi and ModernBERT; its ALBERT and BERT2BERT adapters after the
-attention; ...) or where it has no such adapter. A pickle is read only by torch's weights-only unpickler (tensors and
+attention; ...) or where it has no such adapter. These tables are in ``adapterhub_models``. A pickle is read only by torch's weights-only unpickler (tensors and
 containers, no code); one it refuses is refused with how to convert it.
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,15 @@ from architectures.live import layers_of
 
 from ..configs import AdapterConfig
 from .adapterhub_configs import as_written, from_reference, to_reference
+from .adapterhub_models import (
+    HOLDERS,
+    PREFIX_POOLS,
+    PREFIX_POOLS_OF,
+    PREFIX_TOWERS,
+    check_mapped,
+    model_type_of,
+    swap_ffn_lora,
+)
 
 
 CONFIG_NAME = "adapter_config.json"
@@ -47,76 +56,6 @@ HEAD_CONFIG_NAME = "head_config.json"
 FILES = (CONFIG_NAME, WEIGHTS_NAME, PICKLE_NAME)
 VERSION = "adapters.1.3.0"  # the layout written; AdapterHub renames activations of a config without a version
 SITE = ".adapter_site."
-# The model types whose AdapterHub 1.3 key names are mapped, each checked against AdapterHub itself
-# (tests/test_adapters_interop.py); other model types are refused.
-MODEL_TYPES = (
-    "albert", "bart", "beit", "bert", "bert_generation", "clip", "deberta", "deberta_v2", "distilbert", "electra",
-    "encoder_decoder", "gemma2", "gemma3_text", "gpt2", "gptj", "llama", "mbart", "mistral", "modernbert", "mt5",
-    "phi", "plbart", "qwen2", "qwen3", "roberta", "t5", "vit", "whisper", "xlm_roberta", "xmod",
-)  # fmt: skip
-# AdapterHub's bottleneck layer of each reference bottleneck site, per module layout (the spec's layout name), relative
-# to the layer: "{parent}" / "{grandparent}" is the site's projection one / two levels up (BERT-like models make the
-# sub-layer's output module the adapter layer, T5 its sub-layer); a bare name is a module AdapterHub adds to the layer.
-_BERT_LIKE = {"self_attention.output": "{parent}", "ffn_out": "{parent}"}
-_ADDED = {"self_attention.output": "attention_adapters", "ffn_out": "output_adapters"}
-_T5_LIKE = {"self_attention.output": "{grandparent}", "ffn_out": "{grandparent}"}
-HOLDERS: dict[str, dict[str, str]] = {
-    **dict.fromkeys(("bert", "bert2bert", "deberta", "deberta_v2"), _BERT_LIKE),
-    **dict.fromkeys(("t5", "mt5"), _T5_LIKE),
-    **dict.fromkeys(
-        ("bart", "mbart", "plbart", "whisper", "clip", "distilbert", "gpt2", "llama", "modernbert"), _ADDED
-    ),
-    "albert": {"self_attention.output": "{parent}.attention_adapters", "ffn_out": "output_adapters"},
-    "vit-nested": {"self_attention.output": "attention_adapters", "ffn_out": "{parent}.output_adapters"},
-    # by model type where it departs from its layout's (seen in AdapterHub's files; refused below for placement)
-    **dict.fromkeys(("beit", "gemma2", "gemma3_text", "gptj", "phi"), _ADDED),
-}
-# Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.<pool>`` is also saved under every
-# attention (self and cross) of every layer (``<layer>.<attention>.prefix_tuning.pool.prefix_tunings...``, the spec's
-# attention module). The pool of each reference pool (``<stack>_<kind>``): per layout, else by kind.
-PREFIX_POOLS = {"self_attention": "self_prefix", "cross_attention": "cross_prefix"}
-_SEQ2SEQ_POOLS = {"encoder_self_attention": "encoder_prefix"}
-PREFIX_POOLS_OF: dict[str, dict[str, str]] = {
-    **dict.fromkeys(("bart", "mbart", "plbart", "whisper", "t5", "mt5"), _SEQ2SEQ_POOLS),
-    "distilbert": {"encoder_self_attention": "self"},
-    "clip": {
-        "text_self_attention": "clip_text_model_self_prefix",
-        "vision_self_attention": "clip_vision_model_self_prefix",
-    },
-}
-_PLACEMENT = (
-    "AdapterHub places bottleneck adapters otherwise than the reference's default placement on this model "
-    "(docs/adapters/placement.md); not mapped until the reference follows AdapterHub's placement there"
-)
-_NO_PREFIX = "AdapterHub 1.3 has no prefix tuning for this model"
-# (model type, what) -> why the map refuses it: what AdapterHub runs differs from what its file says, or its own save
-# and load fail. ``what``: a method family, or "mh_adapter" (a bottleneck after the attention), "leave_out".
-REFUSED: dict[tuple[str, str], str] = {
-    **{(model_type, "bottleneck"): _PLACEMENT for model_type in ("beit", "gemma2", "gemma3_text", "gptj", "phi")},
-    **{(t, "prefix_tuning"): _NO_PREFIX for t in ("gemma2", "gemma3_text", "phi", "qwen2", "qwen3", "modernbert")},
-    ("modernbert", "bottleneck"): (
-        "AdapterHub's ModernBERT (its plugin interface) takes the normed sub-layer input as the bottleneck's residual "
-        "input, where the reference takes the residual stream: par_bn and ln_before outputs differ (max diff 0.46 "
-        "and 3e-5 on the tiny model)"
-    ),
-    ("albert", "mh_adapter"): (
-        "AdapterHub's ALBERT passes the attention's input, not its output, to the adapter after the attention "
-        "(docs/adapters/repro/albert_mh_adapter.py)"
-    ),
-    ("encoder_decoder", "mh_adapter"): (
-        "AdapterHub adds an adapter after a BERT2BERT decoder's cross-attention too (docs/adapters/repro/bert2bert.py)"
-    ),
-    ("encoder_decoder", "leave_out"): (
-        "AdapterHub numbers a BERT2BERT's encoder and decoder layers each from 0 (docs/adapters/repro/bert2bert.py)"
-    ),
-    (
-        "encoder_decoder",
-        "prefix_tuning",
-    ): "AdapterHub keeps a BERT2BERT's pools in its encoder and decoder: not mapped",
-}
-# AdapterHub's Llama and Mistral name their FFN projections the other way round (docs/adapters/repro/llama_ffn_lora.py):
-# its output_lora adapts up_proj, the reference's intermediate_lora; the file's flags are swapped on the way
-FFN_LORA_SWAPPED = ("llama", "mistral")
 
 
 @dataclass(frozen=True)
@@ -294,51 +233,6 @@ def _own_to_hub(model: Any, config: AdapterConfig, name: str, own: dict[str, tor
     return places
 
 
-def check_mapped(spec: Any, config: AdapterConfig) -> None:
-    """ValueError unless the map covers ``config`` on a model of ``spec`` (``MODEL_TYPES``, ``REFUSED``)."""
-    if spec.name not in MODEL_TYPES:
-        raise ValueError(
-            f"AdapterHub checkpoint interop maps {', '.join(MODEL_TYPES)} models, not {spec.name!r} (AdapterHub's "
-            "module names differ per model type; each mapped one is checked against AdapterHub)"
-        )
-    family = config.method
-    parts = [family]
-    if family == "bottleneck" and config.mh_adapter:
-        parts.append("mh_adapter")
-    if list(getattr(config, "leave_out", ())):
-        parts.append("leave_out")
-    gap = spec.gap_reason(family)
-    if gap:
-        raise ValueError(f"AdapterHub checkpoint interop does not map {family} on {spec.name!r}: {gap}")
-    for part in parts:
-        reason = REFUSED.get((spec.name, part))
-        if reason:
-            raise ValueError(f"AdapterHub checkpoint interop does not map {part} on {spec.name!r}: {reason}")
-    if family == "lora" and config.selfattn_lora and config.attn_matrices:
-        for stack in (
-            s for layout in spec.layouts for s in layout.stacks
-        ):  # a fused q/k/v AdapterHub slices as [q | k | v] blocks only
-            if stack.self_attention.fused and stack.self_attention.qkv_layout != "blocked":
-                raise ValueError(
-                    f"AdapterHub checkpoint interop does not map LoRA or IA3 on the attention of {spec.name!r}: "
-                    "AdapterHub takes its fused projection's rows as [q | k | v] blocks, the model orders them per "
-                    "head (docs/adapters/repro/deberta_fused_qkv.py)"
-                )
-
-
-def model_type_of(payload_type: Any) -> Any:
-    """AdapterHub writes transformers' model type ("xlm-roberta"); the reference names it as its spec ("xlm_roberta")."""
-    return payload_type.replace("-", "_") if isinstance(payload_type, str) else payload_type
-
-
-def swap_ffn_lora(config: AdapterConfig, model_type: str) -> AdapterConfig:
-    """The LoRA-family config with intermediate_lora and output_lora swapped where AdapterHub names them the other
-    way round (``FFN_LORA_SWAPPED``); the same mapping both ways."""
-    if model_type not in FFN_LORA_SWAPPED or not hasattr(config, "intermediate_lora"):
-        return config
-    return replace(config, intermediate_lora=config.output_lora, output_lora=config.intermediate_lora)
-
-
 def _fused_blocks(own: dict[str, torch.Tensor]) -> dict[str, dict[str, int]]:
     """Per fused projection, the order of its adapted matrices (q, k, v order, as AdapterHub stacks them)."""
     found: dict[str, set[str]] = {}
@@ -392,7 +286,8 @@ def _prefix(model: Any, name: str, tensor: str) -> HubTensor:
     state = model.adapter_state
     _, pool, part = tensor.split(".", 2)
     stacks = state.layout.stacks
-    kind = next((pool.removeprefix(f"{s.name}_") for s in stacks if pool.startswith(f"{s.name}_")), pool)
+    stack = next((s for s in stacks if pool.startswith(f"{s.name}_")), None)
+    kind = pool.removeprefix(f"{stack.name}_") if stack is not None else pool
     hub_pool = PREFIX_POOLS_OF.get(state.layout.name, {}).get(pool) or PREFIX_POOLS.get(kind)
     names = {
         "prefix": "control_trans",
@@ -405,14 +300,18 @@ def _prefix(model: Any, name: str, tensor: str) -> HubTensor:
     if hub_pool is None or part not in names:
         raise ValueError(f"AdapterHub checkpoint interop: no map of the prefix tuning tensor {tensor!r}")
     where = f"prefix_tunings.{name}.{hub_pool}.{names[part]}"
+    towers = PREFIX_TOWERS.get(state.layout.name, {})
+    tower = towers.get(stack.name, "") if stack is not None else ""
     aliases = tuple(
-        f"{stack.path}.{i}.{attention.module}.prefix_tuning.pool.{where}"
-        for stack in stacks
-        for i in range(len(layers_of(stack, model)))
-        for attention in (stack.self_attention, stack.cross_attention)
+        f"{other.path}.{i}.{attention.module}.prefix_tuning.pool.{where}"
+        for other in stacks
+        if towers.get(other.name, "") == tower
+        for i in range(len(layers_of(other, model)))
+        for attention in (other.self_attention, other.cross_attention)
         if attention is not None
     )
-    return HubTensor(f"prefix_tuning.{where}", aliases=aliases, prefix=part == "prefix")
+    root = f"{tower}." if tower else ""
+    return HubTensor(f"{root}prefix_tuning.{where}", aliases=aliases, prefix=part == "prefix")
 
 
 def _layer_and_site(model: Any, module: str) -> tuple[str, str]:
