@@ -309,6 +309,17 @@ def test_what_adapterhub_runs_otherwise_is_refused(arch, config, why, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_module_tree_adapterhub_never_saw_is_refused(tmp_path):
+    """AdapterHub 1.3 names ViT's tensors by transformers 4's modules; transformers 5 builds ViT otherwise."""
+    model = reference_impl.init(plain_model(get("vit")))
+    if model.adapter_state.layout.name not in adapterhub_models.OTHER_TREES:
+        pytest.skip(f"this transformers builds ViT as AdapterHub's ({model.adapter_state.layout.name}): mapped")
+    model.add_adapter("a", "lora")
+    with pytest.raises(ValueError, match="transformers 5 builds ViT and BEiT with other modules"):
+        model.save_adapter(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+
+
 def test_llama_ffn_lora_flags_are_swapped_as_adapterhub_names_them(tmp_path):
     """AdapterHub's Llama calls up_proj (the reference's FFN input, intermediate_lora) 'output': the reference's
     intermediate LoRA is written as its output_lora, on the same weights, and read back as it was."""

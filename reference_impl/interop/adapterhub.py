@@ -214,7 +214,7 @@ def hub_config(model: Any, name: str, config: AdapterConfig) -> dict[str, Any]:
 
 def _own_to_hub(model: Any, config: AdapterConfig, name: str, own: dict[str, torch.Tensor]) -> dict[str, HubTensor]:
     """For every reference key of ``own`` (with ``{name}``), where AdapterHub keeps it (adapter ``name``)."""
-    check_mapped(model.adapter_state.spec, config)
+    check_mapped(model.adapter_state.spec, config, model.adapter_state.layout.name)
     ln_before = bool(getattr(config, "ln_before", False))
     fused = _fused_blocks(own)
     places = {}

@@ -77,18 +77,29 @@ REFUSED: dict[tuple[str, str], str] = {
         "AdapterHub numbers a BERT2BERT's encoder and decoder layers each from 0 (docs/adapters/repro/bert2bert.py)"
     ),
 }
+# AdapterHub 1.3 runs on transformers 4.x and names tensors by its module trees: a model transformers 5 builds with
+# other modules (another layout of the spec) has none of those names (layout name -> why)
+OTHER_TREES = {
+    "vit-flat": (
+        "transformers 5 builds ViT and BEiT with other modules (layers.<i>.attention.q_proj, ...) than the 4.x ones "
+        "AdapterHub 1.3 names its tensors by (encoder.layer.<i>.attention.attention.query, ...)"
+    ),
+}
 # AdapterHub's Llama and Mistral name their FFN projections the other way round (docs/adapters/repro/llama_ffn_lora.py):
 # its output_lora adapts up_proj, the reference's intermediate_lora; the file's flags are swapped on the way
 FFN_LORA_SWAPPED = ("llama", "mistral")
 
 
-def check_mapped(spec: Any, config: AdapterConfig) -> None:
-    """ValueError unless the map covers ``config`` on a model of ``spec`` (``MODEL_TYPES``, ``REFUSED``)."""
+def check_mapped(spec: Any, config: AdapterConfig, layout: str | None = None) -> None:
+    """ValueError unless the map covers ``config`` on a model of ``spec`` built with module layout ``layout``
+    (``MODEL_TYPES``, ``OTHER_TREES``, ``REFUSED``)."""
     if spec.name not in MODEL_TYPES:
         raise ValueError(
             f"AdapterHub checkpoint interop maps {', '.join(MODEL_TYPES)} models, not {spec.name!r} (AdapterHub's "
             "module names differ per model type; each mapped one is checked against AdapterHub)"
         )
+    if layout in OTHER_TREES:
+        raise ValueError(f"AdapterHub checkpoint interop does not map this {spec.name!r} model: {OTHER_TREES[layout]}")
     family = config.method
     parts = [family]
     if family == "bottleneck" and config.mh_adapter:
