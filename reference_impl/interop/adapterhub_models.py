@@ -52,8 +52,9 @@ PREFIX_POOLS_OF: dict[str, dict[str, str]] = {
 # each stack: its pools are under ``<tower>.prefix_tuning...``, saved again under the attentions of its own layers only.
 PREFIX_TOWERS: dict[str, dict[str, str]] = {"bert2bert": {"encoder": "encoder", "decoder": "decoder.bert"}}
 _PLACEMENT = (
-    "AdapterHub places bottleneck adapters otherwise than the reference's default placement on this model "
-    "(docs/adapters/placement.md); not mapped until the reference follows AdapterHub's placement there"
+    "AdapterHub places bottleneck adapters otherwise than the reference's default placement on this model (its "
+    "placement gaps, conformance/impls/adapters/gaps.py); not mapped until the reference follows AdapterHub's "
+    "placement there (BnConfig.placement='adapterhub')"
 )
 _NO_PREFIX = "AdapterHub 1.3 has no prefix tuning for this model"
 # (model type, what) -> why the map refuses it: what AdapterHub runs differs from what its file says, or AdapterHub
