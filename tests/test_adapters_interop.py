@@ -44,8 +44,8 @@ CASES = {
     "prefix_tuning_flat": ("prefix_tuning", {"prefix_length": 5, "flat": True}),
 }
 NEW_ARCH_CASES = (
-    "double_seq_bn", "par_bn", "seq_bn_own_norms", "lora_everywhere", "lora_ffn_out", "ia3", "prefix_tuning",
-    "prefix_tuning_flat",
+    "double_seq_bn", "par_bn", "seq_bn_own_norms", "lora_everywhere", "lora_kv", "lora_ffn_out", "ia3",
+    "prefix_tuning", "prefix_tuning_flat",
 )  # fmt: skip
 
 
