@@ -16,7 +16,7 @@ from architectures.live import base_model as live_base_model
 
 from .configs import resolve_config
 from .folders import check_hashes, missing_folder_message, replacing, write_json, write_tensors
-from .interop import adapterhub
+from .interop import adapterhub, adapterhub_models
 from .sites import rename_adapter_in_key
 from .snapshot import AdapterSnapshot
 
@@ -173,7 +173,8 @@ def load_adapter(
         def translated(own: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
             return adapterhub.to_own(model, hub, own)
 
-        return _install(model, directory, load_as or hub.name, hub.config, set_active, overwrite_ok, translated, None)
+        config = adapterhub_models.swap_ffn_lora(hub.config, model.adapter_state.spec.name)
+        return _install(model, directory, load_as or hub.name, config, set_active, overwrite_ok, translated, None)
     payload, weights = read_adapter(directory)
     _check_model_type(directory, payload.get("model_type"), model)
     try:

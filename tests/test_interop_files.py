@@ -14,7 +14,8 @@ from safetensors.torch import load_file, save_file
 import reference_impl
 from architectures.registry import get
 from conformance.models import plain_model
-from reference_impl.interop import adapterhub
+from reference_impl.interop import adapterhub, adapterhub_models
+from reports.claims import ROW_ARCHES
 
 
 BERT = get("bert")
@@ -275,11 +276,73 @@ def test_an_adapterhub_head_the_reference_does_not_convert_is_refused_and_change
 
 def test_a_model_type_not_mapped_is_refused(tmp_path):
     """AdapterHub's module names differ per model type: only those checked against AdapterHub are mapped."""
-    model = reference_impl.init(plain_model(get("t5")))
+    model = reference_impl.init(plain_model(get("opt")))  # OPT: not in AdapterHub's model table
     model.add_adapter("a", "lora")
-    with pytest.raises(ValueError, match="maps bert, roberta, gpt2 models, not 't5'"):
+    with pytest.raises(ValueError, match=r"maps albert, bart, .* models, not 'opt'"):
         model.save_adapter(tmp_path / "out", "a", format="adapters")
     assert not (tmp_path / "out").exists()
+
+
+def test_every_model_type_of_adapterhubs_table_is_mapped():
+    """The map covers every architecture of AdapterHub's published model table (a new row needs checking against
+    AdapterHub in tests/test_adapters_interop.py before it is added)."""
+    assert set(adapterhub_models.MODEL_TYPES) == {arch for archs in ROW_ARCHES.values() for arch in archs}
+
+
+@pytest.mark.parametrize(
+    ("arch", "config", "why"),
+    [
+        ("gptj", "seq_bn", "places bottleneck adapters otherwise"),  # BnConfig.placement="adapterhub" to come
+        ("albert", "double_seq_bn", "passes the attention's input"),
+        ("encoder_decoder", {"config": "lora", "leave_out": [1]}, "numbers a BERT2BERT's encoder and decoder"),
+        ("deberta", "lora", r"rows as \[q \| k \| v\] blocks"),
+        ("qwen2", "prefix_tuning", "has no prefix tuning for this model"),
+    ],
+)
+def test_what_adapterhub_runs_otherwise_is_refused(arch, config, why, tmp_path):
+    """Where AdapterHub's own forward departs from what its file says, the map refuses, saying why, and writes
+    nothing."""
+    model = reference_impl.init(plain_model(get(arch)))
+    model.add_adapter("a", config)
+    with pytest.raises(ValueError, match=why):
+        model.save_adapter(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_module_tree_adapterhub_never_saw_is_refused(tmp_path):
+    """AdapterHub 1.3 names ViT's tensors by transformers 4's modules; transformers 5 builds ViT otherwise."""
+    model = reference_impl.init(plain_model(get("vit")))
+    if model.adapter_state.layout.name not in adapterhub_models.OTHER_TREES:
+        pytest.skip(f"this transformers builds ViT as AdapterHub's ({model.adapter_state.layout.name}): mapped")
+    model.add_adapter("a", "lora")
+    with pytest.raises(ValueError, match="transformers 5 builds ViT and BEiT with other modules"):
+        model.save_adapter(tmp_path / "out", "a", format="adapters")
+    assert not (tmp_path / "out").exists()
+
+
+def test_llama_ffn_lora_flags_are_swapped_as_adapterhub_names_them(tmp_path):
+    """AdapterHub's Llama calls up_proj (the reference's FFN input, intermediate_lora) 'output': the reference's
+    intermediate LoRA is written as its output_lora, on the same weights, and read back as it was."""
+    model = reference_impl.init(plain_model(get("llama")))
+    model.add_adapter("a", {"config": "lora", "selfattn_lora": False, "intermediate_lora": True})
+    model.save_adapter(tmp_path, "a", format="adapters")
+    config = json.loads((tmp_path / adapterhub.CONFIG_NAME).read_text())["config"]
+    assert (config["intermediate_lora"], config["output_lora"]) == (False, True)
+    assert {key.split(".loras.")[0] for key in load_file(str(tmp_path / adapterhub.WEIGHTS_NAME))} == {
+        f"layers.{i}.mlp.up_proj" for i in range(len(model.layers))
+    }
+    target = reference_impl.init(plain_model(get("llama")))
+    target.load_adapter(tmp_path)
+    assert target.adapters_config["a"] == model.adapters_config["a"]
+
+
+def test_adapterhubs_model_type_names_are_read(tmp_path):
+    """AdapterHub writes transformers' model type ("xlm-roberta"), the reference's spec says "xlm_roberta"."""
+    model = reference_impl.init(plain_model(get("xlm_roberta")))
+    model.add_adapter("a", "seq_bn")
+    model.save_adapter(tmp_path, "a", format="adapters")
+    assert json.loads((tmp_path / adapterhub.CONFIG_NAME).read_text())["model_type"] == "xlm-roberta"
+    reference_impl.init(plain_model(get("xlm_roberta"))).load_adapter(tmp_path)
 
 
 def test_a_file_whose_tensors_map_nowhere_is_refused(tmp_path):

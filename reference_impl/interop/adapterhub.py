@@ -2,19 +2,24 @@
 ``pytorch_adapter.bin``), read into and written from the reference's adapters.
 
 AdapterHub saves an adapter's entries of the model's ``state_dict``; their names follow its module tree. The map to
-the reference's weights is static (``_own_to_hub``), from a reference key ``<module>.adapter_site.<family>.{name}.<t>``:
+the reference's weights is static (``_own_to_hub``), from a reference key ``<module>.adapter_site.<family>.{name}.<t>``
+and the spec's module layout:
 
 - LoRA and IA3: AdapterHub wraps the same projection (``<module>``) and keeps ``loras.<name>.lora_A`` (r x in) and
   ``lora_B`` (out x r; IA3's vector as out x 1). A fused qkv projection (GPT-2's ``c_attn``) stacks the adapted
   matrices' rows in q, k, v order: A in blocks of r rows, B (or IA3's vector) in blocks of the matrix's rows.
-- Bottleneck adapters: AdapterHub's adapter layer is a module of its own per layer (``HOLDERS``), holding
+- Bottleneck adapters: AdapterHub's adapter layer is a module of its own per layer (``HOLDERS``, per layout), holding
   ``adapters.<name>.adapter_down.<i>`` (a Sequential: the layer norm ``ln_before`` first when there is one, also saved
   as ``adapter_norm_before``), ``adapter_up`` and ``adapter_norm_after``.
-- Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` (``wte`` and the
-  MLP ``control_trans.0`` / ``.2``, or a flat ``control_trans``), saved again under every layer's attention.
+- Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.<pool>`` (``wte`` and the MLP
+  ``control_trans.0`` / ``.2``, or a flat ``control_trans``; ``PREFIX_POOLS``: one per stack and attention kind),
+  saved again under every attention of every layer (of its tower, where towers keep their own: ``PREFIX_TOWERS``).
 
-A pickle is read only by torch's weights-only unpickler (tensors and containers, no code); one it refuses is refused
-with how to convert it.
+Mapped: every model type of AdapterHub 1.3's model table (``MODEL_TYPES``), each checked both ways against AdapterHub
+(tests/test_adapters_interop.py), but for ``REFUSED``: where what AdapterHub runs differs from what its file says
+(its bottleneck placement on BEiT, Gemma 2 / 3, GPT-J, Phi and ModernBERT; its ALBERT and BERT2BERT adapters after the
+attention; ...) or where it has no such adapter. These tables are in ``adapterhub_models``. A pickle is read only by torch's weights-only unpickler (tensors and
+containers, no code); one it refuses is refused with how to convert it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,15 @@ from architectures.live import layers_of
 
 from ..configs import AdapterConfig
 from .adapterhub_configs import as_written, from_reference, to_reference
+from .adapterhub_models import (
+    HOLDERS,
+    PREFIX_POOLS,
+    PREFIX_POOLS_OF,
+    PREFIX_TOWERS,
+    check_mapped,
+    model_type_of,
+    swap_ffn_lora,
+)
 
 
 CONFIG_NAME = "adapter_config.json"
@@ -42,20 +56,6 @@ HEAD_CONFIG_NAME = "head_config.json"
 FILES = (CONFIG_NAME, WEIGHTS_NAME, PICKLE_NAME)
 VERSION = "adapters.1.3.0"  # the layout written; AdapterHub renames activations of a config without a version
 SITE = ".adapter_site."
-# Per model type: AdapterHub's bottleneck layer of each reference bottleneck site, relative to the layer
-# (adapters 1.3: BERT-like models make the sub-layer's output module the adapter layer, GPT-2 adds modules to the block).
-_BERT_LIKE = {"self_attention.output": "attention.output", "ffn_out": "output"}
-HOLDERS: dict[str, dict[str, str]] = {
-    "bert": _BERT_LIKE,
-    "roberta": _BERT_LIKE,
-    "gpt2": {"self_attention.output": "attention_adapters", "ffn_out": "output_adapters"},
-}
-MODEL_TYPES = tuple(HOLDERS)  # checked against AdapterHub 1.3 (tests/test_adapters_interop.py); others refused
-# Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.self_prefix`` is also saved under
-# every layer's attention (``<layer>.<PREFIX_LAYERS>.prefix_tuning.pool...``). (AdapterHub's GPT-2 prefix runs as
-# the reference's under eager attention only: under sdpa it is misaligned with the causal mask, an AdapterHub defect.)
-PREFIX_LAYERS = {"bert": "attention.self", "roberta": "attention.self", "gpt2": "attn"}
-PREFIX_POOLS = {"self_attention": "self_prefix"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def read_folder(directory: Path) -> HubAdapter:
         config = to_reference(as_written(payload))
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
-    return HubAdapter(payload["name"], config, payload.get("model_type"), read_tensors(directory))
+    return HubAdapter(payload["name"], config, model_type_of(payload.get("model_type")), read_tensors(directory))
 
 
 def read_tensors(
@@ -201,11 +201,12 @@ def hub_config(model: Any, name: str, config: AdapterConfig) -> dict[str, Any]:
     """``adapter_config.json`` as AdapterHub writes it."""
     state = model.adapter_state
     return {
-        "config": from_reference(config),
+        "config": from_reference(swap_ffn_lora(config, state.spec.name)),
         "hidden_size": state.hidden_size,
         "model_class": getattr(type(model), "transformers_class", type(model)).__name__,
         "model_name": getattr(model.config, "name_or_path", "") or "",
-        "model_type": state.spec.name,
+        "model_type": getattr(model.config, "model_type", None)
+        or state.spec.name,  # transformers' name, as AdapterHub
         "name": name,
         "version": VERSION,
     }
@@ -213,12 +214,7 @@ def hub_config(model: Any, name: str, config: AdapterConfig) -> dict[str, Any]:
 
 def _own_to_hub(model: Any, config: AdapterConfig, name: str, own: dict[str, torch.Tensor]) -> dict[str, HubTensor]:
     """For every reference key of ``own`` (with ``{name}``), where AdapterHub keeps it (adapter ``name``)."""
-    model_type = model.adapter_state.spec.name
-    if model_type not in MODEL_TYPES:
-        raise ValueError(
-            f"AdapterHub checkpoint interop maps {', '.join(MODEL_TYPES)} models, not {model_type!r} (AdapterHub's "
-            "module names differ per model type; each mapped one is checked against AdapterHub)"
-        )
+    check_mapped(model.adapter_state.spec, config, model.adapter_state.layout.name)
     ln_before = bool(getattr(config, "ln_before", False))
     fused = _fused_blocks(own)
     places = {}
@@ -265,19 +261,16 @@ def _lora(module: str, name: str, tensor: str, value: torch.Tensor, blocks: dict
 
 
 def _bottleneck(model: Any, module: str, name: str, tensor: str, ln_before: bool) -> HubTensor:
-    spec = model.adapter_state.spec
-    holders = HOLDERS.get(spec.name)
-    if holders is None:
-        raise ValueError(
-            f"AdapterHub checkpoint interop maps bottleneck adapters on {', '.join(sorted(HOLDERS))}, not on "
-            f"{spec.name!r}"
-        )
+    state = model.adapter_state
+    holders = HOLDERS.get(state.spec.name) or HOLDERS.get(state.layout.name)
     layer, where = _layer_and_site(model, module)
-    if where not in holders:
+    if holders is None or where not in holders:
         raise ValueError(
-            f"AdapterHub checkpoint interop: no AdapterHub bottleneck layer at {where!r} of {spec.name!r}"
+            f"AdapterHub checkpoint interop: no AdapterHub bottleneck layer at {where!r} of {state.spec.name!r}"
         )
-    base = f"{layer}.{holders[where]}.adapters.{name}."
+    path = module[len(layer) + 1 :].split(".")  # the site's projection, relative to the layer
+    holder = holders[where].format(parent=".".join(path[:-1]), grandparent=".".join(path[:-2]))
+    base = f"{layer}.{holder}.adapters.{name}."
     part, _, kind = tensor.rpartition(".")
     down = 1 if ln_before else 0  # the Sequential holds the layer norm first, then the projection
     names = {"down": f"adapter_down.{down}", "up": "adapter_up", "ln_after": "adapter_norm_after"}
@@ -290,16 +283,12 @@ def _bottleneck(model: Any, module: str, name: str, tensor: str, ln_before: bool
 
 def _prefix(model: Any, name: str, tensor: str) -> HubTensor:
     """``pools.<stack>_<kind>.<tensor>`` -> the pool's tensor; flat: ``control_trans``, else ``wte`` and the MLP."""
-    spec = model.adapter_state.spec
-    stacks = model.adapter_state.layout.stacks
+    state = model.adapter_state
     _, pool, part = tensor.split(".", 2)
-    kind = pool.removeprefix(f"{stacks[0].name}_")
-    if spec.name not in PREFIX_LAYERS or len(stacks) != 1 or kind not in PREFIX_POOLS:
-        raise ValueError(
-            f"AdapterHub checkpoint interop maps prefix tuning on the self-attention of {', '.join(PREFIX_LAYERS)}, "
-            f"not {pool!r} of {spec.name!r}"
-        )
-    where = f"prefix_tunings.{name}.{PREFIX_POOLS[kind]}."
+    stacks = state.layout.stacks
+    stack = next((s for s in stacks if pool.startswith(f"{s.name}_")), None)
+    kind = pool.removeprefix(f"{stack.name}_") if stack is not None else pool
+    hub_pool = PREFIX_POOLS_OF.get(state.layout.name, {}).get(pool) or PREFIX_POOLS.get(kind)
     names = {
         "prefix": "control_trans",
         "embedding": "wte.weight",
@@ -308,14 +297,21 @@ def _prefix(model: Any, name: str, tensor: str) -> HubTensor:
         "up.weight": "control_trans.2.weight",
         "up.bias": "control_trans.2.bias",
     }
-    if part not in names:
-        raise ValueError(f"AdapterHub checkpoint interop: no map of the prefix tuning tensor {part!r}")
-    stack = stacks[0]
-    count = len(layers_of(stack, model))
+    if hub_pool is None or part not in names:
+        raise ValueError(f"AdapterHub checkpoint interop: no map of the prefix tuning tensor {tensor!r}")
+    where = f"prefix_tunings.{name}.{hub_pool}.{names[part]}"
+    towers = PREFIX_TOWERS.get(state.layout.name, {})
+    tower = towers.get(stack.name, "") if stack is not None else ""
     aliases = tuple(
-        f"{stack.path}.{i}.{PREFIX_LAYERS[spec.name]}.prefix_tuning.pool.{where}{names[part]}" for i in range(count)
+        f"{other.path}.{i}.{attention.module}.prefix_tuning.pool.{where}"
+        for other in stacks
+        if towers.get(other.name, "") == tower
+        for i in range(len(layers_of(other, model)))
+        for attention in (other.self_attention, other.cross_attention)
+        if attention is not None
     )
-    return HubTensor(f"prefix_tuning.{where}{names[part]}", aliases=aliases, prefix=part == "prefix")
+    root = f"{tower}." if tower else ""
+    return HubTensor(f"{root}prefix_tuning.{where}", aliases=aliases, prefix=part == "prefix")
 
 
 def _layer_and_site(model: Any, module: str) -> tuple[str, str]:
