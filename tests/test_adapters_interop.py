@@ -24,6 +24,7 @@ from architectures.registry import get  # noqa: E402
 from conformance import impl  # noqa: E402
 from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
 from reference_impl.interop import adapterhub_models  # noqa: E402
+from reference_impl.methods.hub_placement import PLACERS  # noqa: E402
 
 
 ATOL = 1e-5
@@ -49,10 +50,18 @@ NEW_ARCH_CASES = (
 )  # fmt: skip
 
 
-def _is_mapped(arch: str, case: str) -> bool:
+def _reference_config(arch: str, case: str):
+    """The reference's config of ``case``: its bottleneck placed as AdapterHub places it where that departs from the
+    definition (docs/adapters/placement.md; the map refuses the definition's placement there)."""
     method, fields = CASES[case]
+    if arch in PLACERS and method in ("seq_bn", "par_bn", "double_seq_bn"):
+        fields = {**fields, "placement": "adapterhub"}
+    return reference_impl.resolve_config({"config": method, **fields})
+
+
+def _is_mapped(arch: str, case: str) -> bool:
     try:
-        adapterhub_models.check_mapped(get(arch), reference_impl.resolve_config({"config": method, **fields}))
+        adapterhub_models.check_mapped(get(arch), _reference_config(arch, case))
     except ValueError:
         return False
     return True
@@ -198,7 +207,7 @@ def test_adapterhub_loads_what_the_reference_saved(arch, case, implementations, 
     method, fields = CASES[case]
     spec, eager, adjust = get(arch), (arch, case) in EAGER, _adjust(arch, case)
     reference = _reference_model(spec, reference_view, eager, adjust)
-    reference.add_adapter("a", reference_impl.resolve_config({"config": method, **fields}), set_active=True)
+    reference.add_adapter("a", _reference_config(arch, case), set_active=True)
     randomize_adapter(reference, "a", 1)
     reference.save_adapter(tmp_path, "a", format="adapters")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter.safetensors", "adapter_config.json"]
@@ -304,7 +313,14 @@ def _add_head(model, head, name, **extra):
 
 def _with_adapter_and_head(view, model, head):
     """A random bottleneck adapter "a" and a random head "a" of type ``head``, both active."""
-    model.add_adapter("a", "seq_bn" if _is_mapped(model.config.model_type.replace("-", "_"), "par_bn") else "lora")
+    arch = model.config.model_type.replace("-", "_")
+    if not _is_mapped(arch, "seq_bn"):
+        config = "lora"
+    elif isinstance(model, reference_impl.AdapterModel):
+        config = _reference_config(arch, "seq_bn")
+    else:
+        config = "seq_bn"
+    model.add_adapter("a", config)
     impl.use(view)
     randomize_adapter(model, "a", 1)
     _add_head(model, head, "a")
@@ -395,10 +411,9 @@ def test_an_unmapped_adapter_is_refused_and_nothing_written(arch, case, implemen
     """Where the map refuses (``adapterhub_models.REFUSED``: AdapterHub runs otherwise than its file says, or cannot run it):
     saving in AdapterHub's layout raises, naming why, and leaves no folder."""
     reference_view, _ = implementations
-    method, fields = CASES[case]
     reference = _reference_model(get(arch), reference_view)
     try:
-        reference.add_adapter("a", reference_impl.resolve_config({"config": method, **fields}))
+        reference.add_adapter("a", _reference_config(arch, case))
     except ValueError as refusal:  # nor does the reference run it here: nothing to save
         pytest.skip(f"the reference refuses the adapter itself: {refusal}")
     with pytest.raises(ValueError, match="AdapterHub checkpoint interop"):

@@ -292,7 +292,8 @@ def test_every_model_type_of_adapterhubs_table_is_mapped():
 @pytest.mark.parametrize(
     ("arch", "config", "why"),
     [
-        ("gptj", "seq_bn", "places bottleneck adapters otherwise"),  # BnConfig.placement="adapterhub" to come
+        ("gptj", "seq_bn", "with placement='adapterhub' only"),  # docs/adapters/placement.md
+        ("gemma2", {"config": "par_bn", "placement": "definition"}, "with placement='adapterhub' only"),
         ("albert", "double_seq_bn", "passes the attention's input"),
         ("encoder_decoder", {"config": "lora", "leave_out": [1]}, "numbers a BERT2BERT's encoder and decoder"),
         ("deberta", "lora", r"rows as \[q \| k \| v\] blocks"),
@@ -307,6 +308,17 @@ def test_what_adapterhub_runs_otherwise_is_refused(arch, config, why, tmp_path):
     with pytest.raises(ValueError, match=why):
         model.save_adapter(tmp_path / "out", "a", format="adapters")
     assert not (tmp_path / "out").exists()
+
+
+def test_adapterhubs_placement_is_saved_and_read_back(tmp_path):
+    """On GPT-J a bottleneck placed as AdapterHub places it is written in its layout, and comes back placed so."""
+    model = reference_impl.init(plain_model(get("gptj")))
+    model.add_adapter("a", {"config": "seq_bn", "placement": "adapterhub"})
+    model.save_adapter(tmp_path / "out", "a", format="adapters")
+    assert "placement" not in json.loads((tmp_path / "out" / "adapter_config.json").read_text())["config"]
+    again = reference_impl.init(plain_model(get("gptj")))
+    again.load_adapter(tmp_path / "out")
+    assert again.adapters_config["a"] == model.adapters_config["a"]
 
 
 def test_a_module_tree_adapterhub_never_saw_is_refused(tmp_path):

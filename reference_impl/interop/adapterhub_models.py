@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..configs import AdapterConfig
+from ..methods.hub_placement import PLACERS
 
 
 # The model types whose AdapterHub 1.3 key names are mapped, each checked against AdapterHub itself
@@ -32,7 +33,7 @@ HOLDERS: dict[str, dict[str, str]] = {
     ),
     "albert": {"self_attention.output": "{parent}.attention_adapters", "ffn_out": "output_adapters"},
     "vit-nested": {"self_attention.output": "attention_adapters", "ffn_out": "{parent}.output_adapters"},
-    # by model type where it departs from its layout's (seen in AdapterHub's files; refused below for placement)
+    # by model type where it departs from its layout's (seen in AdapterHub's files; placement="adapterhub" only)
     **dict.fromkeys(("beit", "gemma2", "gemma3_text", "gptj", "phi"), _ADDED),
 }
 # Prefix tuning: AdapterHub's model-level pool ``prefix_tuning.prefix_tunings.<name>.<pool>`` is also saved under every
@@ -51,21 +52,20 @@ PREFIX_POOLS_OF: dict[str, dict[str, str]] = {
 # Where a model's towers keep their own pools (a BERT2BERT: the encoder's and the decoder's BertModel), the tower of
 # each stack: its pools are under ``<tower>.prefix_tuning...``, saved again under the attentions of its own layers only.
 PREFIX_TOWERS: dict[str, dict[str, str]] = {"bert2bert": {"encoder": "encoder", "decoder": "decoder.bert"}}
-_PLACEMENT = (
-    "AdapterHub places bottleneck adapters otherwise than the reference's default placement on this model (its "
-    "placement gaps, conformance/impls/adapters/gaps.py); not mapped until the reference follows AdapterHub's "
-    "placement there (BnConfig.placement='adapterhub')"
-)
 _NO_PREFIX = "AdapterHub 1.3 has no prefix tuning for this model"
 # (model type, what) -> why the map refuses it: what AdapterHub runs differs from what its file says, or AdapterHub
-# has no such adapter. ``what``: a method family, or "mh_adapter" (a bottleneck after the attention), "leave_out".
+# has no such adapter. ``what``: a method family, or "mh_adapter" (a bottleneck after the attention), "parallel" (a
+# parallel bottleneck), "leave_out".
 REFUSED: dict[tuple[str, str], str] = {
-    **{(model_type, "bottleneck"): _PLACEMENT for model_type in ("beit", "gemma2", "gemma3_text", "gptj", "phi")},
     **{(t, "prefix_tuning"): _NO_PREFIX for t in ("gemma2", "gemma3_text", "phi", "qwen2", "qwen3", "modernbert")},
     ("modernbert", "bottleneck"): (
         "AdapterHub's ModernBERT (its plugin interface) takes the normed sub-layer input as the bottleneck's residual "
         "input, where the reference takes the residual stream: par_bn and ln_before outputs differ (max diff 0.46 "
         "and 3e-5 on the tiny model)"
+    ),
+    ("phi", "parallel"): (
+        "AdapterHub's Phi gives the FFN's adapter no residual input, so a parallel adapter has nothing to read "
+        "(AdapterHub 1.3 crashes on it: docs/adapters/repro/phi.py)"
     ),
     ("albert", "mh_adapter"): (
         "AdapterHub's ALBERT passes the attention's input, not its output, to the adapter after the attention "
@@ -105,8 +105,16 @@ def check_mapped(spec: Any, config: AdapterConfig, layout: str | None = None) ->
     parts = [family]
     if family == "bottleneck" and config.mh_adapter:
         parts.append("mh_adapter")
+    if family == "bottleneck" and config.is_parallel:
+        parts.append("parallel")
     if list(getattr(config, "leave_out", ())):
         parts.append("leave_out")
+    if family == "bottleneck" and spec.name in PLACERS and config.placement != "adapterhub":
+        raise ValueError(
+            f"AdapterHub checkpoint interop maps bottleneck adapters on {spec.name!r} with placement='adapterhub' only: "
+            f"AdapterHub places them otherwise than placement={config.placement!r} there (docs/adapters/placement.md), "
+            "so its copy would compute something else; add the adapter with placement='adapterhub' to save it"
+        )
     gap = spec.gap_reason(family)
     if gap:
         raise ValueError(f"AdapterHub checkpoint interop does not map {family} on {spec.name!r}: {gap}")
