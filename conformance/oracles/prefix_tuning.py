@@ -319,7 +319,7 @@ def hooks(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict
             biases = _plain_position_biases(model, own, inputs)
             for target in targets:
                 if _dispatches(target.attention) and (gated or target.keys_module is None):
-                    handles.extend(_defined(target))  # ungated (fused ModernBERT): its gate factors are ones
+                    handles.extend(_defined(target))  # gated, or a fused qkv (ModernBERT): its factors are ones
                 elif target.keys_module is None:
                     handles.extend(_mixed_with_prefix(model, target))
                 else:
