@@ -9,7 +9,14 @@ import torch
 
 from architectures import registry
 from conformance.models import plain_model
-from conformance.oracles.prefix_tuning import Prefixed, PrefixTuningOracle, Segment, _mixed_with_prefix, attentions
+from conformance.oracles.prefix_tuning import (
+    Prefixed,
+    PrefixTuningOracle,
+    Segment,
+    _gated_scores,
+    _mixed_with_prefix,
+    attentions,
+)
 from conformance.oracles.prompt_tuning import EMBEDDING, PromptTuningOracle, cut, insert, insertion_points, prompt_of
 from conformance.weights import key
 
@@ -101,6 +108,93 @@ def test_softmax_mixing_equals_attention_over_the_concatenated_keys(gated):
     want = (probs[..., :3] * g @ prefix_v + probs[..., 3:] @ v).transpose(1, 2).flatten(2)
     torch.testing.assert_close(mixed, want)
     assert torch.matmul is not None and torch.nn.functional.softmax.__name__ == "softmax"  # restored
+
+
+class KeysInFrontAttention(torch.nn.Module):
+    """An attention over ``extra`` keys and values given in front of its own (a prefix there, as the oracle puts it
+    into a cache or in front of the projections), scaling after the score product (as ALBERT and GPT-J do) or by
+    ``scaled_dot_product_attention``; it applies its output projection itself."""
+
+    heads, head_dim = 2, 4
+
+    def __init__(self, sdpa: bool):
+        super().__init__()
+        self.qkv, self.out, self.sdpa = torch.nn.Linear(8, 24), torch.nn.Linear(8, 8), sdpa
+
+    def split(self, hidden):
+        q, k, v = self.qkv(hidden).chunk(3, -1)
+        return [t.view(*hidden.shape[:2], self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v)]
+
+    def forward(self, hidden, extra_keys, extra_values, bias):
+        q, k, v = self.split(hidden)
+        k, v = torch.cat([extra_keys, k], -2), torch.cat([extra_values, v], -2)
+        if self.sdpa:
+            context = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) / 2 + bias
+            context = torch.matmul(torch.nn.functional.softmax(scores, dim=-1), v)
+        return (self.out(context.transpose(1, 2).flatten(2)),)
+
+
+@pytest.mark.parametrize("sdpa", [False, True])
+def test_gated_scores_give_the_gated_prefix_definition(sdpa):
+    torch.manual_seed(0)
+    attention, hidden = KeysInFrontAttention(sdpa), torch.randn(2, 5, 8)
+    keys, values = torch.randn(3, 8), torch.randn(3, 8)
+    gate = {"gate_weight": torch.randn(2, 8), "gate_bias": torch.randn(2)}  # key and value gates apart
+    to_heads = lambda t: t.view(-1, 2, 4).transpose(0, 1).expand(2, -1, -1, -1)  # noqa: E731
+    placeholder = torch.randn(2, 2, 1, 4)  # a shorter prefix's cache column in front, hidden by the mask: not gated
+    bias = torch.cat([torch.full((1, 2, 5, 1), float("-inf")), torch.zeros(1, 2, 5, 3), torch.randn(1, 2, 5, 5)], -1)
+    extra_keys, extra_values = (torch.cat([placeholder, to_heads(t)], -2) for t in (keys, values))
+    target = Prefixed(0, "self_attention", attention, None, None, (Segment(keys, values, gate),))
+    handles = _gated_scores(target, 1, widened=False)
+    try:
+        gated = attention(hidden, extra_keys, extra_values, bias)[0]
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert torch.nn.functional.softmax.__name__ == "softmax"  # restored
+    assert torch.nn.functional.scaled_dot_product_attention.__name__ == "scaled_dot_product_attention"
+    g = torch.sigmoid(hidden @ gate["gate_weight"].T + gate["gate_bias"])[:, None]  # (batch, 1, queries, 2)
+    q, k, v = attention.split(hidden)
+    # the definition: softmax([g q K_p^T s, q K^T s + bias]) @ [g V_p; V], s = 1 / sqrt(head_dim) = 1 / 2
+    prefix_scores = g[..., :1] * (q @ to_heads(keys).transpose(-1, -2)) / 2
+    probabilities = torch.cat([prefix_scores, q @ k.transpose(-1, -2) / 2 + bias[..., 4:]], -1).softmax(-1)
+    want = (probabilities[..., :3] * g[..., 1:]) @ to_heads(values) + probabilities[..., 3:] @ v
+    torch.testing.assert_close(gated, attention.out(want.transpose(1, 2).flatten(2)))
+
+
+class TensorSoftmaxAttention(KeysInFrontAttention):
+    def forward(self, hidden, extra_keys, extra_values, bias):
+        q, k, v = self.split(hidden)
+        k, v = torch.cat([extra_keys, k], -2), torch.cat([extra_values, v], -2)
+        probabilities = (torch.matmul(q, k.transpose(-1, -2)) / 2 + bias).softmax(-1)  # a method: not reached
+        return (self.out(torch.matmul(probabilities, v).transpose(1, 2).flatten(2)),)
+
+
+def test_gated_scores_refuse_an_attention_whose_softmax_they_do_not_reach():
+    attention, hidden = TensorSoftmaxAttention(False), torch.randn(2, 5, 8)
+    gate = {"gate_weight": torch.randn(1, 8), "gate_bias": torch.randn(1)}
+    prefix = torch.randn(2, 2, 3, 4)
+    target = Prefixed(
+        0, "self_attention", attention, None, None, (Segment(torch.randn(3, 8), torch.randn(3, 8), gate),)
+    )
+    handles = _gated_scores(target, 0, widened=False)
+    try:
+        with pytest.raises(NotImplementedError, match="computed 0 softmax"):
+            attention(hidden, prefix, prefix, torch.zeros(1, 1, 5, 8))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert torch.nn.functional.softmax.__name__ == "softmax"
+
+
+def test_mixing_refuses_an_attention_that_projects_its_output():
+    attention = KeysInFrontAttention(False)
+    segment = Segment(torch.randn(3, 8), torch.randn(3, 8))
+    target = Prefixed(0, "self_attention", attention, None, None, (segment,), output_module=attention.out)
+    with pytest.raises(NotImplementedError, match="applies its output projection itself"):
+        _mixed_with_prefix(types.SimpleNamespace(config=None), target)
 
 
 def test_prompt_placements():

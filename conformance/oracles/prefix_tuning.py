@@ -37,8 +37,12 @@ last the values). AdapterHub averages ``g`` over the sequence; here it is per qu
 as the suite defines every UniPELT gate (``conformance.oracles.union``), so a token's gate reads that token only.
 A per-query scaling of the prefix keys cannot be put into a cache or a projection's output, so with a gated prefix
 the attentions that dispatch through transformers' attention functions run the oracle's own attention
-(``_definition_attention``: the formula above, written out); a fused qkv attention (DeBERTa) mixes as above, with
-``s_p = g q . k_p`` and ``g v_p``.
+(``_definition_attention``: the formula above, written out); the others (transformers 4.x BERT family, ALBERT,
+DistilBERT, T5, GPT-J, ...) get the prefix as an ungated one (a decoder's cache, or in front of the projections) and
+the gates inside their own score computation (``_gated_scores``: the prefix columns' scores times g before the
+softmax, their probabilities times g after it); a fused qkv attention (DeBERTa) mixes as above, with
+``s_p = g q . k_p`` and ``g v_p``. The mixing reads the attention's output as its per-head context, so it refuses
+an attention that applies its output projection itself.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class Prefixed:
     keys_module: torch.nn.Module | None  # None for a fused qkv projection
     values_module: torch.nn.Module | None
     segments: tuple[Segment, ...] = ()
+    output_module: torch.nn.Module | None = None  # the attention's output projection
 
     @property
     def length(self) -> int:
@@ -169,6 +174,7 @@ def _attentions_of(
                         None if fused else get_path(layer, attention.k),
                         None if fused else get_path(layer, attention.v),
                         segments,
+                        get_path(layer, attention.output),
                     )
                 )
             index += 1
@@ -252,7 +258,7 @@ def _cache_argument(model: torch.nn.Module) -> str:
 def prepare_inputs(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict[str, Any]) -> dict:
     """The plain model's inputs for the prefixes of ``members`` (several: a Stack of them)."""
     every = attentions(model, spec, members)
-    if spec.modality != "decoder" or any(a.gated for a in every):
+    if spec.modality != "decoder" or _runs_definition(every):
         return {**inputs, "use_cache": False} if spec.is_encoder_decoder or spec.modality == "decoder" else inputs
     from transformers import DynamicCache
 
@@ -295,30 +301,48 @@ def hooks(model: torch.nn.Module, spec: Any, members: list[Member], inputs: dict
     """The oracle's hooks for the prefixes of ``members``, in force around the forward pass."""
     every = attentions(model, spec, members)
     targets = [attention for attention in every if attention.segments]
+    gated = any(a.gated for a in every)
     handles: list[Any] = []
     try:
-        if any(a.gated for a in every):
-            for target in targets:
-                handles.extend(
-                    _defined(target) if _dispatches(target.attention) else _mixed_with_prefix(model, target)
-                )
-        elif spec.modality == "decoder":
+        if spec.modality == "decoder" and not _runs_definition(every):
             prefix = max(attention.length for attention in every)
             windowed = _windowed(model)
             handles.extend(_prefix_columns(a, prefix) for a in every if windowed or a.length < prefix)
-        else:
-            biases = _plain_position_biases(model, targets, inputs)
+            if gated:  # the cache holds the prefix; the attention's own scores get the gates
+                for target in targets:
+                    handles.extend(_gated_scores(target, prefix - target.length, widened=False))
+        elif spec.modality == "decoder":
             for target in targets:
-                if target.keys_module is None and _dispatches(target.attention):  # fused qkv (ModernBERT)
-                    handles.extend(_defined(target))  # the definition, ungated: its gate factors are ones
+                handles.extend(_defined(target))
+        else:
+            own = [t for t in targets if t.keys_module is not None and not (gated and _dispatches(t.attention))]
+            biases = _plain_position_biases(model, own, inputs)
+            for target in targets:
+                if _dispatches(target.attention) and (gated or target.keys_module is None):
+                    handles.extend(_defined(target))  # gated, or a fused qkv (ModernBERT): its factors are ones
                 elif target.keys_module is None:
                     handles.extend(_mixed_with_prefix(model, target))
                 else:
+                    if gated:  # first: its pre-hook reads the attention's input before the placeholders widen it
+                        handles.extend(_gated_scores(target, 0, widened=target.kind == "self_attention"))
                     handles.extend(_prefix_in_front(target, biases.get(target.attention)))
         yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _runs_definition(every: list[Prefixed]) -> bool:
+    """Whether a decoder's gated prefixes run the oracle's own attention function (``_defined``): its attentions
+    dispatch through transformers' attention functions. Otherwise (4.x GPT-J) its prefix is the key/value cache and
+    its attentions' own scores get the gates (``_gated_scores``)."""
+    targets = [a for a in every if a.segments]
+    if not any(a.gated for a in every):
+        return False
+    dispatching = {_dispatches(a.attention) for a in targets}
+    if len(dispatching) > 1:
+        raise NotImplementedError("the gated-prefix oracle does not cover a decoder whose attentions dispatch in part")
+    return dispatching == {True}
 
 
 @defines("prefix_tuning")
@@ -530,21 +554,86 @@ def _prefix_in_front(target: Prefixed, bias: torch.Tensor | None) -> list[Any]:
     ]
 
 
-def _asking_for_attentions(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """``output_attentions=True`` where the call passes it, by keyword or by position (4.x BEiT passes it positionally)."""
-    if "output_attentions" in kwargs:
-        return args, {**kwargs, "output_attentions": True}
-    names = list(inspect.signature(module.forward).parameters)
-    if "output_attentions" in names and names.index("output_attentions") < len(args):
-        index = names.index("output_attentions")
-        return (*args[:index], True, *args[index + 1 :]), kwargs
-    return args, kwargs
+def _gated_scores(target: Prefixed, start: int, widened: bool) -> list[Any]:
+    """Hooks that gate the prefix inside the attention's own score computation: its scores on the prefix columns
+    ``start .. start + length`` are multiplied by each query's key gate before its softmax, and the softmax's
+    probabilities there by the value gate after it: ``softmax([g s_p, s]) @ [V_p; V]`` with ``g V_p`` for the
+    prefix, which is the definition's ``g K_p``, ``g V_p`` (the score ``s_p`` of a prefix column is the attention's
+    own scaled ``q . k_p``: the oracle's mask and bias are zero there). The attention must compute its
+    probabilities with one call of ``torch.nn.functional.softmax`` or ``scaled_dot_product_attention`` (written out
+    here, as torch defines it). ``widened``: the placeholders of ``_prefix_in_front`` precede the queries."""
+    functional = torch.nn.functional
+    first = next(iter(inspect.signature(target.attention.forward).parameters))
+    columns = slice(start, start + target.length)
+    state: dict[str, Any] = {}
+
+    def gate_scores(scores: torch.Tensor) -> torch.Tensor:
+        keys = state["keys"]
+        if scores.dim() != 4 or scores.shape[-2] != keys.shape[-2] or scores.shape[-1] < columns.stop:
+            raise NotImplementedError(
+                f"the gated-prefix oracle found scores of shape {tuple(scores.shape)} in "
+                f"{type(target.attention).__name__}; it gates (batch, heads, {keys.shape[-2]}, >= {columns.stop})"
+            )
+        gated = scores.clone()
+        gated[..., columns] = scores[..., columns] * keys.to(scores.dtype)
+        return gated
+
+    def gate_probabilities(probabilities: torch.Tensor) -> torch.Tensor:
+        gated = probabilities.clone()
+        gated[..., columns] = probabilities[..., columns] * state["values"].to(probabilities.dtype)
+        return gated
+
+    def softmax(scores, dim=None, *rest, **kwargs):
+        if dim not in (-1, scores.dim() - 1):
+            raise NotImplementedError(f"the gated-prefix oracle gates a softmax over the keys, not dim={dim}")
+        state["calls"] += 1
+        return gate_probabilities(state["softmax"](gate_scores(scores), dim, *rest, **kwargs))
+
+    def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        if dropout_p:
+            raise NotImplementedError("the gated-prefix oracle runs attention without dropout")
+        state["calls"] += 1
+        key, value = (t.repeat_interleave(query.shape[-3] // t.shape[-3], dim=-3) for t in (key, value))
+        scores = query @ key.transpose(-2, -1) * (query.shape[-1] ** -0.5 if scale is None else scale)
+        if is_causal:  # torch aligns it to the top left
+            scores = scores.masked_fill(~scores.new_ones(scores.shape[-2:], dtype=torch.bool).tril(), float("-inf"))
+        if attn_mask is not None:
+            scores = (
+                scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else scores + attn_mask
+            )
+        return gate_probabilities(state["softmax"](gate_scores(scores), -1)) @ value
+
+    def begin(module, args, kwargs):
+        keys, values = target.factors(args[0] if args else kwargs[first])  # (batch, queries, length) each
+        if widened:
+            keys, values = (_pad_front(t.transpose(1, 2), target.length, 1.0).transpose(1, 2) for t in (keys, values))
+        state.update(keys=keys[:, None], values=values[:, None], calls=0)
+        state.update(softmax=functional.softmax, sdpa=functional.scaled_dot_product_attention)
+        functional.softmax, functional.scaled_dot_product_attention = softmax, attention
+
+    def end(module, args, output):
+        functional.softmax, functional.scaled_dot_product_attention = state["softmax"], state["sdpa"]
+        if output is not None and state["calls"] != 1:  # never drop a gate silently
+            raise NotImplementedError(
+                f"{type(module).__name__} computed {state['calls']} softmax / scaled_dot_product_attention calls; the "
+                "gated-prefix oracle gates the one that gives the attention probabilities"
+            )
+
+    return [
+        target.attention.register_forward_pre_hook(begin, with_kwargs=True),
+        target.attention.register_forward_hook(end, always_call=True),
+    ]
 
 
 def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
     """Hooks that read the plain attention's scaled queries and scores, and mix its output with the prefix's."""
     if getattr(target.attention, "head_logits_proj", None) is not None:
         raise NotImplementedError("the prefix oracle does not cover talking-heads attention (head_logits_proj)")
+    if any(module is target.output_module for module in target.attention.modules()):
+        raise NotImplementedError(
+            f"{type(target.attention).__name__} applies its output projection itself: the prefix oracle mixes the "
+            "attention's per-head context, not the projected output"
+        )
     seen: dict[str, torch.Tensor] = {}
     originals: dict[str, Any] = {}
 
@@ -552,10 +641,6 @@ def _mixed_with_prefix(model: torch.nn.Module, target: Prefixed) -> list[Any]:
         seen["hidden"] = args[0] if args else next(iter(kwargs.values()))  # the attention's input, for gates
         matmul, softmax = torch.matmul, torch.nn.functional.softmax
         originals.update(matmul=matmul, softmax=softmax)
-        if "Sdpa" in type(module).__name__:
-            # an SDPA attention class (transformers 4.x BERT family, BEiT) computes no scores we can read; asking for
-            # the attention probabilities sends it down its eager path, the same attention written out
-            args, kwargs = _asking_for_attentions(module, args, kwargs)
 
         def first_matmul(a, b, *rest, **kw):
             seen.setdefault("queries", a)  # the first product is the scores: scaled queries times keys
