@@ -396,15 +396,22 @@ def test_bottleneck_agrees_with_unit_layer_scale(method, implementations):
     _compare("beit", method, implementations, _unit_layer_scale, feature="unit_layer_scale")
 
 
-def _zero_in_proj_bias(model):
-    """DeBERTa with a zero bias on its fused in_proj: the same outputs, and AdapterHub's wrap copies the bias."""
-    for layer in model.encoder.layer:
-        attention = layer.attention.self
-        with_bias = torch.nn.Linear(attention.in_proj.in_features, attention.in_proj.out_features, bias=True)
-        with torch.no_grad():
-            with_bias.weight.copy_(attention.in_proj.weight)
-            with_bias.bias.zero_()
-        attention.in_proj = with_bias
+def _zero_bias_on(projection: str):
+    """The model with a zero bias on every bias-free fused ``projection``: the same outputs, and AdapterHub's LoRA wrap
+    copies that bias instead of adding one of its own (random on DeBERTa's in_proj, uninitialised on ModernBERT's
+    Wqkv)."""
+
+    def change(model):
+        for name, module in list(model.named_modules()):
+            if name.rpartition(".")[2] == projection and module.bias is None:
+                with_bias = torch.nn.Linear(module.in_features, module.out_features, bias=True)
+                with torch.no_grad():
+                    with_bias.weight.copy_(module.weight)
+                    with_bias.bias.zero_()
+                parent, _, attribute = name.rpartition(".")
+                setattr(model.get_submodule(parent), attribute, with_bias)
+
+    return change
 
 
 @torch.no_grad()
@@ -417,7 +424,11 @@ def _silence_language_modules(model):
 
 # Where adapters.init itself changes a plain model (KNOWN: _DEBERTA_BIAS, _XMOD_LANGUAGES), every method is compared on
 # a base model where the change makes no difference, so that a difference elsewhere still shows.
-AROUND_INIT = {"deberta": _zero_in_proj_bias, "xmod": _silence_language_modules}
+AROUND_INIT = {
+    "deberta": _zero_bias_on("in_proj"),
+    "modernbert": _zero_bias_on("Wqkv"),
+    "xmod": _silence_language_modules,
+}
 KNOWN_AROUND = {(method, "deberta"): _DEBERTA_QKV for method in ("lora", "ia3", "unipelt")}
 
 

@@ -1,6 +1,8 @@
 """Composition blocks with the bottlenecks placed as AdapterHub places them on GPT-J and Gemma 2 / 3
-(``placement="adapterhub"``): the reference agrees with AdapterHub ``adapters`` on two adapters with the same weights.
-Runs only where ``adapters`` is installed (the ``ah`` venv). Single adapters: tests/test_adapters_parity.py.
+(``placement="adapterhub"``): the reference agrees with AdapterHub ``adapters`` on two adapters with the same weights;
+and single adapters with placement options the parity test's methods leave at their defaults, on every architecture
+where the placements differ. Runs only where ``adapters`` is installed (the ``ah`` venv). Single adapters of each
+method: tests/test_adapters_parity.py.
 
 Left out: Average (AdapterHub averages normalised weights, docs/adapters/repro/composition_blocks.py #2), Stack and
 Parallel of par_bn (#1), Parallel on Gemma (AdapterHub refuses it there).
@@ -70,6 +72,65 @@ def test_blocks_agree_with_adapterhub(arch, method, block):
         got, _ = _output(adapters_impl, spec, config, weights, block, inputs)
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
         definition, _ = _output(reference_impl, spec, config, weights, block, inputs)
+        assert (definition - expected).abs().max() > 1e-2, "the placements agree here: the case checks nothing new"
+    finally:
+        impl.use(before)
+
+
+# single adapters with the placement options the parity test's methods leave at their defaults: an adapter after the
+# attention that reads h + r (original_ln_before), and one whose own residual is its normed input
+OPTIONS = {
+    "mh_adapter": {"config": "seq_bn", "reduction_factor": 4, "mh_adapter": True},
+    "residual_after_ln": {"config": "seq_bn", "reduction_factor": 4, "residual_before_ln": False},
+}
+
+
+def _zero_wqkv_bias(model):
+    """ModernBERT with a zero bias on its bias-free Wqkv: the same outputs, and adapters.init's LoRA wrap copies it
+    instead of leaving one uninitialised (docs/adapters/repro/modernbert_init.py)."""
+    for layer in model.layers:
+        projection = layer.attn.Wqkv
+        with_bias = torch.nn.Linear(projection.in_features, projection.out_features, bias=True)
+        with torch.no_grad():
+            with_bias.weight.copy_(projection.weight)
+            with_bias.bias.zero_()
+        layer.attn.Wqkv = with_bias
+
+
+AROUND_INIT = {"modernbert": _zero_wqkv_bias}
+
+
+def _single(implementation, spec, config, weights, inputs):
+    impl.use(implementation)
+    plain = plain_model(spec)
+    if spec.name in AROUND_INIT:
+        AROUND_INIT[spec.name](plain)
+    model = implementation.init(plain, spec)
+    model.conformance_spec = spec
+    model.add_adapter("a", implementation.make_config(config))
+    if weights is None:
+        randomize_adapter(model, "a", 1)
+    else:
+        implementation.set_adapter_weights(model, "a", weights)
+    model.set_active_adapters("a")
+    return run(model.eval(), inputs), implementation.adapter_weights(model, "a")
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("arch", ["beit", "gemma2", "gemma3_text", "gptj", "modernbert", "phi"])
+def test_placement_options_agree_with_adapterhub(arch, option):
+    from conformance.impls.adapters import IMPLEMENTATION as adapters_impl
+    from conformance.impls.reference import IMPLEMENTATION as reference_impl
+
+    before = impl.current()
+    try:
+        spec = get(arch)
+        config = OPTIONS[option]
+        inputs = make_inputs(spec, 0)
+        expected, weights = _single(reference_impl, spec, {**config, "placement": "adapterhub"}, None, inputs)
+        got, _ = _single(adapters_impl, spec, config, weights, inputs)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+        definition, _ = _single(reference_impl, spec, config, weights, inputs)
         assert (definition - expected).abs().max() > 1e-2, "the placements agree here: the case checks nothing new"
     finally:
         impl.use(before)

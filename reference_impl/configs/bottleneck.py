@@ -32,7 +32,8 @@ class BnConfig(AdapterConfig):
       up-projection; ``adapter_residual_before_ln``: add the adapter's residual before ``ln_after``, not after.
 
     ``placement="adapterhub"`` places the adapters as AdapterHub ``adapters`` 1.3 does where its modeling code departs
-    from the definition above (the suite's): on BEiT, Gemma 2 / 3, GPT-J and Phi (docs/adapters/placement.md);
+    from the definition above (the suite's): on BEiT, Gemma 2 / 3, GPT-J, ModernBERT and Phi
+    (docs/adapters/placement.md);
     elsewhere the two are the same. Adapters loaded from AdapterHub's files get it.
 
     ``reduction_factor`` divides the hidden size to give the bottleneck size. ``init_weights='mam'`` zero-initialises

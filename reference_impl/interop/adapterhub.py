@@ -17,9 +17,8 @@ and the spec's module layout:
 
 Mapped: every model type of AdapterHub 1.3's model table (``MODEL_TYPES``), each checked both ways against AdapterHub
 (tests/test_adapters_interop.py), but for ``REFUSED``: where what AdapterHub runs differs from what its file says
-(its bottleneck placement on ModernBERT; its ALBERT and BERT2BERT adapters after the attention; ...) or where it has
-no such adapter. These tables are in ``adapterhub_models``. Where AdapterHub places bottleneck adapters otherwise than
-the definition (BEiT, Gemma 2 / 3, GPT-J, Phi: docs/adapters/placement.md), they load with ``placement="adapterhub"``
+(its ALBERT and BERT2BERT adapters after the attention; ...) or where it has no such adapter. These tables are in ``adapterhub_models``. Where AdapterHub places bottleneck adapters otherwise than
+the definition (BEiT, Gemma 2 / 3, GPT-J, ModernBERT, Phi: docs/adapters/placement.md), they load with ``placement="adapterhub"``
 and only adapters with it are saved.
 
 A pickle is read only by torch's weights-only unpickler (tensors and containers, no code); one it refuses is refused

@@ -58,11 +58,6 @@ _NO_PREFIX = "AdapterHub 1.3 has no prefix tuning for this model"
 # parallel bottleneck), "leave_out".
 REFUSED: dict[tuple[str, str], str] = {
     **{(t, "prefix_tuning"): _NO_PREFIX for t in ("gemma2", "gemma3_text", "phi", "qwen2", "qwen3", "modernbert")},
-    ("modernbert", "bottleneck"): (
-        "AdapterHub's ModernBERT (its plugin interface) takes the normed sub-layer input as the bottleneck's residual "
-        "input, where the reference takes the residual stream: par_bn and ln_before outputs differ (max diff 0.46 "
-        "and 3e-5 on the tiny model)"
-    ),
     ("phi", "parallel"): (
         "AdapterHub's Phi gives the FFN's adapter no residual input, so a parallel adapter has nothing to read "
         "(AdapterHub 1.3 crashes on it: docs/adapters/repro/phi.py)"
