@@ -10,7 +10,7 @@ from .bottleneck import DoubleSeqBnConfig, SeqBnConfig
 
 
 InvertibleBlock = Literal["nice", "glow"]
-InvertiblePlacement = Literal["token_embeddings", "stack_input"]
+InvertiblePlacement = Literal["token_embeddings", "stack_input", "embeddings_output"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,10 @@ class InvertibleOptions(AdapterConfig):
     or layer norm. ``"stack_input"``: the input of the first layer of the model's first layer stack, after the
     position embeddings, the embedding layer norm and dropout; an encoder-decoder's decoder inputs are left as they
     are. That is where AdapterHub ``adapters`` places it (on BERT, GPT-2, T5, Llama; the two coincide on Llama).
+    ``"embeddings_output"``: the output of the module that embeds the input, where the model has one of its own before
+    the layers (BERT's ``embeddings``; the layout's ``embedding_module``): the same as ``"stack_input"`` but on ALBERT,
+    whose embeddings (at the embedding width) the encoder projects to the hidden size before its first layer.
+    AdapterHub places it there on ALBERT.
     """
 
     method: ClassVar[str] = "invertible"

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from architectures.live import layers_of
+from architectures.live import base_model, get_path, layers_of
 
 from ..configs.invertible import InvertibleOptions
 from ..sites import site_of
@@ -186,6 +186,14 @@ class EmbeddingTransform(_InvertibleHook):
         return self.run(output, inverse=False)
 
 
+class EmbeddingsOutputTransform(EmbeddingTransform):
+    """Forward hook on the module that embeds the input (``inv_adapter_placement="embeddings_output"``): the active
+    invertible adapters placed there transform its output."""
+
+    attribute = "_adapter_invertible_embeddings_output"
+    placement = "embeddings_output"
+
+
 class StackInputTransform(_InvertibleHook):
     """Forward pre-hook on the first layer of the model's first stack: the active invertible adapters placed there
     (``inv_adapter_placement="stack_input"``) transform the hidden states the layer takes."""
@@ -230,6 +238,14 @@ def _hooked_modules(
                 yield embeddings, EmbeddingTransform
     if "stack_input" in placements:
         yield layers_of(state.layout.stacks[0], model)[0], StackInputTransform
+    if "embeddings_output" in placements:
+        path = state.layout.embedding_module
+        if path is None:
+            raise ValueError(
+                f"inv_adapter_placement='embeddings_output': {state.spec.name} embeds its input in no module of its "
+                "own before the layers (its token embeddings sit beside them); use 'stack_input' or 'token_embeddings'"
+            )
+        yield get_path(base_model(model), path), EmbeddingsOutputTransform
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if isinstance(head, nn.Module) and placements:
         yield head, InverseTransform
@@ -260,6 +276,10 @@ def embedding_size(model: Any, state: AdapterState, placement: str = "token_embe
     for module, hook in _hooked_modules(model, state, {placement}):
         if hook is StackInputTransform:
             sizes[f"{type(module).__name__} (first layer's input)"] = state.hidden_size
+            continue
+        if hook is EmbeddingsOutputTransform:  # puts out what the token embeddings do, normed (no projection)
+            tokens = get_path(base_model(model), state.layout.embeddings)
+            sizes[f"{type(module).__name__} (embeddings output)"] = _width(tokens, "out")
             continue
         direction = "out" if hook is EmbeddingTransform else "in"
         sizes[f"{type(module).__name__} ({'token embeddings' if direction == 'out' else 'LM head'})"] = _width(
@@ -301,6 +321,9 @@ class InvertibleFamily(BottleneckFamily):
     def on_delete(self, model: Any, state: AdapterState) -> None:
         super().on_delete(model, state)  # the bottleneck family's own hooks
         kept = {id(module) for module, _ in _hooked_modules(model, state, _placements(state, model))}
-        for module, hook in _hooked_modules(model, state, {"token_embeddings", "stack_input"}):
+        every = {"token_embeddings", "stack_input"} | (
+            {"embeddings_output"} if state.layout.embedding_module else set()
+        )
+        for module, hook in _hooked_modules(model, state, every):
             if id(module) not in kept:
                 remove_hook(module, hook.attribute)

@@ -31,15 +31,6 @@ class ReferenceImplementation(Implementation):
             for feature in ("parallel", "batch_split")
             for method in ("prefix_tuning", "mam", "unipelt")
         }
-        | {
-            # read only by tests/test_adapters_parity.py (the feature "parity")
-            "albert/parity:seq_bn_inv": (
-                "AdapterHub's invertible adapter on ALBERT transforms the embedding module's output at the embedding "
-                "width (before encoder.embedding_hidden_mapping_in); neither of the reference's placements is there "
-                "(token_embeddings: before the position embeddings and layer norm; stack_input: after the mapping to "
-                "the hidden size)"
-            ),
-        }
     )
 
     def gaps_on(self, spec: Any) -> Mapping[str, str]:
