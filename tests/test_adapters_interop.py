@@ -10,13 +10,13 @@ file-level rules (the pickle, refusals) are in tests/test_interop_files.py, whic
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
 
 adapters = pytest.importorskip("adapters")
+
+from adapterhub_workarounds import rebuilt_eager, silence_language_modules, without_position_bias, zero_bias_on  # noqa: E402
 
 import reference_impl  # noqa: E402
 from architectures.heads import head_types  # noqa: E402
@@ -82,50 +82,14 @@ EAGER = {
 }
 
 
-def _zero_bias(projection: str):
-    """The model with a zero bias on every bias-free ``projection`` (a fused q/k/v): the same outputs, and AdapterHub's
-    LoRA wrap copies that bias instead of adding one of its own, random (DeBERTa) or uninitialised (ModernBERT): its
-    defect, docs/adapters/repro/deberta_in_proj_bias.py, modernbert_init.py."""
-
-    def change(model):
-        for name, module in list(model.named_modules()):
-            if name.rpartition(".")[2] == projection and module.bias is None:
-                with_bias = torch.nn.Linear(module.in_features, module.out_features, bias=True)
-                with torch.no_grad():
-                    with_bias.weight.copy_(module.weight)
-                    with_bias.bias.zero_()
-                parent, _, attribute = name.rpartition(".")
-                setattr(model.get_submodule(parent), attribute, with_bias)
-
-    return change
-
-
-@torch.no_grad()
-def _silence_language_modules(model):
-    """X-MOD whose language modules add nothing, as adapters.init deletes them (docs/adapters/repro/
-    xmod_language_modules.py)."""
-    for name, param in model.named_parameters():
-        if "adapter_modules" in name and "dense2" in name:
-            param.zero_()
-
-
-@torch.no_grad()
-def _without_position_bias(model):
-    """T5 without its relative position bias: AdapterHub's T5 prefix takes positions (its defect, docs/adapters/repro/
-    prefix_positions.py)."""
-    for name, param in model.named_parameters():
-        if "relative_attention_bias" in name:
-            param.zero_()
-
-
 # where AdapterHub's own runtime departs from its files (KNOWN in tests/test_adapters_parity.py), the base models of
 # both sides are changed alike so that the difference makes no difference: (arch, cases or None for all) -> change
 AROUND_DEFECTS = {
-    ("deberta", None): _zero_bias("in_proj"),
-    ("modernbert", None): _zero_bias("Wqkv"),
-    ("xmod", None): _silence_language_modules,
-    ("t5", PREFIX_CASES): _without_position_bias,
-    ("mt5", PREFIX_CASES): _without_position_bias,
+    ("deberta", None): zero_bias_on("in_proj"),
+    ("modernbert", None): zero_bias_on("Wqkv"),
+    ("xmod", None): silence_language_modules,
+    ("t5", PREFIX_CASES): without_position_bias,
+    ("mt5", PREFIX_CASES): without_position_bias,
 }
 
 
@@ -150,15 +114,7 @@ def _plain(spec, eager: bool, adjust=None):
     model = plain_model(spec)
     if adjust is not None:
         adjust(model)
-    if eager:  # the same weights in a model built with eager attention (4.x BERT picks its attention class when built)
-        config = copy.deepcopy(model.config)
-        for part in (config, getattr(config, "encoder", None), getattr(config, "decoder", None)):
-            if part is not None:  # an encoder-decoder's towers keep their own
-                part._attn_implementation = "eager"
-        rebuilt = type(model)(config)
-        rebuilt.load_state_dict(model.state_dict())
-        model = rebuilt.eval()
-    return model
+    return rebuilt_eager(model) if eager else model
 
 
 def _hub_model(spec, adapters_impl, eager: bool = False, adjust=None):
@@ -277,7 +233,7 @@ def _adapter_models(spec, tmp_path):
     """AdapterHub's and the reference's adapter model over the same base weights (one saved plain model)."""
     plain = plain_model(spec)
     if spec.name == "xmod":  # adapters.init deletes X-MOD's language modules: silenced in both (AROUND_DEFECTS)
-        _silence_language_modules(plain)
+        silence_language_modules(plain)
     plain.save_pretrained(tmp_path / "base")
     hub = adapters.AutoAdapterModel.from_pretrained(str(tmp_path / "base"))
     return hub, reference_impl.AutoAdapterModel.from_pretrained(tmp_path / "base")

@@ -11,13 +11,13 @@ list cannot rot.
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
 
 pytest.importorskip("adapters")
+
+from adapterhub_workarounds import rebuilt_eager, silence_language_modules, without_position_bias, zero_bias_on  # noqa: E402
 
 from architectures.registry import get  # noqa: E402
 from conformance import impl  # noqa: E402
@@ -323,37 +323,18 @@ def _eager(model):
     model.set_attn_implementation("eager")
 
 
-@torch.no_grad()
-def _without_position_bias(model):
-    for name, param in model.named_parameters():
-        if "relative_attention_bias" in name:
-            param.zero_()
-
-
 # Where AdapterHub's prefix has a defect on the default path (KNOWN: _PREFIX_SDPA, _T5_BIAS), the rest of prefix
 # tuning is compared on a base model that avoids it, so that a difference elsewhere still shows: eager attention on
 # the decoders, T5 without its relative position bias. UniPELT is left out: its gates differ (_UNIPELT_GATES).
-AROUND = {"gpt2": _eager, "llama": _eager, "mistral": _eager, "t5": _without_position_bias}
-
-
-def _rebuilt_eager(model):
-    """The same weights in a model built with eager attention (4.x BERT picks its attention class when built), on
-    both sides of an encoder-decoder."""
-    config = copy.deepcopy(model.config)
-    for part in (config, getattr(config, "encoder", None), getattr(config, "decoder", None)):
-        if part is not None:
-            part._attn_implementation = "eager"
-    eager = type(model)(config)
-    eager.load_state_dict(model.state_dict())
-    return eager.eval()
+AROUND = {"gpt2": _eager, "llama": _eager, "mistral": _eager, "t5": without_position_bias}
 
 
 # seq2seq: the decoders' prefix under sdpa (_S2S_PREFIX_SDPA), MT5's relative position bias (_T5_BIAS)
 AROUND.update(
     {
         **{arch: _eager for arch in ("bart", "mbart", "plbart", "whisper")},
-        "encoder_decoder": _rebuilt_eager,
-        "mt5": _without_position_bias,
+        "encoder_decoder": rebuilt_eager,
+        "mt5": without_position_bias,
     }
 )
 
@@ -379,7 +360,7 @@ def test_prompt_agrees_on_padded_inputs(arch, attention, implementations, reques
     first real token; the prompt has no position, so the two agree at the input's positions."""
     if attention == "sdpa":
         request.applymarker(pytest.mark.xfail(reason=_PROMPT_SDPA_PADDING, strict=True))
-    _compare(arch, "prompt_tuning", implementations, _rebuilt_eager if attention == "eager" else None, pad=True)
+    _compare(arch, "prompt_tuning", implementations, rebuilt_eager if attention == "eager" else None, pad=True)
 
 
 def test_invertible_agrees_at_token_embeddings_on_gemma2(implementations):
@@ -405,38 +386,12 @@ def test_bottleneck_agrees_with_unit_layer_scale(method, implementations):
     _compare("beit", method, implementations, _unit_layer_scale, feature="unit_layer_scale")
 
 
-def _zero_bias_on(projection: str):
-    """The model with a zero bias on every bias-free fused ``projection``: the same outputs, and AdapterHub's LoRA wrap
-    copies that bias instead of adding one of its own (random on DeBERTa's in_proj, uninitialised on ModernBERT's
-    Wqkv)."""
-
-    def change(model):
-        for name, module in list(model.named_modules()):
-            if name.rpartition(".")[2] == projection and module.bias is None:
-                with_bias = torch.nn.Linear(module.in_features, module.out_features, bias=True)
-                with torch.no_grad():
-                    with_bias.weight.copy_(module.weight)
-                    with_bias.bias.zero_()
-                parent, _, attribute = name.rpartition(".")
-                setattr(model.get_submodule(parent), attribute, with_bias)
-
-    return change
-
-
-@torch.no_grad()
-def _silence_language_modules(model):
-    """X-MOD whose language modules add nothing (their output projection zeroed), as AdapterHub's X-MOD has none."""
-    for name, param in model.named_parameters():
-        if "adapter_modules" in name and "dense2" in name:
-            param.zero_()
-
-
 # Where adapters.init itself changes a plain model (KNOWN: _DEBERTA_BIAS, _XMOD_LANGUAGES), every method is compared on
 # a base model where the change makes no difference, so that a difference elsewhere still shows.
 AROUND_INIT = {
-    "deberta": _zero_bias_on("in_proj"),
-    "modernbert": _zero_bias_on("Wqkv"),
-    "xmod": _silence_language_modules,
+    "deberta": zero_bias_on("in_proj"),
+    "modernbert": zero_bias_on("Wqkv"),
+    "xmod": silence_language_modules,
 }
 KNOWN_AROUND = {(method, "deberta"): _DEBERTA_QKV for method in ("lora", "ia3", "unipelt")}
 

@@ -16,6 +16,8 @@ import torch
 
 pytest.importorskip("adapters")
 
+from adapterhub_workarounds import zero_bias_on  # noqa: E402
+
 from architectures.registry import get  # noqa: E402
 from conformance import impl  # noqa: E402
 from conformance.models import make_inputs, plain_model, randomize_adapter, run  # noqa: E402
@@ -85,19 +87,7 @@ OPTIONS = {
 }
 
 
-def _zero_wqkv_bias(model):
-    """ModernBERT with a zero bias on its bias-free Wqkv: the same outputs, and adapters.init's LoRA wrap copies it
-    instead of leaving one uninitialised (docs/adapters/repro/modernbert_init.py)."""
-    for layer in model.layers:
-        projection = layer.attn.Wqkv
-        with_bias = torch.nn.Linear(projection.in_features, projection.out_features, bias=True)
-        with torch.no_grad():
-            with_bias.weight.copy_(projection.weight)
-            with_bias.bias.zero_()
-        layer.attn.Wqkv = with_bias
-
-
-AROUND_INIT = {"modernbert": _zero_wqkv_bias}
+AROUND_INIT = {"modernbert": zero_bias_on("Wqkv")}  # adapters.init's defect there
 
 
 def _single(implementation, spec, config, weights, inputs):

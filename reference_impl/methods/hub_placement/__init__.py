@@ -5,18 +5,15 @@ placers of the architectures it knows: a placer takes the definition's placement
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-from ...configs import BnConfig
 from ...state import AdapterState
-from ..base import Placement
 from . import beit_phi, gptj_gemma, modernbert
 from .gptj_gemma import remove_gptj_hooks
+from .placer import Placer
 from .rule import DEFINITION, HubPlacement
 
 
-Placer = Callable[[AdapterState, Any, BnConfig, Iterator[Placement]], Iterator[Placement]]
 PLACERS: dict[str, Placer] = {**beit_phi.PLACERS, **gptj_gemma.PLACERS, **modernbert.PLACERS}
 
 __all__ = ["DEFINITION", "PLACERS", "HubPlacement", "remove_hooks"]

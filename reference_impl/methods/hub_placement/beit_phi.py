@@ -14,14 +14,15 @@ bottleneck adapter there, as a rule the adapter applies around the definition's 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from ...configs import BnConfig
-from ...state import AdapterState, Layer, iter_layers
+from ...state import Layer
 from ..base import Placement
+from .placer import Placer, placing_each, sub_layer_of
 from .rule import HubPlacement
 
 
@@ -71,21 +72,14 @@ def phi(config: BnConfig, layer: Layer, sub_layer: str) -> HubPlacement | None:
     return WithoutResidualInput()
 
 
-def _placer(rule: Callable[[BnConfig, Layer, str], HubPlacement | None]):
+def _with_rule(rule: Callable[[BnConfig, Layer, str], HubPlacement | None]) -> Placer:
     """A placer that gives each of the definition's placements the rule for its sub-layer."""
 
-    def place(state: AdapterState, model: Any, config: BnConfig, found: Iterator[Placement]) -> Iterator[Placement]:
-        if config.placement != "adapterhub":
-            return found
-        layers = {layer.index: layer for layer in iter_layers(state, model)}
-        placed = []
-        for placement in found:
-            sub_layer = "ffn" if placement.location.endswith(".ffn_out") else "attention"
-            site_rule = rule(config, layers[placement.layer_index], sub_layer)
-            placed.append(placement if site_rule is None else dataclasses.replace(placement, hub_placement=site_rule))
-        return iter(placed)
+    def change(config: BnConfig, layer: Layer, placement: Placement) -> Placement:
+        site_rule = rule(config, layer, sub_layer_of(placement))
+        return placement if site_rule is None else dataclasses.replace(placement, hub_placement=site_rule)
 
-    return place
+    return placing_each(change)
 
 
-PLACERS = {"beit": _placer(beit), "phi": _placer(phi)}
+PLACERS = {"beit": _with_rule(beit), "phi": _with_rule(phi)}

@@ -9,29 +9,22 @@ then adds its residual to the adapted output as usual.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from typing import Any
 
 from ...configs import BnConfig
-from ...state import AdapterState, iter_layers
+from ...state import Layer
 from ..base import Placement
+from .placer import placing_each, sub_layer_of
 
 
-def _modernbert(state: AdapterState, model: Any, config: BnConfig, found: Iterator[Placement]) -> Iterator[Placement]:
-    if config.placement != "adapterhub":
-        return found
-    layers = {layer.index: layer for layer in iter_layers(state, model)}
-    placed = []
-    for placement in found:
-        layer = layers[placement.layer_index]
-        stack = layer.stack
-        if placement.location.endswith(".ffn_out"):  # fed by what the FFN's first projection reads: mlp_norm(x)
-            placed.append(dataclasses.replace(placement, feeder=layer.find(stack.ffn_in)))
-        else:  # fed by what the fused q/k/v projection reads, attn_norm(x); mlp_norm as its layer norm
-            attention = stack.self_attention
-            source = layer.find(attention.qkv or attention.q)
-            placed.append(dataclasses.replace(placement, feeder=source, norm=layer.find(stack.ffn_norm)))
-    return iter(placed)
+def _fed_by_the_sub_layer_input(config: BnConfig, layer: Layer, placement: Placement) -> Placement:
+    stack = layer.stack
+    if sub_layer_of(placement) == "ffn":  # fed by what the FFN's first projection reads: mlp_norm(x)
+        return dataclasses.replace(placement, feeder=layer.find(stack.ffn_in))
+    # fed by what the q/k/v projection reads, attn_norm(x); with mlp_norm as its layer norm
+    attention = stack.self_attention
+    return dataclasses.replace(
+        placement, feeder=layer.find(attention.qkv or attention.q), norm=layer.find(stack.ffn_norm)
+    )
 
 
-PLACERS = {"modernbert": _modernbert}
+PLACERS = {"modernbert": placing_each(_fed_by_the_sub_layer_input)}
