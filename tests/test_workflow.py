@@ -138,3 +138,13 @@ def test_the_adapters_job_runs_the_adapters_env(tox: configparser.ConfigParser, 
     assert upload["if"] == "always()"
     assert upload["with"]["path"].rstrip("/") == "results/adapters"
     assert upload["with"]["name"] == "results-adapters"
+
+
+def test_ci_runs_every_test_that_needs_adapterhub() -> None:
+    """A test module that runs only where AdapterHub ``adapters`` is installed is skipped in the main venv: .ci/run's
+    AdapterHub venv must name it, or it never runs."""
+    marker = re.compile(r'^pytest\.importorskip\("adapters"\)', re.MULTILINE)
+    needing = {path.name for path in (REPO / "tests").glob("test_*.py") if marker.search(path.read_text())}
+    assert needing, "no test module needs AdapterHub: the check looks for the wrong marker"
+    ci = (REPO / ".ci" / "run").read_text()
+    assert not {name for name in needing if f"tests/{name}" not in ci}
