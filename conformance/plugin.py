@@ -81,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--results={results}: {problem}")
 
         # The controller alone records; under xdist it sees every worker's reports.
-        config.stash[RECORDER] = Recorder()
+        config.stash[RECORDER] = Recorder(config.rootpath)
         config.pluginmanager.register(config.stash[RECORDER], "conformance-recorder")
     if config.getoption("probe_gaps"):
         from .probe_gaps import GapProbe

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
 PROPERTY = "conformance"
+PROJECT = Path(__file__).resolve().parents[1]  # the directory that holds the conformance package
 NOT_APPLICABLE = "n/a"  # the manifest says the check does not apply: neither a pass nor a failure
 NOT_FINISHED = "did not run: the session stopped before this check (-x, an interrupt or a crashed worker)"
 
@@ -29,6 +31,20 @@ def record_fields(item: Any) -> dict[str, Any] | None:
     }
 
 
+def project_nodeid(nodeid: str, rootpath: Path) -> str:
+    """``nodeid`` with its file part relative to ``PROJECT``, not to pytest's rootdir: an argument can move the rootdir
+    (a ``--results`` file that already exists outside the project makes its folder one of the paths pytest starts
+    from), and committed results compare check ids as text. A file outside the project keeps pytest's name."""
+    path, separator, rest = nodeid.partition("::")
+    if not separator:
+        return nodeid
+    try:
+        relative = (rootpath / path).resolve().relative_to(PROJECT)
+    except ValueError:
+        return nodeid
+    return f"{relative.as_posix()}{separator}{rest}"
+
+
 def _short(report: Any) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
@@ -40,7 +56,8 @@ def _short(report: Any) -> str:
 class Recorder:
     """Collects one record per check on the controller, whatever the phase that decided the outcome."""
 
-    def __init__(self) -> None:
+    def __init__(self, rootpath: Path | None = None) -> None:
+        self.rootpath = rootpath  # pytest's rootdir, which the node ids are relative to (None: keep them as they are)
         self.records: dict[str, dict[str, Any]] = {}
         self.expected: dict[str, dict[str, Any]] = {}  # every check the run collected (conformance.completeness)
         self.unplaced: dict[str, str] = {}  # failures reported before the check's fields were known: {nodeid: reason}
@@ -98,4 +115,6 @@ class Recorder:
             if record["outcome"] is None:  # a check that never reached a verdict is not a pass
                 record = {**record, "outcome": "error", "reason": "the check did not finish"}
             done.append(record)
+        if self.rootpath is not None:
+            done = [{**record, "nodeid": project_nodeid(record["nodeid"], self.rootpath)} for record in done]
         return sorted(done, key=lambda r: r["nodeid"])
