@@ -230,7 +230,7 @@ _BOTTLENECKS = ("seq_bn", "double_seq_bn", "par_bn", "compacter", "compacter++",
 
 def _placed_as_adapterhub(config: dict) -> dict:
     """The reference's config with its bottleneck placed as AdapterHub places it (``placement="adapterhub"``: the
-    same as the definition but on BEiT, Gemma 2 / 3, GPT-J and Phi, docs/adapters/placement.md)."""
+    same as the definition but on BEiT, Gemma 2 / 3, GPT-J, ModernBERT and Phi, docs/adapters/placement.md)."""
     if config["config"] in _BOTTLENECKS:
         return {**config, "placement": "adapterhub"}
     if isinstance(config.get("adapter"), dict):

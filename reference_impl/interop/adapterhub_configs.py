@@ -160,7 +160,7 @@ def _bottleneck(data: dict[str, Any]) -> AdapterConfig:
         cls = DoubleSeqBnConfig
     else:
         cls = SeqBnConfig
-    # placed where AdapterHub places it (the same as the definition but on BEiT, Gemma 2 / 3, GPT-J and Phi)
+    # placed where AdapterHub places it (the same as the definition but on BEiT, Gemma 2 / 3, GPT-J, ModernBERT and Phi)
     return cls(**fields, placement="adapterhub")  # every field given: the class only names it
 
 
