@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "every check that is not a declared gap passed; 2 when the suite did not run (then nothing is written). "
         "Arguments after `--` go to pytest (e.g. -- --torch-threads 2 -k lora).",
         epilog="examples: adapter-conformance certify --arch deberta; "
-        "adapter-conformance certify --arch ./my_arch.py --method lora,seq_bn --out certs",
+        "adapter-conformance certify --arch ./my_arch.py --method lora,seq_bn --out certs; "
+        "adapter-conformance certify --impl=adapters --arch=gpt2",
     )
     certify.add_argument(
         "--arch",
@@ -65,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     certify.add_argument(
         "--out", default=DEFAULT_OUT, metavar="DIR", help=f"where certificates go (default: {DEFAULT_OUT})"
+    )
+    certify.add_argument(
+        "--impl",
+        default="reference",
+        metavar="NAME",
+        help="the implementation under test: reference (the default), adapters (AdapterHub adapters 1.3 on "
+        "transformers 4.57.x), or a module path (mypkg.my_impl)",
     )
     certify.add_argument(
         "-n",
@@ -159,6 +167,7 @@ def pytest_command(args: argparse.Namespace, results: Path) -> list[str]:
     command += [f"--arch={a}" for a in args.arch or ["all"]]
     command += [f"--method={m}" for m in args.method]
     command += [f"--feature={f}" for f in args.feature]
+    command += [f"--impl={args.impl}"] if args.impl != "reference" else []
     command += [f"--results={results}", "-q"]
     workers = args.workers if args.workers is not None else (2 if _has_xdist() else 0)
     if workers:
@@ -193,15 +202,18 @@ def describe_run(args: argparse.Namespace) -> str:
     methods = ", ".join(split_names(args.method)) or "every method"
     features = f", features {', '.join(split_names(args.feature))}" if args.feature else ""
     hint = "; pass --arch NAME to certify one" if not args.arch else ""
-    return f"certifying {what} with {methods}{features} into {Path(args.out)}/{hint}"
+    implementation = f" of implementation {args.impl}" if args.impl != "reference" else ""
+    return f"certifying {what}{implementation} with {methods}{features} into {Path(args.out)}/{hint}"
 
 
 def certify_command(args: argparse.Namespace) -> int:
+    from .implementations import ImplementationError, load
     from .selection import check_names
 
     try:
         check_names(args.arch, args.method, args.feature)  # before anything is created or run
-    except ValueError as err:
+        load(args.impl)  # a missing package is named now, not after a pytest start
+    except (ValueError, ImplementationError) as err:
         print(f"adapter-conformance certify: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)

@@ -135,3 +135,20 @@ def test_certify_with_nothing_selected_says_so_and_writes_nothing(
     assert cli.main(["certify", "--arch", "bert", "--out", str(out), "--workers", "0", "--", "-k", "nothing"]) == 2
     assert message in capsys.readouterr().err
     assert not list(out.glob("*.md")), "no certificate"
+
+
+def test_certify_passes_the_implementation_under_test_to_the_suite(tmp_path: Path, monkeypatch, capsys) -> None:
+    calls = fake_pytest(monkeypatch, 0, results_dict([check("bert", "lora", "a", "passed")]))
+    module = "conformance.impls.reference"  # a module path, as a third party's implementation is named
+    argv = ["certify", "--impl", module, "--arch", "bert", "--out", str(tmp_path / "o"), "--workers", "0"]
+    assert cli.main(argv) == 0
+    assert f"--impl={module}" in calls[0]
+    assert f"certifying 1 architecture (bert) of implementation {module} with every method" in capsys.readouterr().out
+
+
+def test_certify_refuses_an_implementation_it_cannot_load_before_running(tmp_path: Path, monkeypatch, capsys) -> None:
+    calls = fake_pytest(monkeypatch, 0, None)
+    out = tmp_path / "certs"
+    assert cli.main(["certify", "--impl", "nosuch", "--arch", "bert", "--out", str(out), "--workers", "0"]) == 2
+    assert "--impl=nosuch: unknown implementation. Valid: reference, adapters" in capsys.readouterr().err
+    assert calls == [] and not out.exists()
