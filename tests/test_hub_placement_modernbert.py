@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 import torch
-from test_hub_placement_beit_phi import _output, _weights
+from test_hub_placement_beit_phi import _down, _output, _reference, _up, _weights
 from torch.nn import functional
 
 from architectures.live import build_model
 from architectures.registry import get
-from reference_impl import init
 from reference_impl.configs import ParBnConfig, SeqBnConfig
 
 
@@ -28,19 +27,7 @@ CONFIGS = {"seq_bn": SeqBnConfig(mh_adapter=True, reduction_factor=4), "par_bn":
 
 
 def _bottleneck(w: dict, x: torch.Tensor, scaling: float) -> torch.Tensor:
-    down = functional.linear(x, w["down.weight"], w["down.bias"])
-    return scaling * functional.linear(functional.relu(down), w["up.weight"], w["up.bias"])
-
-
-def _reference(config: Any) -> Any:
-    model = init(build_model(MODERNBERT))
-    model.add_adapter("a", config)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for _, param in sorted(model.adapter_parameters("a").items()):
-            param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
-    model.set_active_adapters("a")
-    return model
+    return scaling * _up(w, functional.relu(_down(w, x)))
 
 
 def _hooked(weights: dict[str, dict], config: Any, placement: str) -> torch.Tensor:
@@ -75,7 +62,7 @@ def test_modernbert_adapterhub_placement_feeds_the_normed_input(method):
     outputs = {}
     for placement in ("definition", "adapterhub"):
         config = CONFIGS[method].replace(placement=placement)
-        model = _reference(config)
+        model = _reference(MODERNBERT, {"a": config})
         outputs[placement] = _output(model, MODERNBERT)
         expected = _hooked(_weights(model, "a"), config, placement)
         torch.testing.assert_close(outputs[placement], expected, atol=1e-5, rtol=0)

@@ -23,13 +23,10 @@ from torch import nn
 
 from ...configs import AdapterConfig, BnConfig
 from ...sites import site_of
-from ...state import AdapterState, iter_layers
+from ...state import AdapterState, Layer, iter_layers
 from ..base import Placement
 from ..model_level import ModelHook, install_hook, remove_hook
-
-
-ATTENTION_LOCATION = ".self_attention.output"
-FFN_LOCATION = ".ffn_out"
+from .placer import placing_each, sub_layer_of
 
 
 def _bottleneck_parts(config: AdapterConfig | None) -> Iterator[BnConfig]:
@@ -89,7 +86,7 @@ def _gptj(state: AdapterState, model: Any, config: BnConfig, found: Iterator[Pla
         return iter(found)
     layers = {layer.index: layer for layer in iter_layers(state, model)}
     for place in found:
-        if place.location.endswith(FFN_LOCATION):
+        if sub_layer_of(place) == "ffn":
             layer = layers[place.layer_index]
             hook = AttentionIntoFfnResidual(place.module, state)
             install_hook(layer.find(layer.stack.self_attention.module), hook)
@@ -105,23 +102,21 @@ def remove_gptj_hooks(model: Any, state: AdapterState) -> None:
 
 
 # ----- Gemma 2 / 3 -----
-_GEMMA_POST_NORMS = {ATTENTION_LOCATION: "post_attention_layernorm", FFN_LOCATION: "post_feedforward_layernorm"}
+_GEMMA_POST_NORMS = {"attention": "post_attention_layernorm", "ffn": "post_feedforward_layernorm"}
+
+
+def _post_norm_as_layer_norm(config: BnConfig, layer: Layer, placement: Placement) -> Placement:
+    return dataclasses.replace(placement, norm=layer.find(_GEMMA_POST_NORMS[sub_layer_of(placement)]))
 
 
 def _gemma(state: AdapterState, model: Any, config: BnConfig, found: Iterator[Placement]) -> Iterator[Placement]:
-    if config.placement != "adapterhub":
-        yield from found
-        return
-    if not config.original_ln_after:
+    if config.placement == "adapterhub" and not config.original_ln_after:
         # AdapterHub's plugin interface leaves the residual and norm to the model (LAYER_HOOK_UNSUPPORTED)
         raise ValueError(
             f"{state.spec.name}: AdapterHub refuses original_ln_after=False on the models of its plugin interface; "
             "placement='adapterhub' has no placement for it"
         )
-    layers = {layer.index: layer for layer in iter_layers(state, model)}
-    for place in found:
-        suffix = next(s for s in _GEMMA_POST_NORMS if place.location.endswith(s))
-        yield dataclasses.replace(place, norm=layers[place.layer_index].find(_GEMMA_POST_NORMS[suffix]))
+    return placing_each(_post_norm_as_layer_norm)(state, model, config, found)
 
 
 PLACERS = {"gptj": _gptj, "gemma2": _gemma, "gemma3_text": _gemma}
